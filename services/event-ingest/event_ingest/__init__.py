@@ -1,0 +1,1 @@
+"""event-ingest: SES events from EventBridge in, domain events out."""

@@ -1,0 +1,7 @@
+from pydantic import Field, SecretStr
+
+from shared.settings import MIN_SECRET_LENGTH, Settings
+
+
+class EventIngestSettings(Settings):
+    ses_webhook_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)

@@ -1,0 +1,1 @@
+"""projector: keeps the read tables (send status, campaign stats) from the event stream."""

@@ -1,0 +1,1 @@
+"""sender: exact, crash-safe sending through SES v2."""

@@ -1,0 +1,1 @@
+"""unsubscribe: the recipient's side — the accessible page and RFC 8058 one-click."""

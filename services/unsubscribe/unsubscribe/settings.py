@@ -1,0 +1,5 @@
+from shared.settings import Settings
+
+
+class UnsubscribeSettings(Settings):
+    pass

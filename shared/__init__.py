@@ -1,0 +1,1 @@
+"""Outreach's common library: settings, logging, Postgres and RabbitMQ plumbing, event contracts."""

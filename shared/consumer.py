@@ -1,0 +1,193 @@
+"""Consuming events: the idempotent apply, and a runner that owns aio-pika.
+
+A handler is `async def handler(event, conn) -> None`: it gets the parsed
+event and a connection inside the transaction that also records the event as
+processed, so its effect and the tracking row commit together or not at all.
+Handlers never see a broker message.
+
+Failure rules: a body that is not a known, valid event, or a handler raising
+PermanentError, goes straight to the dead-letter queue with the reason in its
+headers; any other exception is retried (the broker redelivers) until
+`max_attempts`, then dead-lettered the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+import asyncpg
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+
+from shared.events import Envelope, parse_event
+from shared.logging import correlation, get_logger
+from shared.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
+from shared.topology import DEAD_LETTER_EXCHANGE, ConsumerQueue
+
+Handler = Callable[[Any, asyncpg.Connection], Awaitable[None]]
+
+log = get_logger(__name__)
+
+
+class PermanentError(Exception):
+    """The event can never be applied (a broken invariant, not a passing fault)."""
+
+
+async def apply_once(
+    pool: asyncpg.Pool, consumer: str, event: Envelope, handler: Handler
+) -> bool:
+    """Run `handler` and record the event as processed, in one transaction.
+
+    Returns False (and changes nothing) when this consumer already applied the event.
+    """
+    async with pool.acquire() as conn, conn.transaction():
+        first_time = await conn.fetchval(
+            """
+            INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)
+            ON CONFLICT DO NOTHING RETURNING true
+            """,
+            consumer,
+            event.event_id,
+        )
+        if not first_time:
+            return False
+        await handler(event, conn)
+        return True
+
+
+def delivery_attempt(message: AbstractIncomingMessage) -> int:
+    """1 for the first delivery. Quorum queues count redeliveries in x-delivery-count."""
+    count = (message.headers or {}).get("x-delivery-count")
+    if isinstance(count, int):
+        return count + 1
+    return 2 if message.redelivered else 1
+
+
+class Consumer:
+    """Runs handlers for one consumer queue until stopped."""
+
+    def __init__(
+        self,
+        *,
+        queue: ConsumerQueue,
+        pool: asyncpg.Pool,
+        handlers: Mapping[type[Envelope], Handler],
+        prefetch: int = 32,
+        max_attempts: int = 5,
+        retry_delay: float = 0.2,
+    ) -> None:
+        self.queue = queue
+        self._pool = pool
+        self._handlers = dict(handlers)
+        self._prefetch = prefetch
+        self._max_attempts = max_attempts
+        self._retry_delay = retry_delay
+        self._channel: AbstractChannel | None = None
+        self._consumer_tag: str | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def start(self, connection: AbstractRobustConnection) -> None:
+        self._channel = await connection.channel(publisher_confirms=True)
+        await self._channel.set_qos(prefetch_count=self._prefetch)
+        queue = await self._channel.get_queue(self.queue.name, ensure=True)
+        self._consumer_tag = await queue.consume(self._on_message)
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop taking messages, let the ones in hand finish, then close the channel."""
+        if self._channel is None:
+            return
+        if self._consumer_tag is not None and not self._channel.is_closed:
+            queue = await self._channel.get_queue(self.queue.name, ensure=False)
+            await queue.cancel(self._consumer_tag)
+        if self._in_flight:
+            await asyncio.wait(self._in_flight, timeout=timeout)
+        await self._channel.close()
+        self._channel = None
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._in_flight.add(task)
+        try:
+            await self._handle(message)
+        finally:
+            if task is not None:
+                self._in_flight.discard(task)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        consumer = self.queue.consumer
+        try:
+            event = parse_event(message.body)
+        except ValueError as exc:
+            EVENTS_CONSUMED.labels(consumer, message.type or "?", "dead_lettered").inc()
+            await self._dead_letter(message, reason="invalid-event", error=str(exc), attempts=1)
+            return
+        handler = self._handlers.get(type(event))
+        with correlation(event.correlation_id, event_id=str(event.event_id), event_type=event.type):
+            if handler is None:
+                EVENTS_CONSUMED.labels(consumer, event.type, "ignored").inc()
+                await message.ack()
+                return
+            started = time.perf_counter()
+            try:
+                applied = await apply_once(self._pool, consumer, event, handler)
+            except PermanentError as exc:
+                log.error("event cannot be applied", error=str(exc))
+                EVENTS_CONSUMED.labels(consumer, event.type, "dead_lettered").inc()
+                await self._dead_letter(message, reason="permanent-error", error=str(exc), attempts=1)
+                return
+            except Exception as exc:
+                await self._retry_or_dead_letter(message, event, exc)
+                return
+            EVENT_HANDLING_SECONDS.labels(consumer, event.type).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(consumer, event.type, "applied" if applied else "duplicate").inc()
+            await message.ack()
+
+    async def _retry_or_dead_letter(
+        self, message: AbstractIncomingMessage, event: Envelope, exc: Exception
+    ) -> None:
+        attempt = delivery_attempt(message)
+        consumer = self.queue.consumer
+        if attempt >= self._max_attempts:
+            log.error("event failed on every attempt; dead-lettered", attempts=attempt, error=repr(exc))
+            EVENTS_CONSUMED.labels(consumer, event.type, "dead_lettered").inc()
+            await self._dead_letter(message, reason="handler-failed", error=repr(exc), attempts=attempt)
+            return
+        log.warning("event handler failed; will retry", attempt=attempt, error=repr(exc))
+        EVENTS_CONSUMED.labels(consumer, event.type, "retried").inc()
+        # A short, growing pause so a passing fault (database restart) can pass.
+        await asyncio.sleep(min(self._retry_delay * 2 ** (attempt - 1), 5.0))
+        await message.nack(requeue=True)
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, *, reason: str, error: str, attempts: int
+    ) -> None:
+        """Publish a copy with the reason to this queue's DLQ (confirmed), then ack the original."""
+        assert self._channel is not None
+        headers = dict(message.headers or {})
+        headers.update(
+            {
+                "x-outreach-dead-letter-reason": reason,
+                "x-outreach-error": error[:4000],
+                "x-outreach-attempts": attempts,
+                "x-outreach-queue": self.queue.name,
+                "x-outreach-original-routing-key": message.routing_key or "",
+                "x-outreach-dead-lettered-at": datetime.now(UTC).isoformat(),
+            }
+        )
+        copy = aio_pika.Message(
+            body=message.body,
+            headers=headers,
+            content_type=message.content_type,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        exchange = await self._channel.get_exchange(DEAD_LETTER_EXCHANGE, ensure=False)
+        await exchange.publish(copy, routing_key=self.queue.name)
+        await message.ack()

@@ -1,0 +1,89 @@
+"""The append-only event store and its transactional outbox side.
+
+`append` writes events in the caller's transaction; the outbox relay
+(shared.outbox) publishes them once that transaction has committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.events import Envelope, parse_event
+
+OUTBOX_CHANNEL = "outreach_outbox"
+
+_INSERT = """
+INSERT INTO events (event_id, type, version, occurred_at, correlation_id, causation_id, data)
+SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[],
+                     $6::uuid[], $7::jsonb[])
+"""
+
+
+async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
+    """Append events in the caller's transaction (they publish only if it commits)."""
+    if not events:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("append events inside the transaction of the state change they record")
+    await conn.execute(
+        _INSERT,
+        [e.event_id for e in events],
+        [e.type for e in events],
+        [e.version for e in events],
+        [e.occurred_at for e in events],
+        [e.correlation_id for e in events],
+        [e.causation_id for e in events],
+        [e.model_dump(mode="json")["data"] for e in events],
+    )
+    # Delivered to listeners only when the transaction commits: wakes the relay.
+    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    position: int
+    event: Envelope
+
+
+def row_to_message(row: asyncpg.Record) -> dict[str, object]:
+    """The wire form of a stored event (the envelope as JSON)."""
+    return {
+        "event_id": str(row["event_id"]),
+        "type": row["type"],
+        "version": row["version"],
+        "occurred_at": row["occurred_at"].isoformat(),
+        "correlation_id": row["correlation_id"],
+        "causation_id": str(row["causation_id"]) if row["causation_id"] else None,
+        "data": row["data"],
+    }
+
+
+async def read_all(
+    conn: asyncpg.Connection, *, types: Sequence[str] | None = None, batch: int = 5000
+) -> AsyncIterator[StoredEvent]:
+    """Every stored event in store order (for projection rebuilds and audits)."""
+    last: tuple[int, int] = (-1, 0)
+    while True:
+        rows = await conn.fetch(
+            """
+            SELECT position, transaction_id::text::bigint AS txid, event_id, type, version,
+                   occurred_at, correlation_id, causation_id, data
+            FROM events
+            WHERE (transaction_id::text::bigint, position) > ($1, $2)
+              AND ($3::text[] IS NULL OR type = ANY($3))
+            ORDER BY transaction_id, position
+            LIMIT $4
+            """,
+            last[0],
+            last[1],
+            list(types) if types is not None else None,
+            batch,
+        )
+        if not rows:
+            return
+        for row in rows:
+            yield StoredEvent(row["position"], parse_event(row_to_message(row)))
+        last = (rows[-1]["txid"], rows[-1]["position"])

@@ -1,0 +1,383 @@
+"""The event catalog: every fact the services tell each other, as versioned contracts.
+
+Each event is a frozen pydantic model with the common envelope (event_id,
+type, version, occurred_at, correlation_id, causation_id, data). The routing
+key is the type. A contract changes by adding a type or a version, never by
+editing one in place: `parse_event` dispatches on (type, version).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Self, TypeAlias, Union
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+)
+
+Reason = Annotated[str, Field(max_length=2000)]
+CorrelationId = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Envelope(Contract):
+    """The common envelope. Subclasses fix `type`, `version` and `data`."""
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int
+    occurred_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    correlation_id: CorrelationId
+    causation_id: uuid.UUID | None = None
+    data: Any
+
+    @classmethod
+    def new(cls, data: Any, *, correlation_id: str | None = None, cause: Envelope | None = None) -> Self:
+        """A fresh event; caused by `cause` it inherits its correlation id."""
+        if correlation_id is None:
+            correlation_id = cause.correlation_id if cause else str(uuid.uuid4())
+        return cls(
+            data=data,
+            correlation_id=correlation_id,
+            causation_id=cause.event_id if cause else None,
+        )
+
+    @property
+    def routing_key(self) -> str:
+        return self.type
+
+
+# ------------------------------------------------------------------ campaigns
+
+
+class CampaignRef(Contract):
+    campaign_id: uuid.UUID
+
+
+class CampaignRequestedData(CampaignRef):
+    requested_by: str | None = Field(default=None, max_length=320)
+
+
+class CampaignChunkCompletedData(CampaignRef):
+    chunk: int = Field(ge=1)
+    attempted: int = Field(ge=0)
+    sent: int = Field(ge=0)
+    failed: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+    cursor_seq: int = Field(ge=0)
+    has_more: bool
+
+
+class CampaignPausedData(CampaignRef):
+    reason: Reason
+    paused_by: Literal["admin", "sender", "ses"]
+
+
+class CampaignResumedData(CampaignRef):
+    resumed_by: str | None = Field(default=None, max_length=320)
+
+
+class CampaignCompletedData(CampaignRef):
+    attempted: int = Field(ge=0)
+
+
+class CampaignRequested(Envelope):
+    type: Literal["campaign.requested"] = "campaign.requested"
+    version: Literal[1] = 1
+    data: CampaignRequestedData
+
+
+class CampaignChunkCompleted(Envelope):
+    type: Literal["campaign.chunk_completed"] = "campaign.chunk_completed"
+    version: Literal[1] = 1
+    data: CampaignChunkCompletedData
+
+
+class CampaignPaused(Envelope):
+    type: Literal["campaign.paused"] = "campaign.paused"
+    version: Literal[1] = 1
+    data: CampaignPausedData
+
+
+class CampaignResumed(Envelope):
+    type: Literal["campaign.resumed"] = "campaign.resumed"
+    version: Literal[1] = 1
+    data: CampaignResumedData
+
+
+class CampaignCompleted(Envelope):
+    type: Literal["campaign.completed"] = "campaign.completed"
+    version: Literal[1] = 1
+    data: CampaignCompletedData
+
+
+# ------------------------------------------------------------------ sends
+
+SendOutcome: TypeAlias = Literal["sent", "failed", "unknown"]
+
+
+class SendAttemptedData(Contract):
+    send_id: uuid.UUID
+    campaign_id: uuid.UUID
+    prospect_id: uuid.UUID
+    outcome: SendOutcome
+    ses_message_id: str | None = Field(default=None, max_length=256)
+    error_code: str | None = Field(default=None, max_length=200)
+    error_message: Reason | None = None
+
+
+class SendAttempted(Envelope):
+    type: Literal["send.attempted"] = "send.attempted"
+    version: Literal[1] = 1
+    data: SendAttemptedData
+
+
+# ------------------------------------------------------------------ SES events
+
+
+class SesEventData(Contract):
+    """What every SES event carries once event-ingest has matched it."""
+
+    eventbridge_id: str = Field(max_length=256)
+    ses_message_id: str = Field(max_length=256)
+    timestamp: AwareDatetime  # the event's own time (e.g. bounce.timestamp)
+    recipients: tuple[str, ...] = ()
+    send_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    prospect_id: uuid.UUID | None = None
+
+
+class RecipientDiagnostic(Contract):
+    email: str = Field(max_length=320)
+    action: str | None = None
+    status: str | None = None
+    diagnostic_code: str | None = Field(default=None, max_length=4000)
+
+
+class SesDeliveryData(SesEventData):
+    processing_time_millis: int | None = None
+    smtp_response: str | None = Field(default=None, max_length=4000)
+    reporting_mta: str | None = None
+
+
+class SesBounceData(SesEventData):
+    bounce_type: Literal["Undetermined", "Permanent", "Transient"]
+    bounce_subtype: str = Field(max_length=100)
+    feedback_id: str | None = None
+    bounced_recipients: tuple[RecipientDiagnostic, ...] = ()
+
+
+class SesComplaintData(SesEventData):
+    feedback_id: str | None = None
+    complaint_feedback_type: str | None = Field(default=None, max_length=100)
+    complained_recipients: tuple[str, ...] = ()
+
+
+class SesOpenData(SesEventData):
+    ip_address: str | None = None
+    user_agent: str | None = Field(default=None, max_length=2000)
+
+
+class SesClickData(SesEventData):
+    link: str = Field(max_length=8000)
+    ip_address: str | None = None
+    user_agent: str | None = Field(default=None, max_length=2000)
+    link_tags: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+
+class SesRejectData(SesEventData):
+    reason: Reason
+
+
+class SesRenderingFailureData(SesEventData):
+    template_name: str | None = None
+    error_message: Reason
+
+
+class SesDeliveryDelayData(SesEventData):
+    delay_type: str = Field(max_length=100)
+    expiration_time: AwareDatetime | None = None
+    reporting_mta: str | None = None
+    delayed_recipients: tuple[RecipientDiagnostic, ...] = ()
+
+
+class SesSendingStatusChangedData(Contract):
+    """Account-level: SES stopped or resumed sending for the whole account."""
+
+    eventbridge_id: str = Field(max_length=256)
+    enabled: bool
+    reason: Reason | None = None
+    timestamp: AwareDatetime
+
+
+class SesSend(Envelope):
+    type: Literal["ses.send"] = "ses.send"
+    version: Literal[1] = 1
+    data: SesEventData
+
+
+class SesDelivery(Envelope):
+    type: Literal["ses.delivery"] = "ses.delivery"
+    version: Literal[1] = 1
+    data: SesDeliveryData
+
+
+class SesBounce(Envelope):
+    type: Literal["ses.bounce"] = "ses.bounce"
+    version: Literal[1] = 1
+    data: SesBounceData
+
+
+class SesComplaint(Envelope):
+    type: Literal["ses.complaint"] = "ses.complaint"
+    version: Literal[1] = 1
+    data: SesComplaintData
+
+
+class SesOpen(Envelope):
+    type: Literal["ses.open"] = "ses.open"
+    version: Literal[1] = 1
+    data: SesOpenData
+
+
+class SesClick(Envelope):
+    type: Literal["ses.click"] = "ses.click"
+    version: Literal[1] = 1
+    data: SesClickData
+
+
+class SesReject(Envelope):
+    type: Literal["ses.reject"] = "ses.reject"
+    version: Literal[1] = 1
+    data: SesRejectData
+
+
+class SesRenderingFailure(Envelope):
+    type: Literal["ses.rendering_failure"] = "ses.rendering_failure"
+    version: Literal[1] = 1
+    data: SesRenderingFailureData
+
+
+class SesDeliveryDelay(Envelope):
+    type: Literal["ses.delivery_delay"] = "ses.delivery_delay"
+    version: Literal[1] = 1
+    data: SesDeliveryDelayData
+
+
+class SesSendingStatusChanged(Envelope):
+    type: Literal["ses.sending_status_changed"] = "ses.sending_status_changed"
+    version: Literal[1] = 1
+    data: SesSendingStatusChangedData
+
+
+# ------------------------------------------------------------------ prospects
+
+ProspectStatus: TypeAlias = Literal["active", "unsubscribed", "bounced", "complained"]
+
+
+class ProspectUnsubscribedData(Contract):
+    prospect_id: uuid.UUID
+    send_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    source: Literal["one_click", "form", "complaint", "admin"]
+
+
+class ProspectStatusChangedData(Contract):
+    prospect_id: uuid.UUID
+    from_status: ProspectStatus | None
+    to_status: ProspectStatus
+    reason: Reason | None = None
+    override_suppression: bool = False
+    changed_by: str | None = Field(default=None, max_length=320)
+
+
+class ProspectUnsubscribed(Envelope):
+    type: Literal["prospect.unsubscribed"] = "prospect.unsubscribed"
+    version: Literal[1] = 1
+    data: ProspectUnsubscribedData
+
+
+class ProspectStatusChanged(Envelope):
+    type: Literal["prospect.status_changed"] = "prospect.status_changed"
+    version: Literal[1] = 1
+    data: ProspectStatusChangedData
+
+
+# ------------------------------------------------------------------ the catalog
+
+CATALOG: tuple[type[Envelope], ...] = (
+    CampaignRequested,
+    CampaignChunkCompleted,
+    CampaignPaused,
+    CampaignResumed,
+    CampaignCompleted,
+    SendAttempted,
+    SesSend,
+    SesDelivery,
+    SesBounce,
+    SesComplaint,
+    SesOpen,
+    SesClick,
+    SesReject,
+    SesRenderingFailure,
+    SesDeliveryDelay,
+    SesSendingStatusChanged,
+    ProspectUnsubscribed,
+    ProspectStatusChanged,
+)
+
+
+def _tag_of(cls: type[Envelope]) -> str:
+    return f"{cls.model_fields['type'].default}@{cls.model_fields['version'].default}"
+
+
+def _discriminate(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return f"{value.get('type')}@{value.get('version')}"
+    if isinstance(value, Envelope):
+        return f"{value.type}@{value.version}"
+    return None
+
+
+_EVENT_UNION: Any = Annotated[
+    Union[tuple(Annotated[cls, Tag(_tag_of(cls))] for cls in CATALOG)],  # noqa: UP007
+    Discriminator(_discriminate),
+]
+_ADAPTER: TypeAdapter[Envelope] = TypeAdapter(_EVENT_UNION)
+
+ROUTING_KEYS: frozenset[str] = frozenset(cls.model_fields["type"].default for cls in CATALOG)
+
+
+class UnknownEventError(ValueError):
+    """The body names a (type, version) this build does not know."""
+
+
+def parse_event(body: bytes | str | dict[str, Any]) -> Envelope:
+    """Validate a message body (JSON bytes/str or a dict) into its event class.
+
+    Raises ValueError for a body that is not a JSON object, UnknownEventError
+    for an envelope of a (type, version) not in the catalog, and
+    pydantic.ValidationError (a ValueError) for a malformed known event.
+    """
+    if not isinstance(body, dict):
+        body = json.loads(body)
+        if not isinstance(body, dict):
+            raise ValueError("an event must be a JSON object")
+    tag = _discriminate(body)
+    if tag not in _KNOWN_TAGS:
+        raise UnknownEventError(f"unknown event type/version {tag}")
+    return _ADAPTER.validate_python(body)
+
+
+_KNOWN_TAGS = frozenset(_tag_of(cls) for cls in CATALOG)

@@ -1,0 +1,146 @@
+"""The outbox relay: publishes committed events, in store order, with publisher confirms.
+
+Store order is (transaction_id, position). A batch takes only events whose
+transaction is older than every transaction still running
+(pg_snapshot_xmin), so a slower, older transaction can never commit an event
+behind one already published. One relay publishes at a time (a transaction
+advisory lock); others stand by and take over when it stops. An event is
+marked published in the same transaction that locked it, after the broker
+confirmed it: a crash in between republishes (consumers are idempotent),
+never loses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from itertools import takewhile
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aio_pika.abc import AbstractExchange
+
+from shared.broker import event_message
+from shared.event_store import OUTBOX_CHANNEL, row_to_message
+from shared.logging import get_logger
+from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+
+RELAY_LOCK_KEY = 0x6F757472_72656C79  # "outrrely"
+
+log = get_logger(__name__)
+
+_NEXT_BATCH = """
+SELECT position, event_id, type, version, occurred_at, correlation_id, causation_id, data,
+       extract(epoch FROM now() - recorded_at) AS lag_seconds
+FROM events
+WHERE published_at IS NULL
+  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY transaction_id, position
+LIMIT $1
+FOR UPDATE SKIP LOCKED
+"""
+
+# Anything still unpublished: the next batch, or events the xmin horizon holds back.
+_ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NULL)"
+
+
+def _succeeded(pair: tuple[asyncpg.Record, object]) -> bool:
+    return not isinstance(pair[1], BaseException)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        exchange: Callable[[], Awaitable[AbstractExchange]],
+        *,
+        listen_dsn: str,
+        batch_size: int = 500,
+        poll_seconds: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._exchange = exchange
+        self._listen_dsn = listen_dsn
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+
+    def wake(self, *_: object) -> None:
+        self._wake.set()
+
+    async def publish_batch(self) -> tuple[int, bool]:
+        """Publish one batch. Returns (published, whether unpublished events remain).
+
+        When the broker fails part-way, the confirmed prefix is still marked
+        published (so a reconnect does not resend it) and the error is raised.
+        """
+        exchange = await self._exchange()
+        failure: BaseException | None = None
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_KEY):
+                return 0, False  # another relay is publishing; it will see these too
+            rows = await conn.fetch(_NEXT_BATCH, self._batch_size)
+            # One channel keeps publish order; the confirms are awaited together.
+            results = await asyncio.gather(
+                *(self._publish(exchange, row) for row in rows), return_exceptions=True
+            )
+            confirmed = [row["position"] for row, _ in takewhile(_succeeded, zip(rows, results))]
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if confirmed:
+                await conn.execute(
+                    "UPDATE events SET published_at = now() WHERE position = ANY($1::bigint[])",
+                    confirmed,
+                )
+                OUTBOX_LAG_SECONDS.observe(float(rows[len(confirmed) - 1]["lag_seconds"]))
+            pending = bool(await conn.fetchval(_ANY_PENDING))
+        OUTBOX_PUBLISHED.inc(len(confirmed))
+        if failure is not None:
+            raise failure
+        return len(confirmed), pending
+
+    async def _publish(self, exchange: AbstractExchange, row: asyncpg.Record) -> None:
+        envelope = row_to_message(row)
+        body = json.dumps(envelope, separators=(",", ":")).encode()
+        await exchange.publish(
+            event_message(body, event=envelope, position=row["position"]),
+            routing_key=row["type"],
+            mandatory=False,
+        )
+
+    async def run(self) -> None:
+        """Publish until cancelled, surviving database and broker outages."""
+        backoff = 0.1
+        while True:
+            listener: asyncpg.Connection | None = None
+            try:
+                listener = await asyncpg.connect(self._listen_dsn)
+                await listener.add_listener(OUTBOX_CHANNEL, self.wake)
+                listener.add_termination_listener(self.wake)
+                await self._drain_forever(listener)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("outbox relay interrupted; retrying", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+            finally:
+                if listener is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(listener.close(), timeout=2)
+
+    async def _drain_forever(self, listener: asyncpg.Connection) -> None:
+        pending_delay = 0.02
+        while not listener.is_closed():
+            self._wake.clear()
+            published, pending = await self.publish_batch()
+            if published and pending:
+                continue
+            if pending:  # held back by an older open transaction: look again shortly
+                await asyncio.sleep(pending_delay)
+                pending_delay = min(pending_delay * 2, 1.0)
+                continue
+            pending_delay = 0.02
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+        raise ConnectionError("outbox listener connection closed")

@@ -1,0 +1,78 @@
+"""Settings from the environment only (pydantic-settings).
+
+Each service declares which secrets it cannot run without by subclassing
+`Settings` and re-declaring those fields as required; `load_settings` turns a
+missing or unusable value into a one-line error that names the variable.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    """Every variable any service reads, with the defaults for local use."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/outreach"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    aws_region: str = "us-east-1"
+    ses_endpoint_url: AnyHttpUrl | None = None
+    ses_from_email: str | None = None
+    ses_configuration_set: str | None = None
+    public_base_url: AnyHttpUrl | None = None
+    ses_webhook_secret: SecretStr | None = None
+    proxy_shared_secret: SecretStr | None = None
+    admin_jwt_secret: SecretStr | None = None
+    send_rate_per_second: float = Field(default=5.0, gt=0, le=1000)
+    send_batch_size: int = Field(default=1000, ge=1, le=10_000)
+
+    gateway_port: int = 8080
+    event_ingest_port: int = 8081
+    unsubscribe_port: int = 8082
+    sender_port: int = 8083
+    projector_port: int = 8084
+    http_host: str = "0.0.0.0"  # noqa: S104 - services run in containers behind a proxy
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    amqp_queue_type: Literal["quorum", "classic"] = "quorum"
+    amqp_prefetch: int = Field(default=32, ge=1, le=1000)
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    outbox_poll_seconds: float = Field(default=5.0, gt=0)
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    # Every service applies pending migrations at start (serialised by an advisory lock).
+    migrate_on_start: bool = True
+    shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class ConfigError(SystemExit):
+    """A setting is missing or invalid: the process stops (exit 1) with one line naming it."""
+
+
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+def load_settings(cls: type[SettingsT], service: str) -> SettingsT:
+    try:
+        return cls()
+    except ValidationError as exc:
+        raise ConfigError(f"{service}: {describe_settings_error(exc)}") from None
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "?"
+        if error["type"] == "missing":
+            problems.append(f"missing required setting {name}")
+        else:
+            problems.append(f"invalid setting {name}: {error['msg']}")
+    return "; ".join(problems)

@@ -1,0 +1,109 @@
+"""Fixtures: a fresh database and RabbitMQ vhost per run, an SES emulator over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from urllib.parse import urlsplit
+
+import aio_pika
+import asyncpg
+import pytest
+
+from shared import db
+from shared.migrations import migrate
+from tests.harness.backends import Backends, backends
+from tests.harness.ses_emulator import SesEmulator, start_ses_emulator
+from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[Backends]:
+    with backends() as found:
+        yield found
+
+
+DatabaseFactory = Callable[[], Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def make_database(backend: Backends) -> AsyncIterator[DatabaseFactory]:
+    """Creates migrated databases on demand; drops them all at the end of the run."""
+    created: list[str] = []
+
+    async def create() -> str:
+        name = f"outreach_test_{RUN_ID}_{len(created)}"
+        url = db.with_database(backend.database_url, name)
+        await db.ensure_database(url)
+        created.append(name)
+        conn = await db.connect(url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        return url
+
+    yield create
+    admin = await asyncpg.connect(backend.database_url)
+    try:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(make_database: DatabaseFactory) -> str:
+    """The run's shared database (tests that count rows make their own)."""
+    return await make_database()
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    async with db.pool_context(database_url, min_size=1, max_size=10) as created:
+        yield created
+
+
+VhostFactory = Callable[[], Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def make_vhost(backend: Backends) -> AsyncIterator[VhostFactory]:
+    """Creates RabbitMQ vhosts on demand (returns an AMQP URL); deletes them at the end."""
+    created: list[str] = []
+    user = urlsplit(backend.amqp_url).username or "guest"
+
+    async def create() -> str:
+        vhost = f"outreach-test-{RUN_ID}-{len(created)}"
+        await create_vhost(backend.management_url, vhost, user)
+        created.append(vhost)
+        return with_vhost(backend.amqp_url, vhost)
+
+    yield create
+    for vhost in created:
+        await delete_vhost(backend.management_url, vhost)
+
+
+@pytest.fixture(scope="session")
+async def amqp_url(make_vhost: VhostFactory) -> str:
+    return await make_vhost()
+
+
+@pytest.fixture
+async def amqp_connection(amqp_url: str) -> AsyncIterator[aio_pika.abc.AbstractRobustConnection]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def ses_emulator() -> Iterator[SesEmulator]:
+    emulator = start_ses_emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

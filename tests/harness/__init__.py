@@ -1,0 +1,1 @@
+"""The test harness: real PostgreSQL, RabbitMQ and an SES emulator, fresh per run."""

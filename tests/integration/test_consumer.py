@@ -1,0 +1,218 @@
+"""The consumer runner: idempotent apply, dead-lettering with a reason, bounded retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import aio_pika
+import asyncpg
+import pytest
+
+from shared import db
+from shared.broker import event_message
+from shared.consumer import Consumer, Handler, PermanentError, apply_once
+from shared.events import CampaignRequested, CampaignResumed, CampaignResumedData
+from shared.topology import PROJECTOR, declare_topology
+from tests.harness.events import sample_event
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def effects(make_database) -> AsyncIterator[asyncpg.Pool]:
+    """A fresh database with a table the test handlers write to."""
+    url = await make_database()
+    async with db.pool_context(url) as pool:
+        await pool.execute("CREATE TABLE effects (event_id uuid NOT NULL, note text)")
+        yield pool
+
+
+async def record_effect(event: CampaignRequested, conn: asyncpg.Connection) -> None:
+    await conn.execute("INSERT INTO effects (event_id) VALUES ($1)", event.event_id)
+
+
+async def effect_count(pool: asyncpg.Pool) -> int:
+    return await pool.fetchval("SELECT count(*) FROM effects")
+
+
+@asynccontextmanager
+async def consuming(amqp_url: str, pool: asyncpg.Pool, handler: Handler, *, max_attempts: int = 3):
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    exchange = await declare_topology(channel)
+    consumer = Consumer(
+        queue=PROJECTOR,
+        pool=pool,
+        handlers={CampaignRequested: handler},
+        max_attempts=max_attempts,
+        retry_delay=0.01,
+    )
+    await consumer.start(connection)
+    try:
+        yield exchange, channel
+    finally:
+        await consumer.stop()
+        await connection.close()
+
+
+async def publish_raw(exchange, body: bytes, routing_key: str = "campaign.requested") -> None:
+    await exchange.publish(aio_pika.Message(body=body, message_id="m-1"), routing_key=routing_key)
+
+
+async def publish_event(exchange, event) -> None:
+    body = event.model_dump_json().encode()
+    await exchange.publish(event_message(body, event=json.loads(body)), routing_key=event.type)
+
+
+async def next_dead_letter(channel, timeout: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
+    queue = await channel.get_queue(PROJECTOR.dead_letter_name)
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await queue.get(fail=False, no_ack=True)
+            if message is not None:
+                return message
+            await asyncio.sleep(0.05)
+
+
+async def wait_until(predicate, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.02)
+
+
+async def test_apply_once_applies_a_duplicate_event_once(effects):
+    event = sample_event()
+    assert await apply_once(effects, "test", event, record_effect) is True
+    assert await apply_once(effects, "test", event, record_effect) is False
+    assert await effect_count(effects) == 1
+    # Another consumer tracks its own applications.
+    assert await apply_once(effects, "other", event, record_effect) is True
+
+
+async def test_apply_once_rolls_back_tracking_when_the_handler_fails(effects):
+    event = sample_event()
+
+    async def failing(event, conn):
+        await record_effect(event, conn)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await apply_once(effects, "test", event, failing)
+    assert await effect_count(effects) == 0
+    assert await apply_once(effects, "test", event, record_effect) is True
+
+
+async def test_a_redelivered_event_changes_nothing(effects, make_vhost):
+    amqp_url = await make_vhost()
+    event = sample_event()
+    async with consuming(amqp_url, effects, record_effect) as (exchange, _):
+        await publish_event(exchange, event)
+        await publish_event(exchange, event)
+        await wait_until(lambda: _processed(effects, event.event_id))
+        await asyncio.sleep(0.5)  # let the second copy be consumed too
+    assert await effect_count(effects) == 1
+
+
+async def _processed(pool, event_id: uuid.UUID) -> bool:
+    return bool(await pool.fetchval("SELECT count(*) FROM processed_events WHERE event_id = $1", event_id))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected_error"),
+    [
+        (b"this is not json", "Expecting value"),
+        (b'{"type": "campaign.requested", "version": 1, "data": {}}', "campaign_id"),
+        (b'{"type": "campaign.exploded", "version": 1}', "unknown event type"),
+        (b"[1, 2, 3]", "JSON object"),
+    ],
+)
+async def test_a_malformed_message_goes_to_the_dead_letter_queue_with_its_reason(
+    effects, make_vhost, body, expected_error
+):
+    amqp_url = await make_vhost()
+    async with consuming(amqp_url, effects, record_effect) as (exchange, channel):
+        await publish_raw(exchange, body)
+        dead = await next_dead_letter(channel)
+    assert dead.body == body
+    assert dead.headers["x-outreach-dead-letter-reason"] == "invalid-event"
+    assert expected_error in dead.headers["x-outreach-error"]
+    assert dead.headers["x-outreach-queue"] == PROJECTOR.name
+    assert dead.headers["x-outreach-original-routing-key"] == "campaign.requested"
+    assert await effect_count(effects) == 0
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_tries(effects, make_vhost):
+    amqp_url = await make_vhost()
+    calls = 0
+
+    async def always_failing(event, conn):
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("downstream unavailable")
+
+    event = sample_event()
+    async with consuming(amqp_url, effects, always_failing, max_attempts=3) as (exchange, channel):
+        await publish_event(exchange, event)
+        dead = await next_dead_letter(channel)
+    assert calls == 3
+    assert dead.headers["x-outreach-dead-letter-reason"] == "handler-failed"
+    assert dead.headers["x-outreach-attempts"] == 3
+    assert "downstream unavailable" in dead.headers["x-outreach-error"]
+    assert json.loads(dead.body)["event_id"] == str(event.event_id)
+    assert not await _processed(effects, event.event_id)
+
+
+async def test_a_permanent_error_is_dead_lettered_at_once(effects, make_vhost):
+    amqp_url = await make_vhost()
+    calls = 0
+
+    async def refusing(event, conn):
+        nonlocal calls
+        calls += 1
+        raise PermanentError("campaign does not exist")
+
+    async with consuming(amqp_url, effects, refusing) as (exchange, channel):
+        await publish_event(exchange, sample_event())
+        dead = await next_dead_letter(channel)
+    assert calls == 1
+    assert dead.headers["x-outreach-dead-letter-reason"] == "permanent-error"
+    assert dead.headers["x-outreach-error"] == "campaign does not exist"
+
+
+async def test_a_passing_failure_is_retried_and_applied_once(effects, make_vhost):
+    amqp_url = await make_vhost()
+    calls = 0
+
+    async def flaky(event, conn):
+        nonlocal calls
+        calls += 1
+        if calls < 2:
+            raise ConnectionError("blip")
+        await record_effect(event, conn)
+
+    event = sample_event()
+    async with consuming(amqp_url, effects, flaky) as (exchange, channel):
+        await publish_event(exchange, event)
+        await wait_until(lambda: _processed(effects, event.event_id))
+        dlq = await channel.get_queue(PROJECTOR.dead_letter_name)
+        assert (await dlq.declare()).message_count == 0
+    assert calls == 2
+    assert await effect_count(effects) == 1
+
+
+async def test_events_of_types_without_a_handler_are_acknowledged_and_ignored(effects, make_vhost):
+    amqp_url = await make_vhost()
+    async with consuming(amqp_url, effects, record_effect) as (exchange, channel):
+        other = sample_event()
+        resumed = CampaignResumed.new(CampaignResumedData(campaign_id=uuid.uuid4()))
+        await publish_event(exchange, resumed)
+        await publish_event(exchange, other)
+        await wait_until(lambda: _processed(effects, other.event_id))
+        queue = await channel.get_queue(PROJECTOR.name)
+        await asyncio.sleep(0.2)
+        assert (await queue.declare()).message_count == 0
+    assert not await _processed(effects, resumed.event_id)
