@@ -34,6 +34,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 SERVICE = web.AppKey("service", str)
+REQUEST_ID = web.RequestKey("request_id", str)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -75,7 +76,7 @@ async def request_context_middleware(
     started = time.perf_counter()
     status = 500
     with structlog.contextvars.bound_contextvars(request_id=request_id, correlation_id=request_id):
-        request["request_id"] = request_id
+        request[REQUEST_ID] = request_id
         try:
             response = await _with_json_errors(request, handler)
             status = response.status

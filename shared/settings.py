@@ -18,7 +18,10 @@ MIN_SECRET_LENGTH = 16
 class Settings(BaseSettings):
     """Every variable any service reads, with the defaults for local use."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    # An empty variable means "not set" (so SES_ENDPOINT_URL= selects real SES).
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, env_ignore_empty=True
+    )
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/outreach"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"

@@ -1,0 +1,16 @@
+# One image for every Outreach service; the Compose file picks the command.
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+COPY requirements.lock ./
+RUN pip install -r requirements.lock
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+COPY infra ./infra
+RUN pip install --no-deps . \
+    && useradd --system --uid 10001 --no-create-home outreach
+USER outreach
+# The migrations live beside the code; services apply pending ones at start.
+ENV LOG_FORMAT=json
+CMD ["outreach", "--help"]

@@ -1,0 +1,70 @@
+# Outreach — see README.md. Every target runs from a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
+
+.PHONY: help install up down run test test-unit test-integration compose-test compose-check migrate lint bench lock clean
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
+
+install: $(STAMP) ## create .venv from the lock file
+
+$(STAMP): requirements.lock pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+up: ## the whole stack in Docker Compose (falls back to `make run` without a Docker engine)
+	@if [ -n "$(COMPOSE)" ] && docker info >/dev/null 2>&1; then \
+		$(COMPOSE) up --build; \
+	else \
+		echo "make up: no Docker engine answers here; running the services as local processes (make run)."; \
+		$(MAKE) --no-print-directory run; \
+	fi
+
+down: ## stop the Compose stack
+	$(COMPOSE) down
+
+run: $(STAMP) ## every service as local processes against DATABASE_URL / AMQP_URL
+	$(BIN)/python infra/run_local.py
+
+migrate: $(STAMP) ## create the database if missing and apply migrations
+	$(BIN)/python -m shared.cli migrate
+
+test: $(STAMP) ## the whole suite against real PostgreSQL, RabbitMQ and the SES emulator
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+compose-check: ## validate docker-compose.yml with docker-compose (offline)
+	docker-compose -f docker-compose.yml config -q
+
+compose-test: ## build the Compose stack, run the suite against it, tear it down
+	$(COMPOSE) up --build -d --wait
+	TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
+	TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
+	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
+
+lint: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy shared services bench infra
+
+bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
+	$(BIN)/python bench/eligible.py
+
+lock: ## re-resolve requirements.lock from pyproject.toml
+	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,36 @@
+"""The SES v2 client as every service builds it (aiobotocore)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiobotocore.session import get_session
+from botocore.config import Config
+
+from shared.settings import Settings
+
+
+def client_config(max_pool_connections: int = 10) -> Config:
+    # SendEmail has no idempotency token: an SDK retry after a lost answer could
+    # send twice, so the SDK never retries and callers decide.
+    return Config(
+        retries={"max_attempts": 1, "mode": "standard"},
+        max_pool_connections=max_pool_connections,
+        connect_timeout=5,
+        read_timeout=15,
+    )
+
+
+@asynccontextmanager
+async def ses_client(settings: Settings, *, max_pool_connections: int = 10) -> AsyncIterator[Any]:
+    """An SES v2 client; SES_ENDPOINT_URL (an emulator) when set, else real AWS."""
+    session = get_session()
+    async with session.create_client(
+        "sesv2",
+        region_name=settings.aws_region,
+        endpoint_url=str(settings.ses_endpoint_url) if settings.ses_endpoint_url else None,
+        config=client_config(max_pool_connections),
+    ) as client:
+        yield client

@@ -1,0 +1,71 @@
+"""Every service starts from its entry point, answers /readyz, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import aiohttp
+import pytest
+
+from tests.harness.ses_emulator import free_port
+
+pytestmark = pytest.mark.integration
+
+SERVICES = [
+    ("api_gateway", "GATEWAY_PORT"),
+    ("event_ingest", "EVENT_INGEST_PORT"),
+    ("unsubscribe", "UNSUBSCRIBE_PORT"),
+    ("sender", "SENDER_PORT"),
+    ("projector", "PROJECTOR_PORT"),
+]
+
+
+async def wait_ready(url: str, process: asyncio.subprocess.Process, timeout: float = 30) -> dict:
+    async with aiohttp.ClientSession() as http, asyncio.timeout(timeout):
+        while True:
+            assert process.returncode is None, "the service exited during start-up"
+            try:
+                async with http.get(url) as response:
+                    if response.status == 200:
+                        return await response.json()
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize(("module", "port_variable"), SERVICES)
+async def test_service_starts_ready_and_stops_on_sigterm(module, port_variable, database_url, amqp_url):
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "AMQP_URL": amqp_url,
+        port_variable: str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "PROXY_SHARED_SECRET": "p" * 24,
+        "ADMIN_JWT_SECRET": "j" * 32,
+        "SES_WEBHOOK_SECRET": "w" * 24,
+        "SES_FROM_EMAIL": "outreach@example.com",
+        "PUBLIC_BASE_URL": "http://localhost:8082",
+        "LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        ready = await wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+        assert ready["checks"] == {"database": "ok", "broker": "ok"}
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = (await process.stderr.read()).decode()
+    assert '"event": "starting"' in stderr
+    assert "Traceback" not in stderr

@@ -1,0 +1,116 @@
+"""The event catalog: envelope, routing keys, versioned parsing."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pydantic import ValidationError
+
+from shared.events import (
+    CATALOG,
+    ROUTING_KEYS,
+    CampaignRequested,
+    CampaignRequestedData,
+    SendAttempted,
+    SendAttemptedData,
+    SesBounce,
+    SesBounceData,
+    UnknownEventError,
+    parse_event,
+)
+
+pytestmark = pytest.mark.unit
+
+REQUIRED_TYPES = {
+    "CampaignRequested", "CampaignChunkCompleted", "CampaignPaused", "CampaignResumed",
+    "CampaignCompleted", "SendAttempted", "SesSend", "SesDelivery", "SesBounce", "SesComplaint",
+    "SesOpen", "SesClick", "SesReject", "SesRenderingFailure", "SesDeliveryDelay",
+    "ProspectUnsubscribed", "ProspectStatusChanged",
+}  # fmt: skip
+
+
+def test_the_catalog_holds_every_required_event_with_a_unique_routing_key():
+    assert REQUIRED_TYPES <= {cls.__name__ for cls in CATALOG}
+    assert len(ROUTING_KEYS) == len(CATALOG)
+    for cls in CATALOG:
+        assert set(cls.model_fields) == {
+            "event_id", "type", "version", "occurred_at", "correlation_id", "causation_id", "data",
+        }  # fmt: skip
+
+
+def test_an_event_round_trips_through_json():
+    event = SendAttempted.new(
+        SendAttemptedData(
+            send_id=uuid.uuid4(), campaign_id=uuid.uuid4(), prospect_id=uuid.uuid4(),
+            outcome="sent", ses_message_id="0100018f-abc",
+        ),  # fmt: skip
+        correlation_id="req-1",
+    )
+    body = event.model_dump_json()
+    assert parse_event(body) == event
+    assert parse_event(body.encode()) == event
+    assert parse_event(json.loads(body)) == event
+    assert json.loads(body)["type"] == event.routing_key == "send.attempted"
+
+
+def test_a_caused_event_inherits_the_correlation_id_and_names_its_cause():
+    cause = CampaignRequested.new(CampaignRequestedData(campaign_id=uuid.uuid4()), correlation_id="c-9")
+    effect = SendAttempted.new(
+        SendAttemptedData(
+            send_id=uuid.uuid4(), campaign_id=cause.data.campaign_id, prospect_id=uuid.uuid4(),
+            outcome="unknown",
+        ),  # fmt: skip
+        cause=cause,
+    )
+    assert effect.correlation_id == "c-9"
+    assert effect.causation_id == cause.event_id
+
+
+def test_events_are_immutable_and_refuse_unknown_fields():
+    event = CampaignRequested.new(CampaignRequestedData(campaign_id=uuid.uuid4()))
+    with pytest.raises(ValidationError):
+        event.correlation_id = "other"  # type: ignore[misc]
+    body = json.loads(event.model_dump_json())
+    body["data"]["surprise"] = 1
+    with pytest.raises(ValidationError, match="surprise"):
+        parse_event(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "campaign.requested", "version": 2, "data": {}},
+        {"type": "campaign.nope", "version": 1, "data": {}},
+        {"version": 1},
+    ],
+)
+def test_an_unknown_type_or_version_is_reported_as_such(body):
+    with pytest.raises(UnknownEventError):
+        parse_event(body)
+
+
+@pytest.mark.parametrize("body", [b"{", b"null", b'"text"', b"[]"])
+def test_a_body_that_is_not_a_json_object_is_refused(body):
+    with pytest.raises(ValueError):
+        parse_event(body)
+
+
+def test_occurred_at_must_carry_a_timezone():
+    event = CampaignRequested.new(CampaignRequestedData(campaign_id=uuid.uuid4()))
+    body = json.loads(event.model_dump_json())
+    body["occurred_at"] = "2026-01-01T00:00:00"
+    with pytest.raises(ValidationError, match="timezone"):
+        parse_event(body)
+
+
+def test_ses_bounce_types_are_constrained():
+    data = {
+        "eventbridge_id": "e-1", "ses_message_id": "m-1", "timestamp": datetime.now(UTC),
+        "bounce_type": "Permanent", "bounce_subtype": "General",
+    }  # fmt: skip
+    assert SesBounce.new(SesBounceData(**data)).data.bounce_type == "Permanent"
+    with pytest.raises(ValidationError):
+        SesBounceData(**{**data, "bounce_type": "Soft"})

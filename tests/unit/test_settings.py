@@ -1,0 +1,78 @@
+"""Settings: environment only; a missing secret stops the service with one line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from api_gateway.settings import GatewaySettings
+from shared.settings import ConfigError, Settings, load_settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_are_those_for_local_use(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_")) or name.endswith("_PORT"):
+            monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/outreach"
+    assert settings.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
+    assert settings.aws_region == "us-east-1"
+    assert settings.ses_endpoint_url is None
+    assert settings.send_rate_per_second == 5
+    assert settings.send_batch_size == 1000
+    ports = (settings.gateway_port, settings.event_ingest_port, settings.unsubscribe_port,
+             settings.sender_port, settings.projector_port)  # fmt: skip
+    assert ports == (8080, 8081, 8082, 8083, 8084)
+
+
+def test_the_environment_sets_values_and_empty_means_unset(monkeypatch):
+    monkeypatch.setenv("SEND_RATE_PER_SECOND", "12.5")
+    monkeypatch.setenv("SES_ENDPOINT_URL", "")
+    settings = Settings()
+    assert settings.send_rate_per_second == 12.5
+    assert settings.ses_endpoint_url is None
+
+
+def test_a_missing_secret_names_the_variable(monkeypatch):
+    monkeypatch.delenv("ADMIN_JWT_SECRET", raising=False)
+    monkeypatch.setenv("PROXY_SHARED_SECRET", "x" * 32)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(GatewaySettings, "api-gateway")
+    assert str(raised.value.code) == "api-gateway: missing required setting ADMIN_JWT_SECRET"
+
+
+def test_a_short_secret_is_refused(monkeypatch):
+    monkeypatch.setenv("ADMIN_JWT_SECRET", "short")
+    monkeypatch.setenv("PROXY_SHARED_SECRET", "x" * 32)
+    with pytest.raises(ConfigError, match="invalid setting ADMIN_JWT_SECRET"):
+        load_settings(GatewaySettings, "api-gateway")
+
+
+def test_secrets_never_show_in_a_repr(monkeypatch):
+    monkeypatch.setenv("ADMIN_JWT_SECRET", "s3cret-value-0123456789")
+    monkeypatch.setenv("PROXY_SHARED_SECRET", "another-secret-0123456789")
+    assert "s3cret-value" not in repr(GatewaySettings())
+
+
+@pytest.mark.parametrize(
+    ("module", "variable"),
+    [
+        ("api_gateway", "PROXY_SHARED_SECRET"),
+        ("event_ingest", "SES_WEBHOOK_SECRET"),
+        ("sender", "SES_FROM_EMAIL"),
+    ],
+)
+def test_a_service_refuses_to_start_without_its_secret(module, variable):
+    env = {"PATH": os.environ["PATH"]}
+    result = subprocess.run(
+        [sys.executable, "-m", module], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
