@@ -71,7 +71,9 @@ def free_port(preferred: int) -> int:
 
 
 async def run_cli(env: dict[str, str], command: str) -> None:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.cli", command, env=env)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", command, env=env
+    )
     if await process.wait() != 0:
         raise SystemExit(f"make run: `outreach {command}` failed")
 
@@ -84,15 +86,22 @@ async def main() -> int:
         port = free_port(int(env.get("SES_EMULATOR_PORT", "4566")))
         moto = Path(sys.executable).with_name("moto_server")
         processes["ses-emulator"] = await asyncio.create_subprocess_exec(
-            str(moto), "-H", "127.0.0.1", "-p", str(port),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+            str(moto),
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
         await wait_for_port("127.0.0.1", port)
         env["SES_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         print(f"make run: local SES emulator at {env['SES_ENDPOINT_URL']}", file=sys.stderr)
         await run_cli(env, "ses-register-identity")
     for name, module in SERVICES.items():
-        processes[name] = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
+        processes[name] = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=env
+        )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -104,7 +113,10 @@ async def main() -> int:
     status = 0
     for task in done:
         if task in waits:
-            print(f"make run: {waits[task]} exited with {task.result()}; stopping all", file=sys.stderr)
+            print(
+                f"make run: {waits[task]} exited with {task.result()}; stopping all",
+                file=sys.stderr,
+            )
             status = 1
     for process in processes.values():
         if process.returncode is None:

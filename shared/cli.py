@@ -1,14 +1,15 @@
 """`outreach`: the operator's command line.
 
-    outreach migrate                 create the database if missing, apply migrations
-    outreach ses-register-identity   register SES_FROM_EMAIL's domain with the SES endpoint
-                                     (for an emulator; on real SES, verify the domain instead)
+outreach migrate                 create the database if missing, apply migrations
+outreach ses-register-identity   register SES_FROM_EMAIL's domain with the SES endpoint
+                                 (for an emulator; on real SES, verify the domain instead)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 from shared import db
@@ -40,10 +41,8 @@ async def _register_identity(settings: Settings) -> None:
         )
     domain = settings.ses_from_email.rsplit("@", 1)[1]
     async with ses_client(settings) as ses:
-        try:
+        with contextlib.suppress(ses.exceptions.AlreadyExistsException):
             await ses.create_email_identity(EmailIdentity=domain)
-        except ses.exceptions.AlreadyExistsException:
-            pass
     print(f"identity {domain} registered at {settings.ses_endpoint_url}")
 
 

@@ -43,14 +43,18 @@ class Envelope(Contract):
     data: Any
 
     @classmethod
-    def new(cls, data: Any, *, correlation_id: str | None = None, cause: Envelope | None = None) -> Self:
+    def new(
+        cls, data: Any, *, correlation_id: str | None = None, cause: Envelope | None = None
+    ) -> Self:
         """A fresh event; caused by `cause` it inherits its correlation id."""
         if correlation_id is None:
             correlation_id = cause.correlation_id if cause else str(uuid.uuid4())
-        return cls(
-            data=data,
-            correlation_id=correlation_id,
-            causation_id=cause.event_id if cause else None,
+        return cls.model_validate(
+            {
+                "data": data,
+                "correlation_id": correlation_id,
+                "causation_id": cause.event_id if cause else None,
+            }
         )
 
     @property

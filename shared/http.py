@@ -25,8 +25,8 @@ from shared import broker, db
 from shared.errors import ApiError
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.outbox import OutboxRelay
 from shared.migrations import migrate
+from shared.outbox import OutboxRelay
 from shared.settings import Settings, SettingsT, load_settings
 from shared.topology import EVENTS_EXCHANGE, declare_topology
 
@@ -132,7 +132,8 @@ async def readyz(request: web.Request) -> web.Response:
         checks["broker"] = "ok" if not app[AMQP].is_closed else "unavailable"
     ready = all(value == "ok" for value in checks.values())
     return web.json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status=200 if ready else 503,
     )
 
 
@@ -200,7 +201,10 @@ async def _outbox_relay_ctx(app: web.Application) -> AsyncIterator[None]:
         return await channel.get_exchange(EVENTS_EXCHANGE, ensure=False)
 
     relay = OutboxRelay(
-        app[DB_POOL], exchange, listen_dsn=settings.database_url, poll_seconds=settings.outbox_poll_seconds
+        app[DB_POOL],
+        exchange,
+        listen_dsn=settings.database_url,
+        poll_seconds=settings.outbox_poll_seconds,
     )
     task = asyncio.create_task(relay.run(), name="outbox-relay")
     yield

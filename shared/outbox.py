@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from itertools import takewhile
 from collections.abc import Awaitable, Callable
+from itertools import takewhile
 
 import asyncpg
 from aio_pika.abc import AbstractExchange
@@ -85,7 +85,10 @@ class OutboxRelay:
             results = await asyncio.gather(
                 *(self._publish(exchange, row) for row in rows), return_exceptions=True
             )
-            confirmed = [row["position"] for row, _ in takewhile(_succeeded, zip(rows, results))]
+            confirmed = [
+                row["position"]
+                for row, _ in takewhile(_succeeded, zip(rows, results, strict=False))
+            ]
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if confirmed:
                 await conn.execute(

@@ -62,7 +62,9 @@ class Collector:
 @asynccontextmanager
 async def collecting(amqp_url: str) -> AsyncIterator[Collector]:
     collector = Collector()
-    connection = await aio_pika.connect_robust(amqp_url, client_properties={"connection_name": "collector"})
+    connection = await aio_pika.connect_robust(
+        amqp_url, client_properties={"connection_name": "collector"}
+    )
     try:
         channel = await connection.channel()
         exchange = await declare_topology(channel)
@@ -88,7 +90,11 @@ async def running_relays(
             )
             connections.append(connection)
             relay = OutboxRelay(
-                pool, _exchange_of(connection), listen_dsn=database_url, poll_seconds=0.5, batch_size=50
+                pool,
+                _exchange_of(connection),
+                listen_dsn=database_url,
+                poll_seconds=0.5,
+                batch_size=50,
             )
             started.append(relay)
             tasks.append(asyncio.create_task(relay.run()))

@@ -24,7 +24,7 @@ from aiobotocore.session import get_session
 from botocore.config import Config
 
 REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}  # noqa: S105
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 def free_port() -> int:
@@ -72,10 +72,12 @@ class SesEmulator:
             await ses.create_email_identity(EmailIdentity=identity)
 
     async def _state(self) -> dict[str, Any]:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"{self.endpoint_url}/moto-api/data.json") as response:
-                response.raise_for_status()
-                return dict(await response.json(content_type=None))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.endpoint_url}/moto-api/data.json") as response,
+        ):
+            response.raise_for_status()
+            return dict(await response.json(content_type=None))
 
     async def sent_messages(self) -> list[SentMessage]:
         """Every raw message accepted since the last reset, oldest first."""
@@ -92,9 +94,11 @@ class SesEmulator:
         ]
 
     async def reset(self) -> None:
-        async with aiohttp.ClientSession() as http:
-            async with http.post(f"{self.endpoint_url}/moto-api/reset") as response:
-                response.raise_for_status()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.endpoint_url}/moto-api/reset") as response,
+        ):
+            response.raise_for_status()
 
     def stop(self) -> None:
         self._process.terminate()
@@ -107,7 +111,7 @@ class SesEmulator:
 def start_ses_emulator(timeout: float = 30.0) -> SesEmulator:
     port = free_port()
     moto_server = Path(sys.executable).with_name("moto_server")
-    process = subprocess.Popen(  # noqa: S603 - our own venv's binary, fixed arguments
+    process = subprocess.Popen(
         [str(moto_server), "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

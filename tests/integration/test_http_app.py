@@ -70,7 +70,11 @@ async def test_errors_are_json_bodies_with_a_code_and_message(settings):
         refused = await client.post("/refuse")
         assert refused.status == 422
         assert await refused.json() == {
-            "error": {"code": "invalid_thing", "message": "The thing is invalid.", "details": {"field": "name"}}
+            "error": {
+                "code": "invalid_thing",
+                "message": "The thing is invalid.",
+                "details": {"field": "name"},
+            }
         }
 
         crashed = await client.get("/explode")

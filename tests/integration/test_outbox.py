@@ -20,7 +20,9 @@ from tests.harness.vhosts import close_connections
 pytestmark = pytest.mark.integration
 
 
-async def write_concurrently(pool, *, writers: int = 8, transactions: int = 15) -> tuple[set[str], set[str]]:
+async def write_concurrently(
+    pool, *, writers: int = 8, transactions: int = 15
+) -> tuple[set[str], set[str]]:
     """Many writers append 1-3 events per transaction; one in four rolls back."""
     committed: set[str] = set()
     rolled_back: set[str] = set()
@@ -45,7 +47,10 @@ async def published_count(pool) -> int:
 @pytest.mark.parametrize("relays", [1, 2])
 async def test_publishes_committed_events_in_order_once_each(make_database, make_vhost, relays):
     database_url, amqp_url = await make_database(), await make_vhost()
-    async with db.pool_context(database_url, max_size=12) as pool, collecting(amqp_url) as collector:
+    async with (
+        db.pool_context(database_url, max_size=12) as pool,
+        collecting(amqp_url) as collector,
+    ):
         async with running_relays(pool, database_url, amqp_url, relays=relays):
             committed, rolled_back = await write_concurrently(pool)
             await collector.wait_for(len(committed))
@@ -83,7 +88,10 @@ async def test_an_older_open_transaction_is_never_overtaken(make_database, make_
 async def test_survives_a_broker_connection_drop(make_database, make_vhost, backend):
     database_url, amqp_url = await make_database(), await make_vhost()
     vhost = amqp_url.rsplit("/", 1)[1]
-    async with db.pool_context(database_url, max_size=12) as pool, collecting(amqp_url) as collector:
+    async with (
+        db.pool_context(database_url, max_size=12) as pool,
+        collecting(amqp_url) as collector,
+    ):
         async with running_relays(pool, database_url, amqp_url, name="relay-under-test"):
             writing = asyncio.create_task(write_concurrently(pool, writers=4, transactions=40))
             async with asyncio.timeout(20):
@@ -93,7 +101,9 @@ async def test_survives_a_broker_connection_drop(make_database, make_vhost, back
             async with asyncio.timeout(20):  # the management API lists a connection after a moment
                 while not closed:
                     closed = await close_connections(
-                        backend.management_url, vhost.replace("%2F", "/"), connection_name="relay-under-test"
+                        backend.management_url,
+                        vhost.replace("%2F", "/"),
+                        connection_name="relay-under-test",
                     )
                     await asyncio.sleep(0.1)
             committed, _ = await writing

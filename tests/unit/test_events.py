@@ -33,7 +33,7 @@ REQUIRED_TYPES = {
 
 
 def test_the_catalog_holds_every_required_event_with_a_unique_routing_key():
-    assert REQUIRED_TYPES <= {cls.__name__ for cls in CATALOG}
+    assert {cls.__name__ for cls in CATALOG} >= REQUIRED_TYPES
     assert len(ROUTING_KEYS) == len(CATALOG)
     for cls in CATALOG:
         assert set(cls.model_fields) == {
@@ -44,9 +44,12 @@ def test_the_catalog_holds_every_required_event_with_a_unique_routing_key():
 def test_an_event_round_trips_through_json():
     event = SendAttempted.new(
         SendAttemptedData(
-            send_id=uuid.uuid4(), campaign_id=uuid.uuid4(), prospect_id=uuid.uuid4(),
-            outcome="sent", ses_message_id="0100018f-abc",
-        ),  # fmt: skip
+            send_id=uuid.uuid4(),
+            campaign_id=uuid.uuid4(),
+            prospect_id=uuid.uuid4(),
+            outcome="sent",
+            ses_message_id="0100018f-abc",
+        ),
         correlation_id="req-1",
     )
     body = event.model_dump_json()
@@ -57,12 +60,16 @@ def test_an_event_round_trips_through_json():
 
 
 def test_a_caused_event_inherits_the_correlation_id_and_names_its_cause():
-    cause = CampaignRequested.new(CampaignRequestedData(campaign_id=uuid.uuid4()), correlation_id="c-9")
+    cause = CampaignRequested.new(
+        CampaignRequestedData(campaign_id=uuid.uuid4()), correlation_id="c-9"
+    )
     effect = SendAttempted.new(
         SendAttemptedData(
-            send_id=uuid.uuid4(), campaign_id=cause.data.campaign_id, prospect_id=uuid.uuid4(),
+            send_id=uuid.uuid4(),
+            campaign_id=cause.data.campaign_id,
+            prospect_id=uuid.uuid4(),
             outcome="unknown",
-        ),  # fmt: skip
+        ),
         cause=cause,
     )
     assert effect.correlation_id == "c-9"

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.unit
 
 def test_defaults_are_those_for_local_use(monkeypatch):
     for name in list(os.environ):
-        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_")) or name.endswith("_PORT"):
+        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_")) or name.endswith(
+            "_PORT"
+        ):
             monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/outreach"

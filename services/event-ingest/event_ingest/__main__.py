@@ -4,7 +4,12 @@ from shared.http import serve
 
 
 def main() -> None:
-    serve(EventIngestSettings, service=SERVICE, create_app=create_app, port=lambda s: s.event_ingest_port)
+    serve(
+        EventIngestSettings,
+        service=SERVICE,
+        create_app=create_app,
+        port=lambda s: s.event_ingest_port,
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,12 @@ from unsubscribe.settings import UnsubscribeSettings
 
 
 def main() -> None:
-    serve(UnsubscribeSettings, service=SERVICE, create_app=create_app, port=lambda s: s.unsubscribe_port)
+    serve(
+        UnsubscribeSettings,
+        service=SERVICE,
+        create_app=create_app,
+        port=lambda s: s.unsubscribe_port,
+    )
 
 
 if __name__ == "__main__":

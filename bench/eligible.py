@@ -1,0 +1,153 @@
+"""Eligible-prospects query time at 1M prospects with 100K already claimed.
+
+    python bench/eligible.py [--prospects 1000000] [--claimed 100000] [--runs 50]
+
+Builds (once; reused while the sizes match) a database `outreach_bench` with
+the real schema: 1M prospects (4 % not active, 1 % suppressed by hash), one
+campaign with the first 100K eligible prospects claimed, and a second
+campaign with 100K claims scattered at random. Prints p50/p95/p99 of a
+1,000-row batch for the ways the sender asks:
+
+- cursor:   the next batch after the campaign's cursor (the sender's normal step)
+- restart:  no cursor (after a restart, or the final sweep), 100K claimed in front
+- scattered: no cursor, the 100K claims spread over the whole table
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import time
+
+import asyncpg
+
+from shared import db
+from shared.migrations import migrate
+
+BENCH_DB = "outreach_bench"
+QUERY = "SELECT * FROM eligible_prospects($1, $2, $3)"
+
+
+async def build(
+    conn: asyncpg.Connection, prospects: int, claimed: int
+) -> tuple[object, object, int]:
+    existing = await conn.fetchval("SELECT count(*) FROM prospects")
+    campaigns = await conn.fetch("SELECT id FROM email_campaigns ORDER BY created_at, name")
+    if existing == prospects and len(campaigns) == 2:
+        front, scattered = campaigns[0]["id"], campaigns[1]["id"]
+        cursor = await conn.fetchval("SELECT cursor_seq FROM email_campaigns WHERE id = $1", front)
+        return front, scattered, cursor
+    print(f"building: {prospects:,} prospects, {claimed:,} claimed ...", flush=True)
+    started = time.perf_counter()
+    await conn.execute("TRUNCATE prospects, suppressions, email_campaigns, email_sends CASCADE")
+    await conn.execute(
+        """
+        INSERT INTO prospects (email, first_name, status)
+        SELECT 'prospect' || g || '@example' || (g % 97) || '.com', 'P' || g,
+               CASE WHEN g % 25 = 0 THEN 'unsubscribed' ELSE 'active' END
+        FROM generate_series(1, $1) g
+        """,
+        prospects,
+    )
+    await conn.execute(
+        """
+        INSERT INTO suppressions (email_hash, reason)
+        SELECT email_hash, 'bounced' FROM prospects WHERE seq % 100 = 7
+        """
+    )
+    new_campaign = """
+        INSERT INTO email_campaigns (name, subject, from_email)
+        VALUES ($1, 's', 'a@example.com') RETURNING id
+    """
+    front = await conn.fetchval(new_campaign, "a-front")
+    scattered = await conn.fetchval(new_campaign, "b-scattered")
+    await conn.execute(
+        """
+        INSERT INTO email_sends (campaign_id, prospect_id, prospect_seq, unsubscribe_token, outcome)
+        SELECT $1, id, seq, md5(id::text) || md5(random()::text), 'sent'
+        FROM eligible_prospects($1, $2, 0)
+        """,
+        front,
+        claimed,
+    )
+    await conn.execute(
+        """
+        INSERT INTO email_sends (campaign_id, prospect_id, prospect_seq, unsubscribe_token, outcome)
+        SELECT $1, id, seq, md5(id::text) || md5(random()::text), 'sent'
+        FROM prospects TABLESAMPLE BERNOULLI (100.0 * $2 / $3) WHERE status = 'active' LIMIT $2
+        """,
+        scattered,
+        claimed,
+        prospects,
+    )
+    cursor = await conn.fetchval(
+        "SELECT max(prospect_seq) FROM email_sends WHERE campaign_id = $1", front
+    )
+    await conn.execute("UPDATE email_campaigns SET cursor_seq = $2 WHERE id = $1", front, cursor)
+    await conn.execute("VACUUM ANALYZE prospects")
+    await conn.execute("VACUUM ANALYZE email_sends")
+    await conn.execute("VACUUM ANALYZE suppressions")
+    print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
+    return front, scattered, cursor
+
+
+async def measure(conn: asyncpg.Connection, runs: int, *args: object) -> tuple[list[float], int]:
+    statement = await conn.prepare(QUERY)
+    rows = await statement.fetch(*args)  # warm the cache and the plan
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        rows = await statement.fetch(*args)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings, len(rows)
+
+
+def summary(name: str, timings: list[float], rows: int) -> str:
+    ordered = sorted(timings)
+    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+    return (
+        f"{name:<10} rows={rows:<5} p50={statistics.median(ordered):7.2f} ms  "
+        f"p95={pick(0.95):7.2f} ms  p99={pick(0.99):7.2f} ms  max={ordered[-1]:7.2f} ms"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prospects", type=int, default=1_000_000)
+    parser.add_argument("--claimed", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
+    url = db.with_database(base, BENCH_DB)
+    await db.ensure_database(url)
+    conn = await db.connect(url)
+    try:
+        await migrate(conn)
+        front, scattered, cursor = await build(conn, args.prospects, args.claimed)
+        version = await conn.fetchval("SHOW server_version")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}, PostgreSQL {version}"
+        )
+        print(f"eligible_prospects, batch of {args.batch}, {args.runs} runs each:")
+        for name, campaign, after in (
+            ("cursor", front, cursor),
+            ("restart", front, 0),
+            ("scattered", scattered, 0),
+        ):
+            timings, rows = await measure(conn, args.runs, campaign, args.batch, after)
+            print(summary(name, timings, rows))
+        plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + QUERY, front, args.batch, cursor)
+        print("plan (cursor):")
+        for row in plan:
+            print("   ", row[0])
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,121 @@
+"""The eligible-prospects query: active, not suppressed anywhere, not yet claimed, in order."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+import pytest
+
+from shared import db
+from shared.addresses import email_hash
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def store(make_database):
+    async with db.pool_context(await make_database()) as pool:
+        yield pool
+
+
+async def add_prospect(pool, email: str, status: str = "active") -> uuid.UUID:
+    return await pool.fetchval(
+        "INSERT INTO prospects (email, status) VALUES ($1, $2) RETURNING id", email, status
+    )
+
+
+async def add_campaign(pool) -> uuid.UUID:
+    return await pool.fetchval(
+        "INSERT INTO email_campaigns (name, subject, from_email)"
+        " VALUES ('c', 's', 'a@example.com') RETURNING id"
+    )
+
+
+async def claim(pool, campaign_id, prospect_id) -> None:
+    await pool.execute(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token) VALUES ($1, $2, $3)",
+        campaign_id,
+        prospect_id,
+        secrets.token_urlsafe(32),
+    )
+
+
+async def eligible(pool, campaign_id, limit=100, after=0) -> list[str]:
+    rows = await pool.fetch(
+        "SELECT email FROM eligible_prospects($1, $2, $3)", campaign_id, limit, after
+    )
+    return [row["email"] for row in rows]
+
+
+async def test_only_active_unsuppressed_unclaimed_prospects_in_arrival_order(store):
+    campaign, other_campaign = await add_campaign(store), await add_campaign(store)
+    await add_prospect(store, "a@example.com")
+    await add_prospect(store, "b@example.com", status="unsubscribed")
+    await add_prospect(store, "c@example.com", status="bounced")
+    await add_prospect(store, "d@example.com", status="complained")
+    e = await add_prospect(store, "e@example.com")
+    f = await add_prospect(store, "f@example.com")
+    await claim(store, campaign, e)
+    await claim(store, other_campaign, f)  # claimed elsewhere: still eligible here
+    assert await eligible(store, campaign) == ["a@example.com", "f@example.com"]
+    assert await eligible(store, other_campaign) == ["a@example.com", "e@example.com"]
+
+
+async def test_a_suppressed_address_stays_excluded_after_deletion_and_reimport(store):
+    campaign = await add_campaign(store)
+    gone = await add_prospect(store, "Gone@Example.com")
+    # Erasure keeps the suppression by hash only.
+    await store.execute(
+        "INSERT INTO suppressions (email_hash, reason)"
+        " SELECT email_hash, 'unsubscribed' FROM prospects WHERE id = $1",
+        gone,
+    )
+    await store.execute("DELETE FROM prospects WHERE id = $1", gone)
+    await add_prospect(store, "gone@example.com")  # re-imported, differently cased
+    await add_prospect(store, "kept@example.com")
+    assert await eligible(store, campaign) == ["kept@example.com"]
+
+
+async def test_the_same_mailbox_cannot_be_stored_twice_whatever_the_case(store):
+    await add_prospect(store, "Someone@Example.com")
+    with pytest.raises(Exception, match="prospects_email_hash_key"):
+        await add_prospect(store, "someone@example.COM")
+
+
+async def test_batches_follow_the_cursor_and_the_limit(store):
+    campaign = await add_campaign(store)
+    for i in range(10):
+        await add_prospect(store, f"p{i}@example.com")
+    rows = await store.fetch("SELECT email, seq FROM eligible_prospects($1, 4)", campaign)
+    assert [r["email"] for r in rows] == [f"p{i}@example.com" for i in range(4)]
+    after = rows[-1]["seq"]
+    assert await eligible(store, campaign, limit=4, after=after) == [
+        f"p{i}@example.com" for i in range(4, 8)
+    ]
+
+
+async def test_the_query_uses_its_indexes(store):
+    campaign = await add_campaign(store)
+    await store.execute(
+        "INSERT INTO prospects (email)"
+        " SELECT 'bulk' || g || '@example.com' FROM generate_series(1, 20000) g"
+    )
+    await store.execute("ANALYZE prospects")
+    plan = "\n".join(
+        row[0]
+        for row in await store.fetch(
+            "EXPLAIN SELECT * FROM eligible_prospects($1, 1000, 0)", campaign
+        )
+    )
+    assert "Function Scan" not in plan, "the SQL function must be inlined into the caller's plan"
+    assert "prospects_active_seq_idx" in plan
+    assert "email_sends_campaign_prospect_key" in plan
+    assert "suppressions_pkey" in plan
+
+
+async def test_the_python_and_sql_address_hashes_agree(store):
+    for address in ("Jane.Doe@Example.com", "x@xn--bcher-kva.example", "ÜNI@example.org"):
+        assert await store.fetchval("SELECT outreach_email_hash($1)", address) == email_hash(
+            address
+        )
