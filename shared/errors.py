@@ -1,12 +1,43 @@
-"""The one error shape every HTTP service answers with."""
+"""Errors with a meaning the HTTP layer maps to one JSON error shape.
+
+Domain code raises NotFound / Conflict / Invalid (no HTTP in sight); the app
+factory's middleware renders them, and ApiError for HTTP-only cases (401,
+403, 413, 415, 429), as {"error": {"code", "message", "details"}}.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
+class DomainError(Exception):
+    default_code = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.details = details
+
+
+class NotFound(DomainError):
+    default_code = "not_found"
+
+
+class Conflict(DomainError):
+    default_code = "conflict"
+
+
+class Invalid(DomainError):
+    default_code = "invalid"
+
+
+class TooLarge(DomainError):
+    default_code = "payload_too_large"
+
+
 class ApiError(Exception):
-    """A client-visible error: rendered as {"error": {"code", "message", "details"}}."""
+    """A client-visible HTTP error with its status."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -15,5 +46,5 @@ class ApiError(Exception):
         self.message = message
         self.details = details
 
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+STATUS_OF: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 400, TooLarge: 413}

@@ -306,6 +306,13 @@ class ProspectStatusChangedData(Contract):
     changed_by: str | None = Field(default=None, max_length=320)
 
 
+class ProspectErasedData(Contract):
+    """The prospect's personal data was deleted (its suppression, if any, kept by hash)."""
+
+    prospect_id: uuid.UUID
+    erased_by: str | None = Field(default=None, max_length=320)
+
+
 class ProspectUnsubscribed(Envelope):
     type: Literal["prospect.unsubscribed"] = "prospect.unsubscribed"
     version: Literal[1] = 1
@@ -316,6 +323,12 @@ class ProspectStatusChanged(Envelope):
     type: Literal["prospect.status_changed"] = "prospect.status_changed"
     version: Literal[1] = 1
     data: ProspectStatusChangedData
+
+
+class ProspectErased(Envelope):
+    type: Literal["prospect.erased"] = "prospect.erased"
+    version: Literal[1] = 1
+    data: ProspectErasedData
 
 
 # ------------------------------------------------------------------ the catalog
@@ -339,6 +352,7 @@ CATALOG: tuple[type[Envelope], ...] = (
     SesSendingStatusChanged,
     ProspectUnsubscribed,
     ProspectStatusChanged,
+    ProspectErased,
 )
 
 

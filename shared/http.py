@@ -20,9 +20,10 @@ import structlog
 from aio_pika.abc import AbstractExchange, AbstractRobustConnection
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from shared import broker, db
-from shared.errors import ApiError
+from shared.errors import STATUS_OF, ApiError, DomainError
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.migrations import migrate
@@ -95,6 +96,8 @@ async def _with_json_errors(
         return await handler(request)
     except ApiError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)
+    except DomainError as exc:
+        return error_response(STATUS_OF.get(type(exc), 400), exc.code, exc.message, exc.details)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -237,3 +240,7 @@ def serve(
         host=settings.http_host,
         shutdown_timeout=settings.shutdown_timeout_seconds,
     )
+
+
+def model_response(model: BaseModel, *, status: int = 200) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")

@@ -1,10 +1,31 @@
 from aiohttp import web
 
+from api_gateway import routes
+from api_gateway.auth import AuthConfig, auth_middleware
+from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
 from shared.http import create_base_app
 
 SERVICE = "api-gateway"
 
 
+def auth_config(settings: GatewaySettings) -> AuthConfig:
+    return AuthConfig(
+        jwt_secret=settings.admin_jwt_secret.get_secret_value(),
+        proxy_secret=settings.proxy_shared_secret.get_secret_value(),
+        audience=settings.admin_jwt_audience,
+        role_claim=settings.admin_role_claim,
+        role_value=settings.admin_role_value,
+        leeway_seconds=settings.admin_jwt_leeway_seconds,
+    )
+
+
 def create_app(settings: GatewaySettings) -> web.Application:
-    return create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app = create_base_app(
+        settings, service=SERVICE, outbox_relay=True, client_max_size=settings.json_max_bytes
+    )
+    app.middlewares.append(auth_middleware(auth_config(settings)))
+    routes.register(app)
+    app[SPEC] = build_spec()
+    app.router.add_get("/api/openapi.json", openapi_json)
+    return app

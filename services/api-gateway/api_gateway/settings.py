@@ -1,4 +1,4 @@
-from pydantic import Field, SecretStr
+from pydantic import AnyHttpUrl, Field, SecretStr
 
 from shared.settings import MIN_SECRET_LENGTH, Settings
 
@@ -6,3 +6,14 @@ from shared.settings import MIN_SECRET_LENGTH, Settings
 class GatewaySettings(Settings):
     proxy_shared_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
     admin_jwt_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
+    # Campaigns may send only from this address or its domain.
+    ses_from_email: str = Field(min_length=3)
+    # The preview shows the unsubscribe link exactly as the sender builds it.
+    public_base_url: AnyHttpUrl
+    # Supabase access tokens: aud "authenticated", the role in app_metadata.role.
+    admin_jwt_audience: str = "authenticated"
+    admin_role_claim: str = "app_metadata.role"
+    admin_role_value: str = "admin"
+    admin_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    import_max_bytes: int = Field(default=50 * 1024**2, ge=1024)
+    json_max_bytes: int = Field(default=1024**2, ge=1024)

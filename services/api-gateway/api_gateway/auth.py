@@ -1,0 +1,116 @@
+"""Admin authentication: an admin JWT (HS256) or the proxy shared secret.
+
+Every /api/prospects*, /api/campaigns* and /internal/* route is guarded;
+/internal/* takes the proxy secret only. 401: no or invalid credentials;
+403: a valid token of someone who is not an admin.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import jwt
+from aiohttp import web
+
+from shared.errors import ApiError
+
+PROTECTED_PREFIXES = ("/api/prospects", "/api/campaigns", "/internal/")
+PROXY_ONLY_PREFIXES = ("/internal/",)
+BEARER = "bearer "
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "admin" (a JWT) or "service" (the proxy secret)
+    subject: str  # the token's sub / email, or "proxy"
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    jwt_secret: str
+    proxy_secret: str
+    audience: str
+    role_claim: str
+    role_value: str
+    leeway_seconds: int
+
+
+def _unauthorized(message: str) -> ApiError:
+    return ApiError(401, "unauthorized", message)
+
+
+def claim_at(claims: dict[str, Any], path: str) -> Any:
+    value: Any = claims
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def verify_admin_token(token: str, config: AuthConfig) -> Principal:
+    """Only HS256 is accepted (so neither 'none' nor an RS/ES confusion), exp required."""
+    try:
+        claims = jwt.decode(
+            token,
+            config.jwt_secret,
+            algorithms=["HS256"],
+            audience=config.audience,
+            leeway=timedelta(seconds=config.leeway_seconds),
+            options={"require": ["exp", "aud"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("The token has expired.") from None
+    except jwt.InvalidAudienceError:
+        raise _unauthorized("The token is not meant for this service (audience).") from None
+    except jwt.InvalidTokenError:
+        raise _unauthorized("The token is invalid.") from None
+    if claim_at(claims, config.role_claim) != config.role_value:
+        raise ApiError(403, "forbidden", "This account is not an admin.")
+    subject = claims.get("email") or claims.get("sub") or "admin"
+    return Principal("admin", str(subject))
+
+
+def secret_matches(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def authenticate(headers: Any, path: str, config: AuthConfig) -> Principal:
+    proxy = headers.get("X-Proxy-Secret")
+    if proxy is not None:
+        if secret_matches(proxy, config.proxy_secret):
+            return Principal("service", "proxy")
+        raise _unauthorized("The proxy secret is wrong.")
+    if path.startswith(PROXY_ONLY_PREFIXES):
+        raise _unauthorized("This route takes the proxy secret (X-Proxy-Secret).")
+    authorization = headers.get("Authorization", "")
+    if not authorization.lower().startswith(BEARER):
+        raise _unauthorized("Send Authorization: Bearer <admin token> or X-Proxy-Secret.")
+    return verify_admin_token(authorization[len(BEARER) :].strip(), config)
+
+
+def auth_middleware(config: AuthConfig) -> Callable[..., Awaitable[web.StreamResponse]]:
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        # Decide by the route that matched, not the raw path: no spelling of a
+        # path reaches a protected view without passing here.
+        resource = request.match_info.route.resource
+        pattern = resource.canonical if resource is not None else ""
+        if pattern.startswith(PROTECTED_PREFIXES):
+            request[PRINCIPAL] = authenticate(request.headers, pattern, config)
+        return await handler(request)
+
+    return middleware
+
+
+def actor(request: web.Request) -> str:
+    return request[PRINCIPAL].subject

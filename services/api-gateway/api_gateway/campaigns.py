@@ -1,0 +1,189 @@
+"""Campaign use cases. Sending is asynchronous: the gateway appends an event, the sender acts."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from api_gateway.adapters import campaigns as store
+from api_gateway.adapters import prospects as prospect_store
+from api_gateway.domain import check_editable, check_pausable, check_sender_address, decide_send
+from api_gateway.schemas import CampaignCreate, CampaignUpdate, Preview, SendAccepted
+from shared.errors import Conflict, Invalid, NotFound
+from shared.event_store import append
+from shared.events import (
+    CampaignPaused,
+    CampaignPausedData,
+    CampaignRequested,
+    CampaignRequestedData,
+    CampaignResumed,
+    CampaignResumedData,
+)
+from shared.links import unsubscribe_url
+from shared.mime import build_message, header_items
+from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
+
+PREVIEW_TOKEN = "preview-token"  # noqa: S105 - a visible stand-in, not a credential
+SAMPLE_RECIPIENT = Recipient(
+    email="jane.doe@example.com", first_name="Jane", last_name="Doe", company="Example Ltd", title="CTO"
+)
+
+
+@dataclass(frozen=True)
+class CampaignRules:
+    ses_from_email: str
+    public_base_url: str
+
+
+def parse_templates(subject: str, body_html: str, body_text: str | None) -> CampaignTemplates:
+    try:
+        return parse_campaign(subject, body_html, body_text)
+    except TemplateError as exc:
+        raise Invalid(
+            "The templates use placeholders that do not exist: " + str(exc),
+            code="invalid_template",
+            details=exc.problems,
+        ) from None
+
+
+async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
+    check_sender_address(data.from_email, rules.ses_from_email)
+    parse_templates(data.subject, data.body_html, data.body_text)
+    async with pool.acquire() as conn:
+        return await store.insert(conn, data.model_dump())
+
+
+async def get_with_stats(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[asyncpg.Record, dict[str, int]]:
+    async with pool.acquire() as conn:
+        row = await store.get_with_stats(conn, campaign_id)
+        if row is None:
+            raise NotFound(f"No campaign {campaign_id}.")
+        stats: dict[str, int] = {**store.stats_of(row), "eligible": await store.count_eligible(conn, campaign_id)}
+    return row, stats
+
+
+async def update(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, data: CampaignUpdate, rules: CampaignRules, *, actor: str,
+    correlation_id: str,
+) -> asyncpg.Record:  # fmt: skip
+    fields = data.model_dump(include=data.model_fields_set - {"status", "reason"})
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.get(conn, campaign_id, for_update=True)
+        if row is None:
+            raise NotFound(f"No campaign {campaign_id}.")
+        changes: dict[str, Any] = {}
+        if fields:
+            check_editable(row["status"])
+            merged = {**dict(row), **fields}
+            if "from_email" in fields:
+                check_sender_address(merged["from_email"], rules.ses_from_email)
+            parse_templates(merged["subject"], merged["body_html"], merged["body_text"])
+            changes.update({k: (v if k != "body_text" else v or "") for k, v in fields.items()})
+        if data.status is not None and data.status != row["status"]:
+            changes.update(await _status_change(conn, row, data, actor=actor, correlation_id=correlation_id))
+        if not changes:
+            return row
+        return await store.update(conn, campaign_id, changes)
+
+
+async def _status_change(
+    conn: asyncpg.Connection, row: asyncpg.Record, data: CampaignUpdate, *, actor: str, correlation_id: str
+) -> dict[str, Any]:
+    if data.status == "paused":
+        check_pausable(row["status"])
+        reason = data.reason or f"paused by {actor}"
+        await append(
+            conn,
+            CampaignPaused.new(
+                CampaignPausedData(campaign_id=row["id"], reason=reason, paused_by="admin"),
+                correlation_id=correlation_id,
+            ),
+        )
+        return {"status": "paused", "status_reason": reason}
+    if data.status == "cancelled":
+        if row["status"] not in ("draft", "paused"):
+            raise Conflict(f"A {row['status']} campaign cannot be cancelled; pause it first.", code="not_cancellable")
+        return {"status": "cancelled", "status_reason": data.reason or f"cancelled by {actor}"}
+    raise Conflict(f"A {row['status']} campaign cannot go back to draft.", code="not_draftable")
+
+
+async def request_send(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, *, actor: str, correlation_id: str
+) -> SendAccepted:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.get(conn, campaign_id, for_update=True)
+        if row is None:
+            raise NotFound(f"No campaign {campaign_id}.")
+        decision = decide_send(row["status"])
+        if decision == "already_sending":
+            return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail="already sending")
+        event: CampaignRequested | CampaignResumed
+        if decision == "request":
+            event = CampaignRequested.new(
+                CampaignRequestedData(campaign_id=campaign_id, requested_by=actor), correlation_id=correlation_id
+            )
+        else:
+            event = CampaignResumed.new(
+                CampaignResumedData(campaign_id=campaign_id, resumed_by=actor), correlation_id=correlation_id
+            )
+        await conn.execute(
+            """
+            UPDATE email_campaigns SET status = 'sending', status_reason = NULL,
+                   started_at = COALESCE(started_at, now()), updated_at = now()
+            WHERE id = $1
+            """,
+            campaign_id,
+        )
+        await append(conn, event)
+    detail = "sending requested" if decision == "request" else "sending resumed"
+    return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail=detail)
+
+
+async def continue_sending(pool: asyncpg.Pool, campaign_id: uuid.UUID, *, correlation_id: str) -> SendAccepted:
+    """Re-request a campaign that is sending (chunk re-entry, as in the reference design)."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.get(conn, campaign_id, for_update=True)
+        if row is None:
+            raise NotFound(f"No campaign {campaign_id}.")
+        if row["status"] != "sending":
+            raise Conflict(f"Only a sending campaign can be continued; this one is {row['status']}.", code="not_sending")
+        await append(
+            conn,
+            CampaignRequested.new(
+                CampaignRequestedData(campaign_id=campaign_id, requested_by="internal"), correlation_id=correlation_id
+            ),
+        )
+    return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail="continuation requested")
+
+
+async def preview(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID | None, rules: CampaignRules
+) -> Preview:
+    async with pool.acquire() as conn:
+        campaign = await store.get(conn, campaign_id)
+        if campaign is None:
+            raise NotFound(f"No campaign {campaign_id}.")
+        recipient = SAMPLE_RECIPIENT
+        if prospect_id is not None:
+            prospect = await prospect_store.get(conn, prospect_id)
+            if prospect is None:
+                raise NotFound(f"No prospect {prospect_id}.")
+            recipient = Recipient(**{k: prospect[k] for k in ("email", "first_name", "last_name", "company", "title")})
+    templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
+    link = unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN)
+    content = render(templates, recipient, link)
+    message = build_message(
+        content,
+        from_email=campaign["from_email"],
+        from_name=campaign["from_name"],
+        to=recipient.email,
+        reply_to=campaign["reply_to"],
+        unsubscribe_url=link,
+    )
+    return Preview(
+        subject=content.subject, html=content.html, text=content.text, headers=header_items(message),
+        prospect_id=prospect_id,
+    )  # fmt: skip

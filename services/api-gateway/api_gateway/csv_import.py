@@ -1,0 +1,251 @@
+"""CSV import: the pure part. Bytes in (in chunks), validated staging rows out.
+
+No I/O here: the HTTP view feeds the request body chunk by chunk, the store
+COPYs the rows. Memory stays bounded by a chunk plus one record.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+from shared.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, email_hash, normalize_email
+from shared.errors import Invalid
+from shared.ids import uuid7_strings
+
+MAX_REPORTED_ERRORS = 100
+# A record longer than this is not waited for: the parser gets what there is.
+MAX_PENDING_CHARS = 1024**2
+FIELD_LIMITS = {"first_name": 200, "last_name": 200, "company": 300, "title": 300}
+MAX_ATTRIBUTE_CHARS = 2000
+MAX_ATTRIBUTE_KEY_CHARS = 100
+COLUMN_ALIASES = {
+    "email": "email", "e-mail": "email", "email address": "email", "email_address": "email",
+    "first_name": "first_name", "first name": "first_name", "firstname": "first_name",
+    "given name": "first_name", "last_name": "last_name", "last name": "last_name",
+    "lastname": "last_name", "surname": "last_name", "family name": "last_name",
+    "company": "company", "company name": "company", "organization": "company",
+    "organisation": "company", "title": "title", "job title": "title", "job_title": "title",
+}  # fmt: skip
+FIELDS = ("email", "first_name", "last_name", "company", "title")
+
+# Plain ASCII addresses (the vast majority) are checked here; anything else goes
+# to email-validator. Every address this accepts, email-validator accepts with
+# the same normalisation (tests/unit/test_csv_import.py checks that property).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_ADDRESS = re.compile(rf"^({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
+_SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+
+
+def fast_normalize_email(raw: str) -> str:
+    candidate = raw.strip()
+    match = _PLAIN_ADDRESS.match(candidate)
+    if match and len(candidate) <= MAX_ADDRESS_LENGTH and len(match.group(1)) <= 64:
+        domain = match.group(2).lower()
+        labels = domain.split(".")
+        if not any(".".join(labels[i:]) in _SPECIAL_USE for i in range(len(labels))):
+            return f"{match.group(1)}@{domain}"
+    return normalize_email(candidate)
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+
+@dataclass
+class ImportTally:
+    rows: int = 0
+    invalid: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+    def reject(self, line: int, reason: str) -> None:
+        self.invalid += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(line, reason))
+
+
+# (line, id, email, email_hash, first_name, last_name, company, title, attributes json)
+StagedRow = tuple[int, str, str, bytes, str | None, str | None, str | None, str | None, str | None]
+
+
+class CsvRecordSplitter:
+    """Cuts a byte stream into text holding only whole CSV records.
+
+    A line break ends a record only outside quotes: in RFC 4180 CSV a quote
+    inside a field is doubled, so the count of quotes before it is even.
+    """
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+        self._pending = ""
+        self._bytes_seen = 0
+
+    def feed(self, chunk: bytes) -> str:
+        try:
+            text = self._decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise Invalid(
+                f"The file is not UTF-8 (bad byte at offset {self._bytes_seen + exc.start}).",
+                code="invalid_encoding",
+            ) from None
+        self._bytes_seen += len(chunk)
+        self._pending += text
+        cut = self._record_boundary(self._pending)
+        complete, self._pending = self._pending[:cut], self._pending[cut:]
+        return complete
+
+    def finish(self) -> str:
+        try:
+            rest = self._pending + self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise Invalid("The file ends inside a UTF-8 character.", code="invalid_encoding") from None
+        self._pending = ""
+        return rest
+
+    @staticmethod
+    def _record_boundary(text: str) -> int:
+        """Index just after the last line break outside quotes (0: none yet)."""
+        end = len(text)
+        quotes_after = 0
+        total_quotes = text.count('"')
+        # A CR at the very end may be the first half of CRLF: keep it for the next chunk.
+        position = max(text.rfind("\n"), text.rfind("\r", 0, max(0, end - 1)))
+        while position >= 0:
+            quotes_after += text.count('"', position + 1, end)
+            end = position + 1
+            if (total_quotes - quotes_after) % 2 == 0:
+                return position + 1
+            if len(text) > MAX_PENDING_CHARS:
+                return position + 1  # a runaway quote: let the parser report it
+            position = max(text.rfind("\n", 0, position), text.rfind("\r", 0, position))
+        return 0
+
+
+@dataclass(frozen=True)
+class Header:
+    delimiter: str
+    columns: tuple[str | None, ...]  # a known field name, or None for an attribute column
+    attribute_names: tuple[str | None, ...]
+
+
+def detect_delimiter(header_line: str) -> str:
+    try:
+        return csv.Sniffer().sniff(header_line, delimiters=",;\t").delimiter
+    except csv.Error:
+        counts = {d: header_line.count(d) for d in ",;\t"}
+        return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+
+
+def parse_header(names: list[str], delimiter: str) -> Header:
+    columns: list[str | None] = []
+    attributes: list[str | None] = []
+    seen: set[str] = set()
+    for raw in names:
+        name = " ".join(raw.strip().split()).lower()
+        known = COLUMN_ALIASES.get(name)
+        key = known or name
+        if key and key in seen:
+            raise Invalid(f"The column {raw.strip()!r} appears twice.", code="duplicate_column")
+        seen.add(key)
+        columns.append(known)
+        attributes.append(None if known or not name else name[:MAX_ATTRIBUTE_KEY_CHARS])
+    if "email" not in columns:
+        raise Invalid(
+            "The header row has no email column.",
+            code="missing_email_column",
+            details={"columns": [n.strip() for n in names][:50]},
+        )
+    return Header(delimiter, tuple(columns), tuple(attributes))
+
+
+class CsvImportParser:
+    """Feed it text of whole records; it yields staging rows and tallies the rejects."""
+
+    def __init__(self) -> None:
+        self.header: Header | None = None
+        self.tally = ImportTally()
+        self._line = 0  # physical lines consumed so far
+
+    def parse(self, text: str) -> Iterator[StagedRow]:
+        if not text:
+            return
+        if self.header is None:
+            head = text.lstrip("\r\n")
+            first_break = min((i for i in (head.find("\n"), head.find("\r")) if i >= 0), default=len(head))
+            delimiter = detect_delimiter(head[:first_break])
+        else:
+            delimiter = self.header.delimiter
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+        base, end_line = self._line, self._line
+        try:
+            for record in reader:
+                start_line, end_line = end_line + 1, base + reader.line_num
+                if self.header is None:
+                    if any(cell.strip() for cell in record):
+                        self.header = parse_header(record, delimiter)
+                    continue
+                row = self._row(record, start_line)
+                if row is not None:
+                    yield row
+        except csv.Error as exc:
+            self.tally.reject(end_line + 1, f"unreadable CSV: {exc}")
+        self._line = base + text.count("\n") + text.count("\r") - text.count("\r\n")
+
+    def _row(self, record: list[str], line: int) -> StagedRow | None:
+        assert self.header is not None
+        if not any(cell.strip() for cell in record):
+            return None  # a blank line
+        self.tally.rows += 1
+        columns = self.header.columns
+        if len(record) > len(columns) and any(c.strip() for c in record[len(columns) :]):
+            self.tally.reject(line, f"{len(record)} fields, but the header has {len(columns)}")
+            return None
+        values: dict[str, str | None] = dict.fromkeys(FIELDS)
+        attributes: dict[str, str] = {}
+        for index, cell in enumerate(record[: len(columns)]):
+            cell = cell.strip()
+            if not cell:
+                continue
+            name = columns[index]
+            if name is not None:
+                values[name] = cell
+            elif (key := self.header.attribute_names[index]) is not None:
+                if len(cell) > MAX_ATTRIBUTE_CHARS:
+                    self.tally.reject(line, f"{key} is longer than {MAX_ATTRIBUTE_CHARS} characters")
+                    return None
+                attributes[key] = cell
+        raw_email = values["email"]
+        if raw_email is None:
+            self.tally.reject(line, "no email address")
+            return None
+        try:
+            email = fast_normalize_email(raw_email)
+        except InvalidAddress as exc:
+            self.tally.reject(line, f"invalid email address: {exc}")
+            return None
+        for name, limit in FIELD_LIMITS.items():
+            value = values[name]
+            if value is not None and len(value) > limit:
+                self.tally.reject(line, f"{name} is longer than {limit} characters")
+                return None
+        return (
+            line,
+            uuid7_strings(1)[0],
+            email,
+            email_hash(email),
+            values["first_name"],
+            values["last_name"],
+            values["company"],
+            values["title"],
+            json.dumps(attributes, ensure_ascii=False) if attributes else None,
+        )

@@ -1,0 +1,1 @@
+"""Thin views: parse -> pydantic -> use case -> response."""

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from aiohttp import web
+
+from api_gateway import campaigns
+from api_gateway.adapters import campaigns as store
+from api_gateway.http.context import pool, rules, who
+from api_gateway.schemas import (
+    Campaign,
+    CampaignCreate,
+    CampaignPage,
+    CampaignQuery,
+    CampaignRef,
+    CampaignStats,
+    CampaignSummary,
+    CampaignUpdate,
+    CampaignWithStats,
+    PreviewQuery,
+    page_info,
+)
+from shared.http import REQUEST_ID, model_response
+from shared.requests import json_body, path_uuid, query
+
+
+async def create_campaign(request: web.Request) -> web.Response:
+    row = await campaigns.create(pool(request), await json_body(request, CampaignCreate), rules(request))
+    return model_response(Campaign.model_validate(dict(row)), status=201)
+
+
+async def list_campaigns(request: web.Request) -> web.Response:
+    params = query(request, CampaignQuery)
+    async with pool(request).acquire() as conn:
+        rows, total = await store.page(conn, limit=params.limit, offset=(params.page - 1) * params.limit)
+    items = [
+        CampaignSummary.model_validate({**dict(row), "stats": CampaignStats(**store.stats_of(row))}) for row in rows
+    ]
+    return model_response(CampaignPage(items=items, total=total, page=page_info(params.page, params.limit, total)))
+
+
+async def get_campaign(request: web.Request) -> web.Response:
+    row, stats = await campaigns.get_with_stats(pool(request), path_uuid(request))
+    return model_response(
+        CampaignWithStats(campaign=Campaign.model_validate(dict(row)), stats=CampaignStats(**stats))
+    )
+
+
+async def update_campaign(request: web.Request) -> web.Response:
+    data = await json_body(request, CampaignUpdate)
+    row = await campaigns.update(pool(request), path_uuid(request), data, rules(request), **who(request))
+    return model_response(Campaign.model_validate(dict(row)))
+
+
+async def send_campaign(request: web.Request) -> web.Response:
+    ref = await json_body(request, CampaignRef)
+    accepted = await campaigns.request_send(pool(request), ref.campaignId, **who(request))
+    return model_response(accepted, status=202)
+
+
+async def preview_campaign(request: web.Request) -> web.Response:
+    params = query(request, PreviewQuery)
+    result = await campaigns.preview(pool(request), path_uuid(request), params.prospect_id, rules(request))
+    return model_response(result)
+
+
+async def continue_campaign(request: web.Request) -> web.Response:
+    ref = await json_body(request, CampaignRef)
+    accepted = await campaigns.continue_sending(pool(request), ref.campaignId, correlation_id=request[REQUEST_ID])
+    return model_response(accepted, status=202)

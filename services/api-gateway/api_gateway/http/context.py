@@ -1,0 +1,31 @@
+"""What the views take from the app and the request."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from api_gateway.auth import actor
+from api_gateway.campaigns import CampaignRules
+from api_gateway.settings import GatewaySettings
+from shared.http import DB_POOL, REQUEST_ID, SETTINGS
+
+
+def pool(request: web.Request) -> asyncpg.Pool:
+    return request.app[DB_POOL]
+
+
+def settings(request: web.Request) -> GatewaySettings:
+    value = request.app[SETTINGS]
+    assert isinstance(value, GatewaySettings)
+    return value
+
+
+def rules(request: web.Request) -> CampaignRules:
+    config = settings(request)
+    return CampaignRules(ses_from_email=config.ses_from_email, public_base_url=str(config.public_base_url))
+
+
+def who(request: web.Request) -> dict[str, str]:
+    """The acting admin and the request's correlation id, for the events a change appends."""
+    return {"actor": actor(request), "correlation_id": request[REQUEST_ID]}

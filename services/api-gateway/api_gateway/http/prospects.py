@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from aiohttp import web
+
+from api_gateway import prospects
+from api_gateway.http.context import pool, settings, who
+from api_gateway.schemas import Prospect, ProspectCreate, ProspectQuery, ProspectUpdate
+from shared.errors import ApiError, TooLarge
+from shared.http import model_response
+from shared.requests import json_body, path_uuid, query
+
+CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel")
+CHUNK_BYTES = 256 * 1024
+
+
+async def create_prospect(request: web.Request) -> web.Response:
+    row = await prospects.create(pool(request), await json_body(request, ProspectCreate))
+    return model_response(Prospect.model_validate(dict(row)), status=201)
+
+
+async def list_prospects(request: web.Request) -> web.Response:
+    return model_response(await prospects.search(pool(request), query(request, ProspectQuery)))
+
+
+async def get_prospect(request: web.Request) -> web.Response:
+    row = await prospects.get(pool(request), path_uuid(request))
+    return model_response(Prospect.model_validate(dict(row)))
+
+
+async def update_prospect(request: web.Request) -> web.Response:
+    data = await json_body(request, ProspectUpdate)
+    row = await prospects.update(pool(request), path_uuid(request), data, **who(request))
+    return model_response(Prospect.model_validate(dict(row)))
+
+
+async def delete_prospect(request: web.Request) -> web.Response:
+    await prospects.erase(pool(request), path_uuid(request), **who(request))
+    return web.Response(status=204)
+
+
+async def import_prospects(request: web.Request) -> web.Response:
+    if request.content_type not in CSV_TYPES:
+        raise ApiError(415, "unsupported_media_type", "Send the file as text/csv.")
+    limit = settings(request).import_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"The file is larger than the limit of {limit} bytes; nothing was imported.")
+    report = await prospects.import_csv(
+        pool(request), request.content.iter_chunked(CHUNK_BYTES), max_bytes=limit
+    )
+    return model_response(report)

@@ -1,0 +1,144 @@
+"""Prospect use cases: typed input, a pool, a typed result; events appended in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from api_gateway.adapters import prospects as store
+from api_gateway.csv_import import CsvImportParser, CsvRecordSplitter, StagedRow
+from api_gateway.domain import check_status_change
+from api_gateway.schemas import (
+    ImportError_,
+    ImportReport,
+    Prospect,
+    ProspectCreate,
+    ProspectPage,
+    ProspectQuery,
+    ProspectUpdate,
+    page_info,
+)
+from shared.errors import Conflict, Invalid, NotFound, TooLarge
+from shared.event_store import append
+from shared.events import (
+    ProspectErased,
+    ProspectErasedData,
+    ProspectStatusChanged,
+    ProspectStatusChangedData,
+)
+
+
+async def create(pool: asyncpg.Pool, data: ProspectCreate) -> asyncpg.Record:
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.insert(conn, data.model_dump())
+        if row is None:
+            existing = await store.id_by_email(conn, data.email)
+            raise Conflict(
+                "A prospect with this email exists already.",
+                code="duplicate_email",
+                details={"existing_id": str(existing)},
+            )
+        return row
+
+
+async def search(pool: asyncpg.Pool, params: ProspectQuery) -> ProspectPage:
+    async with pool.acquire() as conn:
+        rows, total = await store.search(
+            conn, status=params.status, q=params.q, limit=params.limit, offset=(params.page - 1) * params.limit
+        )
+    return ProspectPage(
+        items=[Prospect.model_validate(dict(r)) for r in rows],
+        total=total,
+        page=page_info(params.page, params.limit, total),
+    )
+
+
+async def get(pool: asyncpg.Pool, prospect_id: uuid.UUID) -> asyncpg.Record:
+    async with pool.acquire() as conn:
+        row = await store.get(conn, prospect_id)
+    if row is None:
+        raise NotFound(f"No prospect {prospect_id}.")
+    return row
+
+
+async def update(
+    pool: asyncpg.Pool, prospect_id: uuid.UUID, data: ProspectUpdate, *, actor: str, correlation_id: str
+) -> asyncpg.Record:
+    given = data.model_dump(include=data.model_fields_set)
+    changes = {k: v for k, v in given.items() if k not in ("status", "override_suppression", "status_reason")}
+    if "attributes" in changes and changes["attributes"] is None:
+        changes["attributes"] = {}
+    async with pool.acquire() as conn, conn.transaction():
+        row = await store.get(conn, prospect_id, for_update=True)
+        if row is None:
+            raise NotFound(f"No prospect {prospect_id}.")
+        if data.status is not None and data.status != row["status"]:
+            check_status_change(row["status"], data.status, override_suppression=data.override_suppression)
+            changes["status"] = data.status
+            changes["status_reason"] = data.status_reason
+            if data.status == "active":
+                await store.lift_suppression(conn, row["email"])
+            await append(
+                conn,
+                ProspectStatusChanged.new(
+                    ProspectStatusChangedData(
+                        prospect_id=prospect_id,
+                        from_status=row["status"],
+                        to_status=data.status,
+                        reason=data.status_reason,
+                        override_suppression=data.override_suppression,
+                        changed_by=actor,
+                    ),
+                    correlation_id=correlation_id,
+                ),
+            )
+        if not changes:
+            return row
+        return await store.update(conn, prospect_id, changes)
+
+
+async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, correlation_id: str) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        if await store.get(conn, prospect_id, for_update=True) is None:
+            raise NotFound(f"No prospect {prospect_id}.")
+        await store.erase(conn, prospect_id)
+        await append(
+            conn,
+            ProspectErased.new(
+                ProspectErasedData(prospect_id=prospect_id, erased_by=actor), correlation_id=correlation_id
+            ),
+        )
+
+
+async def import_csv(pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int) -> ImportReport:
+    """Stream a CSV body into prospects: all valid rows, or (on a file-level error) nothing."""
+    parser = CsvImportParser()
+
+    async def rows() -> AsyncIterator[StagedRow]:
+        splitter = CsvRecordSplitter()
+        size = 0
+        async for chunk in body:
+            size += len(chunk)
+            if size > max_bytes:
+                raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes; nothing was imported.")
+            for row in parser.parse(splitter.feed(chunk)):
+                yield row
+        for row in parser.parse(splitter.finish()):
+            yield row
+        if parser.header is None:
+            raise Invalid("The file is empty: it needs a header row with an email column.", code="empty_file")
+
+    async with pool.acquire() as conn, conn.transaction():
+        counts = await store.bulk_upsert(conn, rows())
+    tally = parser.tally
+    inserted, updated = int(counts["inserted"]), int(counts["updated"])
+    return ImportReport(
+        inserted=inserted,
+        updated=updated,
+        unchanged=int(counts["distinct_rows"]) - inserted - updated,
+        duplicates=int(counts["staged"]) - int(counts["distinct_rows"]),
+        invalid=tally.invalid,
+        errors=[ImportError_(line=e.line, reason=e.reason) for e in tally.errors],
+    )

@@ -1,0 +1,65 @@
+"""Every route of the gateway in one table: it registers the views and writes the OpenAPI spec."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from api_gateway import schemas as s
+from api_gateway.http import campaigns as c
+from api_gateway.http import prospects as p
+
+Auth = Literal["admin", "proxy", "none"]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    view: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    summary: str
+    auth: Auth = "admin"
+    body: type[BaseModel] | None = None
+    body_type: str = "application/json"
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = (400,)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/prospects", p.create_prospect, "Create a prospect", body=s.ProspectCreate,
+          response=s.Prospect, status=201, errors=(400, 409, 415)),
+    Route("GET", "/api/prospects", p.list_prospects, "Search and page prospects", query=s.ProspectQuery,
+          response=s.ProspectPage),
+    Route("POST", "/api/prospects/import", p.import_prospects, "Import prospects from CSV", body_type="text/csv",
+          response=s.ImportReport, errors=(400, 413, 415)),
+    Route("GET", "/api/prospects/{id}", p.get_prospect, "One prospect", response=s.Prospect, errors=(400, 404)),
+    Route("PATCH", "/api/prospects/{id}", p.update_prospect, "Change a prospect's fields or status",
+          body=s.ProspectUpdate, response=s.Prospect, errors=(400, 404, 409, 415)),
+    Route("DELETE", "/api/prospects/{id}", p.delete_prospect, "Erase a prospect (suppression kept)", status=204,
+          errors=(400, 404)),
+    Route("POST", "/api/campaigns", c.create_campaign, "Create a draft campaign", body=s.CampaignCreate,
+          response=s.Campaign, status=201, errors=(400, 415)),
+    Route("GET", "/api/campaigns", c.list_campaigns, "Campaigns with headline stats", query=s.CampaignQuery,
+          response=s.CampaignPage),
+    Route("POST", "/api/campaigns/send", c.send_campaign, "Start or resume sending", body=s.CampaignRef,
+          response=s.SendAccepted, status=202, errors=(400, 404, 409, 415)),
+    Route("GET", "/api/campaigns/{id}", c.get_campaign, "A campaign and its stats", response=s.CampaignWithStats,
+          errors=(400, 404)),
+    Route("PATCH", "/api/campaigns/{id}", c.update_campaign, "Edit a draft or paused campaign; pause it",
+          body=s.CampaignUpdate, response=s.Campaign, errors=(400, 404, 409, 415)),
+    Route("GET", "/api/campaigns/{id}/preview", c.preview_campaign, "The message as the sender would send it",
+          query=s.PreviewQuery, response=s.Preview, errors=(400, 404)),
+    Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",
+          auth="proxy", body=s.CampaignRef, response=s.SendAccepted, status=202, errors=(400, 404, 409, 415)),
+)  # fmt: skip
+
+
+def register(app: web.Application) -> None:
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, route.view)

@@ -1,0 +1,219 @@
+"""Request and response shapes of the admin API (pydantic; also the OpenAPI schemas)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from shared.addresses import InvalidAddress, normalize_email
+
+ProspectStatus = Literal["active", "unsubscribed", "bounced", "complained"]
+
+
+def _address(value: str) -> str:
+    try:
+        return normalize_email(value)
+    except InvalidAddress as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _single_line(value: str | None) -> str | None:
+    if value is not None and any(ch in value for ch in "\r\n\0"):
+        raise ValueError("must be a single line (no line breaks)")
+    return value
+
+
+Address = Annotated[str, Field(max_length=320), AfterValidator(_address)]
+Line = Annotated[str, AfterValidator(_single_line)]
+
+
+def _bounded_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(str(value)) > 16_000:
+        raise ValueError("attributes are limited to about 16 KB")
+    return value
+
+
+Attributes = Annotated[dict[str, Any], AfterValidator(_bounded_attributes)]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ProspectCreate(Input):
+    email: Address
+    first_name: Annotated[Line, Field(max_length=200)] | None = None
+    last_name: Annotated[Line, Field(max_length=200)] | None = None
+    company: Annotated[Line, Field(max_length=300)] | None = None
+    title: Annotated[Line, Field(max_length=300)] | None = None
+    attributes: Attributes = Field(default_factory=dict)
+
+
+class ProspectUpdate(Input):
+    first_name: Annotated[Line, Field(max_length=200)] | None = None
+    last_name: Annotated[Line, Field(max_length=200)] | None = None
+    company: Annotated[Line, Field(max_length=300)] | None = None
+    title: Annotated[Line, Field(max_length=300)] | None = None
+    attributes: Attributes | None = None
+    status: ProspectStatus | None = None
+    override_suppression: bool = False
+    status_reason: Annotated[Line, Field(max_length=500)] | None = None
+
+
+class ProspectQuery(Input):
+    status: ProspectStatus | None = None
+    q: Annotated[str, Field(max_length=200)] | None = None
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class Prospect(BaseModel):
+    id: uuid.UUID
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    attributes: dict[str, Any]
+    status: ProspectStatus
+    status_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PageInfo(BaseModel):
+    page: int
+    limit: int
+    total: int
+    pages: int
+
+
+def page_info(page: int, limit: int, total: int) -> PageInfo:
+    return PageInfo(page=page, limit=limit, total=total, pages=(total + limit - 1) // limit)
+
+
+class ProspectPage(BaseModel):
+    items: list[Prospect]
+    total: int
+    page: PageInfo
+
+
+class ImportError_(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportReport(BaseModel):
+    inserted: int
+    updated: int
+    unchanged: int
+    duplicates: int
+    invalid: int
+    errors: list[ImportError_]
+
+
+class CampaignCreate(Input):
+    name: Annotated[Line, Field(min_length=1, max_length=200)]
+    subject: Annotated[Line, Field(min_length=1, max_length=998)]
+    body_html: Annotated[str, Field(min_length=1, max_length=500_000)]
+    body_text: Annotated[str, Field(max_length=500_000)] | None = None
+    from_email: Address
+    from_name: Annotated[Line, Field(max_length=200)] | None = None
+    reply_to: Address | None = None
+
+
+class CampaignUpdate(Input):
+    name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
+    subject: Annotated[Line, Field(min_length=1, max_length=998)] | None = None
+    body_html: Annotated[str, Field(min_length=1, max_length=500_000)] | None = None
+    body_text: Annotated[str, Field(max_length=500_000)] | None = None
+    from_email: Address | None = None
+    from_name: Annotated[Line, Field(max_length=200)] | None = None
+    reply_to: Address | None = None
+    status: Literal["draft", "paused", "cancelled"] | None = None
+    reason: Annotated[Line, Field(max_length=500)] | None = None
+
+
+class CampaignQuery(Input):
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class CampaignRef(Input):
+    campaignId: uuid.UUID  # noqa: N815 - the reference design's wire name
+
+    @field_validator("campaignId", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("must be a UUID string")
+        return value
+
+
+class PreviewQuery(Input):
+    prospect_id: uuid.UUID | None = None
+
+
+class CampaignStats(BaseModel):
+    eligible: int | None = None
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    bounced: int
+    complained: int
+    unsubscribed: int
+    failed: int
+    rejected: int
+    delivery_delayed: int
+    unknown: int
+
+
+class Campaign(BaseModel):
+    id: uuid.UUID
+    name: str
+    subject: str
+    body_html: str
+    body_text: str
+    from_email: str
+    from_name: str | None
+    reply_to: str | None
+    status: str
+    status_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class CampaignWithStats(BaseModel):
+    campaign: Campaign
+    stats: CampaignStats
+
+
+class CampaignSummary(Campaign):
+    stats: CampaignStats
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignSummary]
+    total: int
+    page: PageInfo
+
+
+class SendAccepted(BaseModel):
+    campaign_id: uuid.UUID
+    status: str
+    accepted: bool
+    detail: str
+
+
+class Preview(BaseModel):
+    subject: str
+    html: str
+    text: str
+    headers: list[tuple[str, str]]
+    prospect_id: uuid.UUID | None

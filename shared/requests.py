@@ -1,0 +1,64 @@
+"""Reading typed input from aiohttp requests: every failure is a clear 4xx."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from shared.errors import ApiError, Invalid
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+JSON_TYPES = ("application/json",)
+
+
+def validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors without the echoed input (it may hold personal data)."""
+    return [
+        {"field": ".".join(str(part) for part in error["loc"]) or None, "message": error["msg"]}
+        for error in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def validate(model: type[ModelT], data: Any) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = validation_details(exc)
+        fields = ", ".join(sorted({d["field"] for d in details if d["field"]}))
+        message = f"Invalid {fields}." if fields else "The input is invalid."
+        raise Invalid(message, code="validation_failed", details=details) from None
+
+
+async def json_body(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The request's JSON body validated into `model` (400/413/415 otherwise)."""
+    if request.content_type not in JSON_TYPES:
+        raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
+    raw = await request.read()  # bounded by the app's client_max_size (413 above)
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise Invalid("The body is not valid UTF-8.", code="invalid_json") from None
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}.", code="invalid_json") from None
+    except RecursionError:
+        raise Invalid("The body is nested too deeply.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise Invalid("The body must be a JSON object.", code="invalid_json")
+    return validate(model, data)
+
+
+def query(request: web.Request, model: type[ModelT]) -> ModelT:
+    """The query string validated into `model` (repeated keys: the last wins)."""
+    return validate(model, {key: request.query.getall(key)[-1] for key in request.query})
+
+
+def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:
+    raw = request.match_info[name]
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise Invalid(f"The {name} in the path must be a UUID.", code="invalid_id") from None

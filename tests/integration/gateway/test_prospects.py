@@ -1,0 +1,171 @@
+"""Prospects: create, search, page, update with the suppression rules, erase."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from shared.addresses import email_hash
+from tests.harness.gateway import ADMIN
+
+pytestmark = pytest.mark.integration
+
+
+async def create(client, **fields):
+    return await client.post("/api/prospects", json=fields, headers=ADMIN)
+
+
+async def test_create_normalises_the_address_and_answers_201_with_the_row(client):
+    response = await create(client, email="  Ada.Lovelace@Example.COM ", first_name="Ada", attributes={"tier": 1})
+    assert response.status == 201
+    row = await response.json()
+    assert row["email"] == "Ada.Lovelace@example.com"
+    assert row["status"] == "active"
+    assert row["attributes"] == {"tier": 1}
+    assert uuid.UUID(row["id"]).version == 7
+
+
+async def test_a_duplicate_address_is_409_with_the_existing_id(client):
+    first = await (await create(client, email="dup@example.com")).json()
+    again = await create(client, email="DUP@Example.com")
+    assert again.status == 409
+    body = await again.json()
+    assert body["error"]["code"] == "duplicate_email"
+    assert body["error"]["details"]["existing_id"] == first["id"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"email": "not-an-address"}, "email"),
+        ({"email": "a@example.com\r\nBcc: victim@example.com"}, "email"),
+        ({"email": "x" * 400 + "@example.com"}, "email"),
+        ({"email": "ok@example.com", "first_name": "Eve\r\nBcc: x@y.z"}, "first_name"),
+        ({"email": "ok@example.com", "first_name": "x" * 201}, "first_name"),
+        ({"email": "ok@example.com", "attributes": [1, 2]}, "attributes"),
+        ({"email": "ok@example.com", "unexpected": 1}, "unexpected"),
+        ({}, "email"),
+    ],
+)
+async def test_invalid_input_is_400_naming_the_field(client, fields, field):
+    response = await create(client, **fields)
+    assert response.status == 400
+    body = await response.json()
+    assert body["error"]["code"] == "validation_failed"
+    assert field in {d["field"] for d in body["error"]["details"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [(b"{not json", "application/json", 400), (b"[]", "application/json", 400),
+     (b"\xff\xfe", "application/json", 400), (b"email=a@b.c", "application/x-www-form-urlencoded", 415)],
+)  # fmt: skip
+async def test_malformed_bodies_get_a_clear_4xx(client, body, content_type, status):
+    response = await client.post("/api/prospects", data=body, headers={**ADMIN, "Content-Type": content_type})
+    assert response.status == status
+    assert (await response.json())["error"]["message"]
+
+
+async def test_an_oversized_json_body_is_413(client):
+    response = await client.post(
+        "/api/prospects", data=b'{"email": "' + b"a" * (2 * 1024**2) + b'"}',
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status == 413
+    assert (await response.json())["error"]["code"] == "payload_too_large"
+
+
+async def test_search_filters_and_pages(client):
+    tag = uuid.uuid4().hex[:8]
+    for i in range(5):
+        await create(client, email=f"s{i}-{tag}@searchco.example", company=f"Zeta {tag} Corp", last_name=f"Name{i}")
+    await create(client, email=f"other-{tag}@elsewhere.example")
+    page = await (await client.get(f"/api/prospects?q=ZETA {tag}&limit=2&page=2", headers=ADMIN)).json()
+    assert page["total"] == 5
+    assert page["page"] == {"page": 2, "limit": 2, "total": 5, "pages": 3}
+    assert len(page["items"]) == 2
+    # Newest first.
+    emails = [i["email"] for i in page["items"]]
+    assert emails == [f"s2-{tag}@searchco.example", f"s1-{tag}@searchco.example"]
+    by_domain = await (await client.get(f"/api/prospects?q=other-{tag}", headers=ADMIN)).json()
+    assert [i["email"] for i in by_domain["items"]] == [f"other-{tag}@elsewhere.example"]
+
+
+async def test_search_treats_like_metacharacters_literally(client):
+    await create(client, email="percent@example.com", company="100% Real")
+    await create(client, email="plain@example.com", company="100 Real")
+    found = await (await client.get("/api/prospects?q=100%25 real", headers=ADMIN)).json()
+    assert [i["email"] for i in found["items"]] == ["percent@example.com"]
+    underscore = await (await client.get("/api/prospects?q=_", headers=ADMIN)).json()
+    assert all("_" in (i["email"] + (i["company"] or "")) for i in underscore["items"])
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=201", "limit=0", "page=0", "page=x", "status=gone", "q=" + "x" * 201]
+)
+async def test_bad_list_parameters_are_400(client, query):
+    response = await client.get(f"/api/prospects?{query}", headers=ADMIN)
+    assert response.status == 400
+
+
+async def test_get_patch_and_unknown_ids(client):
+    row = await (await create(client, email="patch-me@example.com", company="Old")).json()
+    got = await client.get(f"/api/prospects/{row['id']}", headers=ADMIN)
+    assert (await got.json())["company"] == "Old"
+    patched = await client.patch(f"/api/prospects/{row['id']}", json={"company": "New", "title": None}, headers=ADMIN)
+    assert (await patched.json())["company"] == "New"
+    missing = await client.get(f"/api/prospects/{uuid.uuid4()}", headers=ADMIN)
+    assert missing.status == 404
+    assert (await client.get("/api/prospects/not-a-uuid", headers=ADMIN)).status == 400
+    email_change = await client.patch(f"/api/prospects/{row['id']}", json={"email": "x@y.z"}, headers=ADMIN)
+    assert email_change.status == 400
+
+
+async def events_for(gw_pool, prospect_id: str) -> list[dict]:
+    rows = await gw_pool.fetch(
+        "SELECT type, data FROM events WHERE data->>'prospect_id' = $1 ORDER BY position", prospect_id
+    )
+    return [{"type": r["type"], **r["data"]} for r in rows]
+
+
+@pytest.mark.parametrize("opted_out", ["unsubscribed", "complained"])
+async def test_an_opted_out_prospect_returns_to_active_only_with_an_explicit_override(client, gw_pool, opted_out):
+    row = await (await create(client, email=f"{opted_out}-{uuid.uuid4().hex[:6]}@example.com")).json()
+    url = f"/api/prospects/{row['id']}"
+    assert (await client.patch(url, json={"status": opted_out}, headers=ADMIN)).status == 200
+    refused = await client.patch(url, json={"status": "active"}, headers=ADMIN)
+    assert refused.status == 409
+    assert (await refused.json())["error"]["code"] == "suppressed"
+    allowed = await client.patch(url, json={"status": "active", "override_suppression": True}, headers=ADMIN)
+    assert (await allowed.json())["status"] == "active"
+    changes = [e for e in await events_for(gw_pool, row["id"]) if e["type"] == "prospect.status_changed"]
+    assert [(e["from_status"], e["to_status"], e["override_suppression"]) for e in changes] == [
+        ("active", opted_out, False),
+        (opted_out, "active", True),
+    ]
+    assert changes[1]["changed_by"] == "admin@example.com"
+
+
+async def test_a_bounced_prospect_may_be_reactivated_without_override(client):
+    row = await (await create(client, email="bounced-once@example.com")).json()
+    url = f"/api/prospects/{row['id']}"
+    await client.patch(url, json={"status": "bounced"}, headers=ADMIN)
+    assert (await client.patch(url, json={"status": "active"}, headers=ADMIN)).status == 200
+
+
+async def test_delete_erases_personal_data_but_keeps_the_opt_out(client, gw_pool):
+    row = await (await create(client, email="Forget.Me@example.com", first_name="Forget")).json()
+    url = f"/api/prospects/{row['id']}"
+    await client.patch(url, json={"status": "unsubscribed"}, headers=ADMIN)
+    assert (await client.delete(url, headers=ADMIN)).status == 204
+    assert (await client.get(url, headers=ADMIN)).status == 404
+    assert await gw_pool.fetchval("SELECT count(*) FROM prospects WHERE id = $1", uuid.UUID(row["id"])) == 0
+    assert await gw_pool.fetchval(
+        "SELECT reason FROM suppressions WHERE email_hash = $1", email_hash("forget.me@example.com")
+    ) == "unsubscribed"
+    assert [e["type"] for e in await events_for(gw_pool, row["id"])][-1] == "prospect.erased"
+    # Re-created later, the address comes back suppressed.
+    again = await (await create(client, email="forget.me@EXAMPLE.com")).json()
+    assert again["status"] == "unsubscribed"
+    assert (await client.delete(url, headers=ADMIN)).status == 404
