@@ -31,9 +31,7 @@ BENCH_DB = "outreach_bench"
 QUERY = "SELECT * FROM eligible_prospects($1, $2, $3)"
 
 
-async def build(
-    conn: asyncpg.Connection, prospects: int, claimed: int
-) -> tuple[object, object, int]:
+async def build(conn: asyncpg.Connection, prospects: int, claimed: int) -> tuple[object, object, int]:
     existing = await conn.fetchval("SELECT count(*) FROM prospects")
     campaigns = await conn.fetch("SELECT id FROM email_campaigns ORDER BY created_at, name")
     if existing == prospects and len(campaigns) == 2:
@@ -45,10 +43,12 @@ async def build(
     await conn.execute("TRUNCATE prospects, suppressions, email_campaigns, email_sends CASCADE")
     await conn.execute(
         """
-        INSERT INTO prospects (email, first_name, status)
-        SELECT 'prospect' || g || '@example' || (g % 97) || '.com', 'P' || g,
-               CASE WHEN g % 25 = 0 THEN 'unsubscribed' ELSE 'active' END
-        FROM generate_series(1, $1) g
+        INSERT INTO prospects (email, email_hash, first_name, status)
+        SELECT email, outreach_email_hash(email), first_name, status FROM (
+            SELECT 'prospect' || g || '@example' || (g % 97) || '.com' AS email, 'P' || g AS first_name,
+                   CASE WHEN g % 25 = 0 THEN 'unsubscribed' ELSE 'active' END AS status
+            FROM generate_series(1, $1) g
+        ) generated
         """,
         prospects,
     )
@@ -83,9 +83,7 @@ async def build(
         claimed,
         prospects,
     )
-    cursor = await conn.fetchval(
-        "SELECT max(prospect_seq) FROM email_sends WHERE campaign_id = $1", front
-    )
+    cursor = await conn.fetchval("SELECT max(prospect_seq) FROM email_sends WHERE campaign_id = $1", front)
     await conn.execute("UPDATE email_campaigns SET cursor_seq = $2 WHERE id = $1", front, cursor)
     await conn.execute("VACUUM ANALYZE prospects")
     await conn.execute("VACUUM ANALYZE email_sends")

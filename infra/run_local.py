@@ -71,9 +71,7 @@ def free_port(preferred: int) -> int:
 
 
 async def run_cli(env: dict[str, str], command: str) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", command, env=env
-    )
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.cli", command, env=env)
     if await process.wait() != 0:
         raise SystemExit(f"make run: `outreach {command}` failed")
 
@@ -99,9 +97,7 @@ async def main() -> int:
         print(f"make run: local SES emulator at {env['SES_ENDPOINT_URL']}", file=sys.stderr)
         await run_cli(env, "ses-register-identity")
     for name, module in SERVICES.items():
-        processes[name] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", module, env=env
-        )
+        processes[name] = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

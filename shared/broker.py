@@ -29,9 +29,7 @@ async def connection_context(url: str, *, service: str) -> AsyncIterator[Abstrac
         await connection.close()
 
 
-def event_message(
-    body: bytes, *, event: dict[str, Any], position: int | None = None
-) -> aio_pika.Message:
+def event_message(body: bytes, *, event: dict[str, Any], position: int | None = None) -> aio_pika.Message:
     """The AMQP message that carries one event envelope."""
     headers: dict[str, Any] = {"x-event-version": event["version"]}
     if position is not None:

@@ -136,19 +136,13 @@ class Consumer:
             except PermanentError as exc:
                 log.error("event cannot be applied", error=str(exc))
                 EVENTS_CONSUMED.labels(consumer, event.type, "dead_lettered").inc()
-                await self._dead_letter(
-                    message, reason="permanent-error", error=str(exc), attempts=1
-                )
+                await self._dead_letter(message, reason="permanent-error", error=str(exc), attempts=1)
                 return
             except Exception as exc:
                 await self._retry_or_dead_letter(message, event, exc)
                 return
-            EVENT_HANDLING_SECONDS.labels(consumer, event.type).observe(
-                time.perf_counter() - started
-            )
-            EVENTS_CONSUMED.labels(
-                consumer, event.type, "applied" if applied else "duplicate"
-            ).inc()
+            EVENT_HANDLING_SECONDS.labels(consumer, event.type).observe(time.perf_counter() - started)
+            EVENTS_CONSUMED.labels(consumer, event.type, "applied" if applied else "duplicate").inc()
             await message.ack()
 
     async def _retry_or_dead_letter(
@@ -157,13 +151,9 @@ class Consumer:
         attempt = delivery_attempt(message)
         consumer = self.queue.consumer
         if attempt >= self._max_attempts:
-            log.error(
-                "event failed on every attempt; dead-lettered", attempts=attempt, error=repr(exc)
-            )
+            log.error("event failed on every attempt; dead-lettered", attempts=attempt, error=repr(exc))
             EVENTS_CONSUMED.labels(consumer, event.type, "dead_lettered").inc()
-            await self._dead_letter(
-                message, reason="handler-failed", error=repr(exc), attempts=attempt
-            )
+            await self._dead_letter(message, reason="handler-failed", error=repr(exc), attempts=attempt)
             return
         log.warning("event handler failed; will retry", attempt=attempt, error=repr(exc))
         EVENTS_CONSUMED.labels(consumer, event.type, "retried").inc()

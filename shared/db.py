@@ -25,9 +25,7 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 @asynccontextmanager
-async def pool_context(
-    dsn: str, *, min_size: int = 1, max_size: int = 10
-) -> AsyncIterator[asyncpg.Pool]:
+async def pool_context(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(dsn, min_size=min_size, max_size=max_size)
     try:
         yield pool

@@ -47,4 +47,9 @@ class ApiError(Exception):
         self.details = details
 
 
-STATUS_OF: dict[type[DomainError], int] = {NotFound: 404, Conflict: 409, Invalid: 400, TooLarge: 413}
+STATUS_OF: dict[type[DomainError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    Invalid: 400,
+    TooLarge: 413,
+}

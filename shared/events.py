@@ -43,9 +43,7 @@ class Envelope(Contract):
     data: Any
 
     @classmethod
-    def new(
-        cls, data: Any, *, correlation_id: str | None = None, cause: Envelope | None = None
-    ) -> Self:
+    def new(cls, data: Any, *, correlation_id: str | None = None, cause: Envelope | None = None) -> Self:
         """A fresh event; caused by `cause` it inherits its correlation id."""
         if correlation_id is None:
             correlation_id = cause.correlation_id if cause else str(uuid.uuid4())

@@ -57,9 +57,7 @@ log = get_logger(__name__)
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message, "details": details}}, status=status
-    )
+    return web.json_response({"error": {"code": code, "message": message, "details": details}}, status=status)
 
 
 def _route_label(request: web.Request) -> str:
@@ -218,9 +216,7 @@ async def _outbox_relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
 def run(app: web.Application, *, port: int, host: str, shutdown_timeout: float) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get `shutdown_timeout` to finish."""
-    web.run_app(
-        app, host=host, port=port, shutdown_timeout=shutdown_timeout, print=None, access_log=None
-    )
+    web.run_app(app, host=host, port=port, shutdown_timeout=shutdown_timeout, print=None, access_log=None)
 
 
 def serve(

@@ -10,9 +10,7 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "outreach_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
 )
-OUTBOX_PUBLISHED = Counter(
-    "outreach_outbox_published_total", "Events published by the outbox relay"
-)
+OUTBOX_PUBLISHED = Counter("outreach_outbox_published_total", "Events published by the outbox relay")
 OUTBOX_LAG_SECONDS = Histogram(
     "outreach_outbox_lag_seconds",
     "Time from commit to publish for the last event of each batch",

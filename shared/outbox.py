@@ -86,8 +86,7 @@ class OutboxRelay:
                 *(self._publish(exchange, row) for row in rows), return_exceptions=True
             )
             confirmed = [
-                row["position"]
-                for row, _ in takewhile(_succeeded, zip(rows, results, strict=False))
+                row["position"] for row, _ in takewhile(_succeeded, zip(rows, results, strict=False))
             ]
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if confirmed:

@@ -62,9 +62,7 @@ def parse_template(source: str, field_name: str) -> Template:
         parts.append(source[position : match.start()])
         name = _NAME.match(match.group(1))
         if name is None:
-            problems.append(
-                {"field": field_name, "message": f"malformed placeholder {match.group(0)!r}"}
-            )
+            problems.append({"field": field_name, "message": f"malformed placeholder {match.group(0)!r}"})
         elif name.group(1) not in PLACEHOLDERS:
             problems.append(
                 {

@@ -43,7 +43,9 @@ async def json_body(request: web.Request, model: type[ModelT]) -> ModelT:
     except UnicodeDecodeError:
         raise Invalid("The body is not valid UTF-8.", code="invalid_json") from None
     except json.JSONDecodeError as exc:
-        raise Invalid(f"The body is not valid JSON: {exc.msg} at line {exc.lineno}.", code="invalid_json") from None
+        raise Invalid(
+            f"The body is not valid JSON: {exc.msg} at line {exc.lineno}.", code="invalid_json"
+        ) from None
     except RecursionError:
         raise Invalid("The body is nested too deeply.", code="invalid_json") from None
     if not isinstance(data, dict):

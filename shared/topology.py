@@ -49,9 +49,7 @@ PROJECTOR = ConsumerQueue("projector", ("#",))
 CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (SENDER, PROJECTOR)
 
 
-def queue_arguments(
-    queue: ConsumerQueue, queue_type: Literal["quorum", "classic"]
-) -> dict[str, Any]:
+def queue_arguments(queue: ConsumerQueue, queue_type: Literal["quorum", "classic"]) -> dict[str, Any]:
     args: dict[str, Any] = {
         "x-queue-type": queue_type,
         "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
@@ -75,9 +73,7 @@ async def declare_topology(
     queues: tuple[ConsumerQueue, ...] = CONSUMER_QUEUES,
 ) -> AbstractExchange:
     """Declare exchanges, consumer queues, dead-letter queues and bindings (idempotent)."""
-    events = await channel.declare_exchange(
-        EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True
-    )
+    events = await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
     dead_letter = await channel.declare_exchange(
         DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True
     )

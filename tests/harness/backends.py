@@ -32,9 +32,7 @@ class Backends:
 def reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection(
-            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
-        ):
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
             return True
     except OSError:
         return False
@@ -59,9 +57,7 @@ def backends() -> Iterator[Backends]:
         need_db = not reachable(database_url, 5432)
         need_amqp = not reachable(amqp_url, 5672)
         if (need_db or need_amqp) and not docker_available():
-            missing = [
-                name for name, gone in (("PostgreSQL", need_db), ("RabbitMQ", need_amqp)) if gone
-            ]
+            missing = [name for name, gone in (("PostgreSQL", need_db), ("RabbitMQ", need_amqp)) if gone]
             raise BackendUnavailable(
                 f"{' and '.join(missing)} not reachable ({database_url if need_db else ''} "
                 f"{amqp_url if need_amqp else ''}) and no Docker engine for testcontainers: "

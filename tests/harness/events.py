@@ -62,9 +62,7 @@ class Collector:
 @asynccontextmanager
 async def collecting(amqp_url: str) -> AsyncIterator[Collector]:
     collector = Collector()
-    connection = await aio_pika.connect_robust(
-        amqp_url, client_properties={"connection_name": "collector"}
-    )
+    connection = await aio_pika.connect_robust(amqp_url, client_properties={"connection_name": "collector"})
     try:
         channel = await connection.channel()
         exchange = await declare_topology(channel)

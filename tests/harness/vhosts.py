@@ -20,11 +20,7 @@ def with_vhost(amqp_url: str, vhost: str) -> str:
 
 def _api(management_url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(management_url)
-    auth = {
-        "Authorization": aiohttp.encode_basic_auth(
-            parts.username or "guest", parts.password or "guest"
-        )
-    }
+    auth = {"Authorization": aiohttp.encode_basic_auth(parts.username or "guest", parts.password or "guest")}
     netloc = parts.hostname or "127.0.0.1"
     if parts.port:
         netloc += f":{parts.port}"
@@ -35,16 +31,12 @@ async def create_vhost(management_url: str | None, vhost: str, user: str) -> Non
     if management_url is not None:
         base, auth = _api(management_url)
         try:
-            async with aiohttp.ClientSession(
-                headers=auth, timeout=aiohttp.ClientTimeout(total=10)
-            ) as http:
+            async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=10)) as http:
                 name = quote(vhost, safe="")
                 async with http.put(f"{base}/vhosts/{name}") as response:
                     response.raise_for_status()
                 permissions = {"configure": ".*", "write": ".*", "read": ".*"}
-                async with http.put(
-                    f"{base}/permissions/{name}/{quote(user)}", json=permissions
-                ) as response:
+                async with http.put(f"{base}/permissions/{name}/{quote(user)}", json=permissions) as response:
                     response.raise_for_status()
                 return
         except aiohttp.ClientConnectionError:
@@ -57,9 +49,7 @@ async def delete_vhost(management_url: str | None, vhost: str) -> None:
     if management_url is not None:
         base, auth = _api(management_url)
         try:
-            async with aiohttp.ClientSession(
-                headers=auth, timeout=aiohttp.ClientTimeout(total=30)
-            ) as http:
+            async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=30)) as http:
                 async with http.delete(f"{base}/vhosts/{quote(vhost, safe='')}") as response:
                     if response.status not in (204, 404):
                         response.raise_for_status()

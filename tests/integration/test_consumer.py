@@ -118,9 +118,7 @@ async def test_a_redelivered_event_changes_nothing(effects, make_vhost):
 
 
 async def _processed(pool, event_id: uuid.UUID) -> bool:
-    return bool(
-        await pool.fetchval("SELECT count(*) FROM processed_events WHERE event_id = $1", event_id)
-    )
+    return bool(await pool.fetchval("SELECT count(*) FROM processed_events WHERE event_id = $1", event_id))
 
 
 @pytest.mark.parametrize(
@@ -147,9 +145,7 @@ async def test_a_malformed_message_goes_to_the_dead_letter_queue_with_its_reason
     assert await effect_count(effects) == 0
 
 
-async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_tries(
-    effects, make_vhost
-):
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_tries(effects, make_vhost):
     amqp_url = await make_vhost()
     calls = 0
 

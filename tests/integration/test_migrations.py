@@ -64,17 +64,13 @@ async def test_an_edited_applied_migration_is_refused(empty_database, tmp_path):
 async def test_a_failing_migration_leaves_nothing_half_applied(empty_database, tmp_path):
     directory = tmp_path / "migrations"
     shutil.copytree(MIGRATIONS_DIR, directory)
-    (directory / "9001_broken.sql").write_text(
-        "CREATE TABLE half (id int); SELECT no_such_function();"
-    )
+    (directory / "9001_broken.sql").write_text("CREATE TABLE half (id int); SELECT no_such_function();")
     with pytest.raises(asyncpg.UndefinedFunctionError):
         await run_migrate(empty_database, directory)
     conn = await asyncpg.connect(empty_database)
     try:
         assert await conn.fetchval("SELECT to_regclass('half')") is None
-        assert not await conn.fetchval(
-            "SELECT count(*) FROM schema_migrations WHERE version = 9001"
-        )
+        assert not await conn.fetchval("SELECT count(*) FROM schema_migrations WHERE version = 9001")
         # The advisory lock was released: a later run proceeds.
         assert await conn.fetchval("SELECT pg_try_advisory_lock($1)", MIGRATION_LOCK_KEY)
     finally:

@@ -20,9 +20,7 @@ from tests.harness.vhosts import close_connections
 pytestmark = pytest.mark.integration
 
 
-async def write_concurrently(
-    pool, *, writers: int = 8, transactions: int = 15
-) -> tuple[set[str], set[str]]:
+async def write_concurrently(pool, *, writers: int = 8, transactions: int = 15) -> tuple[set[str], set[str]]:
     """Many writers append 1-3 events per transaction; one in four rolls back."""
     committed: set[str] = set()
     rolled_back: set[str] = set()

@@ -37,9 +37,7 @@ async def wait_ready(url: str, process: asyncio.subprocess.Process, timeout: flo
 
 
 @pytest.mark.parametrize(("module", "port_variable"), SERVICES)
-async def test_service_starts_ready_and_stops_on_sigterm(
-    module, port_variable, database_url, amqp_url
-):
+async def test_service_starts_ready_and_stops_on_sigterm(module, port_variable, database_url, amqp_url):
     port = free_port()
     env = {
         **os.environ,

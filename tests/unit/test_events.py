@@ -60,9 +60,7 @@ def test_an_event_round_trips_through_json():
 
 
 def test_a_caused_event_inherits_the_correlation_id_and_names_its_cause():
-    cause = CampaignRequested.new(
-        CampaignRequestedData(campaign_id=uuid.uuid4()), correlation_id="c-9"
-    )
+    cause = CampaignRequested.new(CampaignRequestedData(campaign_id=uuid.uuid4()), correlation_id="c-9")
     effect = SendAttempted.new(
         SendAttemptedData(
             send_id=uuid.uuid4(),

@@ -16,9 +16,7 @@ pytestmark = pytest.mark.unit
 
 def test_defaults_are_those_for_local_use(monkeypatch):
     for name in list(os.environ):
-        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_")) or name.endswith(
-            "_PORT"
-        ):
+        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_")) or name.endswith("_PORT"):
             monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/outreach"
@@ -40,7 +38,13 @@ def test_the_environment_sets_values_and_empty_means_unset(monkeypatch):
     assert settings.ses_endpoint_url is None
 
 
+def gateway_env(monkeypatch) -> None:
+    monkeypatch.setenv("SES_FROM_EMAIL", "outreach@example.com")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://links.example.com")
+
+
 def test_a_missing_secret_names_the_variable(monkeypatch):
+    gateway_env(monkeypatch)
     monkeypatch.delenv("ADMIN_JWT_SECRET", raising=False)
     monkeypatch.setenv("PROXY_SHARED_SECRET", "x" * 32)
     with pytest.raises(ConfigError) as raised:
@@ -49,6 +53,7 @@ def test_a_missing_secret_names_the_variable(monkeypatch):
 
 
 def test_a_short_secret_is_refused(monkeypatch):
+    gateway_env(monkeypatch)
     monkeypatch.setenv("ADMIN_JWT_SECRET", "short")
     monkeypatch.setenv("PROXY_SHARED_SECRET", "x" * 32)
     with pytest.raises(ConfigError, match="invalid setting ADMIN_JWT_SECRET"):
@@ -56,6 +61,7 @@ def test_a_short_secret_is_refused(monkeypatch):
 
 
 def test_secrets_never_show_in_a_repr(monkeypatch):
+    gateway_env(monkeypatch)
     monkeypatch.setenv("ADMIN_JWT_SECRET", "s3cret-value-0123456789")
     monkeypatch.setenv("PROXY_SHARED_SECRET", "another-secret-0123456789")
     assert "s3cret-value" not in repr(GatewaySettings())

@@ -28,7 +28,11 @@ from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_
 
 PREVIEW_TOKEN = "preview-token"  # noqa: S105 - a visible stand-in, not a credential
 SAMPLE_RECIPIENT = Recipient(
-    email="jane.doe@example.com", first_name="Jane", last_name="Doe", company="Example Ltd", title="CTO"
+    email="jane.doe@example.com",
+    first_name="Jane",
+    last_name="Doe",
+    company="Example Ltd",
+    title="CTO",
 )
 
 
@@ -61,7 +65,10 @@ async def get_with_stats(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[as
         row = await store.get_with_stats(conn, campaign_id)
         if row is None:
             raise NotFound(f"No campaign {campaign_id}.")
-        stats: dict[str, int] = {**store.stats_of(row), "eligible": await store.count_eligible(conn, campaign_id)}
+        stats: dict[str, int] = {
+            **store.stats_of(row),
+            "eligible": await store.count_eligible(conn, campaign_id),
+        }
     return row, stats
 
 
@@ -90,7 +97,12 @@ async def update(
 
 
 async def _status_change(
-    conn: asyncpg.Connection, row: asyncpg.Record, data: CampaignUpdate, *, actor: str, correlation_id: str
+    conn: asyncpg.Connection,
+    row: asyncpg.Record,
+    data: CampaignUpdate,
+    *,
+    actor: str,
+    correlation_id: str,
 ) -> dict[str, Any]:
     if data.status == "paused":
         check_pausable(row["status"])
@@ -105,7 +117,10 @@ async def _status_change(
         return {"status": "paused", "status_reason": reason}
     if data.status == "cancelled":
         if row["status"] not in ("draft", "paused"):
-            raise Conflict(f"A {row['status']} campaign cannot be cancelled; pause it first.", code="not_cancellable")
+            raise Conflict(
+                f"A {row['status']} campaign cannot be cancelled; pause it first.",
+                code="not_cancellable",
+            )
         return {"status": "cancelled", "status_reason": data.reason or f"cancelled by {actor}"}
     raise Conflict(f"A {row['status']} campaign cannot go back to draft.", code="not_draftable")
 
@@ -119,15 +134,19 @@ async def request_send(
             raise NotFound(f"No campaign {campaign_id}.")
         decision = decide_send(row["status"])
         if decision == "already_sending":
-            return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail="already sending")
+            return SendAccepted(
+                campaign_id=campaign_id, status="sending", accepted=True, detail="already sending"
+            )
         event: CampaignRequested | CampaignResumed
         if decision == "request":
             event = CampaignRequested.new(
-                CampaignRequestedData(campaign_id=campaign_id, requested_by=actor), correlation_id=correlation_id
+                CampaignRequestedData(campaign_id=campaign_id, requested_by=actor),
+                correlation_id=correlation_id,
             )
         else:
             event = CampaignResumed.new(
-                CampaignResumedData(campaign_id=campaign_id, resumed_by=actor), correlation_id=correlation_id
+                CampaignResumedData(campaign_id=campaign_id, resumed_by=actor),
+                correlation_id=correlation_id,
             )
         await conn.execute(
             """
@@ -142,21 +161,29 @@ async def request_send(
     return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail=detail)
 
 
-async def continue_sending(pool: asyncpg.Pool, campaign_id: uuid.UUID, *, correlation_id: str) -> SendAccepted:
+async def continue_sending(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, *, correlation_id: str
+) -> SendAccepted:
     """Re-request a campaign that is sending (chunk re-entry, as in the reference design)."""
     async with pool.acquire() as conn, conn.transaction():
         row = await store.get(conn, campaign_id, for_update=True)
         if row is None:
             raise NotFound(f"No campaign {campaign_id}.")
         if row["status"] != "sending":
-            raise Conflict(f"Only a sending campaign can be continued; this one is {row['status']}.", code="not_sending")
+            raise Conflict(
+                f"Only a sending campaign can be continued; this one is {row['status']}.",
+                code="not_sending",
+            )
         await append(
             conn,
             CampaignRequested.new(
-                CampaignRequestedData(campaign_id=campaign_id, requested_by="internal"), correlation_id=correlation_id
+                CampaignRequestedData(campaign_id=campaign_id, requested_by="internal"),
+                correlation_id=correlation_id,
             ),
         )
-    return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail="continuation requested")
+    return SendAccepted(
+        campaign_id=campaign_id, status="sending", accepted=True, detail="continuation requested"
+    )
 
 
 async def preview(
@@ -171,7 +198,9 @@ async def preview(
             prospect = await prospect_store.get(conn, prospect_id)
             if prospect is None:
                 raise NotFound(f"No prospect {prospect_id}.")
-            recipient = Recipient(**{k: prospect[k] for k in ("email", "first_name", "last_name", "company", "title")})
+            recipient = Recipient(
+                **{k: prospect[k] for k in ("email", "first_name", "last_name", "company", "title")}
+            )
     templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
     link = unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN)
     content = render(templates, recipient, link)

@@ -58,7 +58,11 @@ def decide_send(status: str) -> SendDecision:
         return "resume"
     if status == "sending":
         return "already_sending"
-    raise Conflict(f"A {status} campaign cannot be sent again.", code="not_sendable", details={"status": status})
+    raise Conflict(
+        f"A {status} campaign cannot be sent again.",
+        code="not_sendable",
+        details={"status": status},
+    )
 
 
 def check_pausable(status: str) -> None:

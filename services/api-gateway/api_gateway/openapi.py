@@ -19,7 +19,11 @@ ERROR_SCHEMA = {
         "error": {
             "type": "object",
             "required": ["code", "message"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {},
+            },
         }
     },
 }
@@ -42,14 +46,24 @@ def _models() -> list[type[BaseModel]]:
 
 def _parameters(route: Route, schemas: dict[str, Any]) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
         for name in re.findall(r"{(\w+)}", route.path)
     ]
     if route.query is not None:
         schema = schemas[route.query.__name__]
         for name, prop in schema.get("properties", {}).items():
             params.append(
-                {"name": name, "in": "query", "required": name in schema.get("required", []), "schema": prop}
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": name in schema.get("required", []),
+                    "schema": prop,
+                }
             )
     return params
 
@@ -59,7 +73,10 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": {"$ref": REF.format(model=route.response.__name__)}}}
     responses: dict[str, Any] = {str(route.status): ok}
-    error = {"description": "error", "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
+    error = {
+        "description": "error",
+        "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+    }
     for status in (*route.errors, 401, 403) if route.auth != "none" else route.errors:
         responses[str(status)] = error
     operation: dict[str, Any] = {
@@ -67,13 +84,21 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         "operationId": route.view.__name__,
         "parameters": _parameters(route, schemas),
         "responses": responses,
-        "security": [{"proxySecret": []}] if route.auth == "proxy" else [{"adminJwt": []}, {"proxySecret": []}],
+        "security": [{"proxySecret": []}]
+        if route.auth == "proxy"
+        else [{"adminJwt": []}, {"proxySecret": []}],
     }
     if route.body is not None:
         body_schema = {"$ref": REF.format(model=route.body.__name__)}
-        operation["requestBody"] = {"required": True, "content": {route.body_type: {"schema": body_schema}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {route.body_type: {"schema": body_schema}},
+        }
     elif route.body_type == "text/csv":
-        operation["requestBody"] = {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
     return operation
 
 
@@ -84,8 +109,15 @@ def build_spec() -> dict[str, Any]:
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)
     for path, summary in SERVICE_ROUTES.items():
-        paths[path] = {"get": {"summary": summary, "operationId": path.strip("/").replace("/", "_").replace(".", "_"),
-                               "security": [], "responses": {"200": {"description": summary}}}}  # fmt: skip
+        operation_id = re.sub(r"\W", "_", path.strip("/"))
+        paths[path] = {
+            "get": {
+                "summary": summary,
+                "operationId": operation_id,
+                "security": [],
+                "responses": {"200": {"description": summary}},
+            }
+        }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Outreach admin API", "version": "1"},

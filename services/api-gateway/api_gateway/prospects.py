@@ -46,7 +46,11 @@ async def create(pool: asyncpg.Pool, data: ProspectCreate) -> asyncpg.Record:
 async def search(pool: asyncpg.Pool, params: ProspectQuery) -> ProspectPage:
     async with pool.acquire() as conn:
         rows, total = await store.search(
-            conn, status=params.status, q=params.q, limit=params.limit, offset=(params.page - 1) * params.limit
+            conn,
+            status=params.status,
+            q=params.q,
+            limit=params.limit,
+            offset=(params.page - 1) * params.limit,
         )
     return ProspectPage(
         items=[Prospect.model_validate(dict(r)) for r in rows],
@@ -64,7 +68,12 @@ async def get(pool: asyncpg.Pool, prospect_id: uuid.UUID) -> asyncpg.Record:
 
 
 async def update(
-    pool: asyncpg.Pool, prospect_id: uuid.UUID, data: ProspectUpdate, *, actor: str, correlation_id: str
+    pool: asyncpg.Pool,
+    prospect_id: uuid.UUID,
+    data: ProspectUpdate,
+    *,
+    actor: str,
+    correlation_id: str,
 ) -> asyncpg.Record:
     given = data.model_dump(include=data.model_fields_set)
     changes = {k: v for k, v in given.items() if k not in ("status", "override_suppression", "status_reason")}
@@ -107,7 +116,8 @@ async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, corre
         await append(
             conn,
             ProspectErased.new(
-                ProspectErasedData(prospect_id=prospect_id, erased_by=actor), correlation_id=correlation_id
+                ProspectErasedData(prospect_id=prospect_id, erased_by=actor),
+                correlation_id=correlation_id,
             ),
         )
 
@@ -122,7 +132,9 @@ async def import_csv(pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_byte
         async for chunk in body:
             size += len(chunk)
             if size > max_bytes:
-                raise TooLarge(f"The file is larger than the limit of {max_bytes} bytes; nothing was imported.")
+                raise TooLarge(
+                    f"The file is larger than the limit of {max_bytes} bytes; nothing was imported."
+                )
             for row in parser.parse(splitter.feed(chunk)):
                 yield row
         for row in parser.parse(splitter.finish()):

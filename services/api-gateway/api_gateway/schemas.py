@@ -143,7 +143,7 @@ class CampaignQuery(Input):
 
 
 class CampaignRef(Input):
-    campaignId: uuid.UUID  # noqa: N815 - the reference design's wire name
+    campaignId: uuid.UUID
 
     @field_validator("campaignId", mode="before")
     @classmethod

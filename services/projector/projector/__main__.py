@@ -4,9 +4,7 @@ from shared.http import serve
 
 
 def main() -> None:
-    serve(
-        ProjectorSettings, service=SERVICE, create_app=create_app, port=lambda s: s.projector_port
-    )
+    serve(ProjectorSettings, service=SERVICE, create_app=create_app, port=lambda s: s.projector_port)
 
 
 if __name__ == "__main__":

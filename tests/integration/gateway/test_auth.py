@@ -77,7 +77,9 @@ async def test_a_token_just_past_expiry_is_within_the_leeway(client):
 
 
 async def test_a_token_without_exp_is_refused(client):
-    no_exp = jwt.encode({"aud": "authenticated", "app_metadata": {"role": "admin"}}, JWT_SECRET, algorithm="HS256")
+    no_exp = jwt.encode(
+        {"aud": "authenticated", "app_metadata": {"role": "admin"}}, JWT_SECRET, algorithm="HS256"
+    )
     assert (await client.get("/api/prospects", headers=bearer(no_exp))).status == 401
 
 
@@ -101,7 +103,9 @@ async def test_health_and_the_spec_need_no_credentials(client):
 
 
 async def test_the_role_claim_path_is_configurable(gateway_db, amqp_url):
-    async with gateway(gateway_db, amqp_url, admin_role_claim="user_role", admin_role_value="owner") as custom:
+    async with gateway(
+        gateway_db, amqp_url, admin_role_claim="user_role", admin_role_value="owner"
+    ) as custom:
         owner = bearer(token(role=None, user_role="owner"))
         assert (await custom.get("/api/prospects", headers=owner)).status == 200
         assert (await custom.get("/api/prospects", headers=ADMIN)).status == 403

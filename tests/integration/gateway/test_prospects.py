@@ -17,7 +17,9 @@ async def create(client, **fields):
 
 
 async def test_create_normalises_the_address_and_answers_201_with_the_row(client):
-    response = await create(client, email="  Ada.Lovelace@Example.COM ", first_name="Ada", attributes={"tier": 1})
+    response = await create(
+        client, email="  Ada.Lovelace@Example.COM ", first_name="Ada", attributes={"tier": 1}
+    )
     assert response.status == 201
     row = await response.json()
     assert row["email"] == "Ada.Lovelace@example.com"
@@ -79,7 +81,12 @@ async def test_an_oversized_json_body_is_413(client):
 async def test_search_filters_and_pages(client):
     tag = uuid.uuid4().hex[:8]
     for i in range(5):
-        await create(client, email=f"s{i}-{tag}@searchco.example", company=f"Zeta {tag} Corp", last_name=f"Name{i}")
+        await create(
+            client,
+            email=f"s{i}-{tag}@searchco.example",
+            company=f"Zeta {tag} Corp",
+            last_name=f"Name{i}",
+        )
     await create(client, email=f"other-{tag}@elsewhere.example")
     page = await (await client.get(f"/api/prospects?q=ZETA {tag}&limit=2&page=2", headers=ADMIN)).json()
     assert page["total"] == 5
@@ -113,7 +120,9 @@ async def test_get_patch_and_unknown_ids(client):
     row = await (await create(client, email="patch-me@example.com", company="Old")).json()
     got = await client.get(f"/api/prospects/{row['id']}", headers=ADMIN)
     assert (await got.json())["company"] == "Old"
-    patched = await client.patch(f"/api/prospects/{row['id']}", json={"company": "New", "title": None}, headers=ADMIN)
+    patched = await client.patch(
+        f"/api/prospects/{row['id']}", json={"company": "New", "title": None}, headers=ADMIN
+    )
     assert (await patched.json())["company"] == "New"
     missing = await client.get(f"/api/prospects/{uuid.uuid4()}", headers=ADMIN)
     assert missing.status == 404
@@ -124,13 +133,16 @@ async def test_get_patch_and_unknown_ids(client):
 
 async def events_for(gw_pool, prospect_id: str) -> list[dict]:
     rows = await gw_pool.fetch(
-        "SELECT type, data FROM events WHERE data->>'prospect_id' = $1 ORDER BY position", prospect_id
+        "SELECT type, data FROM events WHERE data->>'prospect_id' = $1 ORDER BY position",
+        prospect_id,
     )
     return [{"type": r["type"], **r["data"]} for r in rows]
 
 
 @pytest.mark.parametrize("opted_out", ["unsubscribed", "complained"])
-async def test_an_opted_out_prospect_returns_to_active_only_with_an_explicit_override(client, gw_pool, opted_out):
+async def test_an_opted_out_prospect_returns_to_active_only_with_an_explicit_override(
+    client, gw_pool, opted_out
+):
     row = await (await create(client, email=f"{opted_out}-{uuid.uuid4().hex[:6]}@example.com")).json()
     url = f"/api/prospects/{row['id']}"
     assert (await client.patch(url, json={"status": opted_out}, headers=ADMIN)).status == 200
@@ -161,9 +173,13 @@ async def test_delete_erases_personal_data_but_keeps_the_opt_out(client, gw_pool
     assert (await client.delete(url, headers=ADMIN)).status == 204
     assert (await client.get(url, headers=ADMIN)).status == 404
     assert await gw_pool.fetchval("SELECT count(*) FROM prospects WHERE id = $1", uuid.UUID(row["id"])) == 0
-    assert await gw_pool.fetchval(
-        "SELECT reason FROM suppressions WHERE email_hash = $1", email_hash("forget.me@example.com")
-    ) == "unsubscribed"
+    assert (
+        await gw_pool.fetchval(
+            "SELECT reason FROM suppressions WHERE email_hash = $1",
+            email_hash("forget.me@example.com"),
+        )
+        == "unsubscribed"
+    )
     assert [e["type"] for e in await events_for(gw_pool, row["id"])][-1] == "prospect.erased"
     # Re-created later, the address comes back suppressed.
     again = await (await create(client, email="forget.me@EXAMPLE.com")).json()

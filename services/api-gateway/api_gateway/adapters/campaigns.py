@@ -38,7 +38,9 @@ async def insert(conn: asyncpg.Connection, fields: dict[str, Any]) -> asyncpg.Re
     )
 
 
-async def get(conn: asyncpg.Connection, campaign_id: uuid.UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
     lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM email_campaigns WHERE id = $1{lock}", campaign_id)
 

@@ -11,7 +11,10 @@ import asyncpg
 from shared.addresses import email_hash
 from shared.ids import uuid7
 
-COLUMNS = "id, email, first_name, last_name, company, title, attributes, status, status_reason, created_at, updated_at"
+COLUMNS = (
+    "id, email, first_name, last_name, company, title, attributes, status, status_reason, "
+    "created_at, updated_at"
+)
 
 # A re-created address that was erased after opting out comes back suppressed.
 INSERT_ONE = f"""
@@ -45,7 +48,9 @@ async def id_by_email(conn: asyncpg.Connection, email: str) -> uuid.UUID | None:
     return await conn.fetchval("SELECT id FROM prospects WHERE email_hash = $1", email_hash(email))
 
 
-async def get(conn: asyncpg.Connection, prospect_id: uuid.UUID, *, for_update: bool = False) -> asyncpg.Record | None:
+async def get(
+    conn: asyncpg.Connection, prospect_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
     lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(f"SELECT {COLUMNS} FROM prospects WHERE id = $1{lock}", prospect_id)
 

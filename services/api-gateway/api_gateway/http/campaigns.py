@@ -32,9 +32,12 @@ async def list_campaigns(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         rows, total = await store.page(conn, limit=params.limit, offset=(params.page - 1) * params.limit)
     items = [
-        CampaignSummary.model_validate({**dict(row), "stats": CampaignStats(**store.stats_of(row))}) for row in rows
+        CampaignSummary.model_validate({**dict(row), "stats": CampaignStats(**store.stats_of(row))})
+        for row in rows
     ]
-    return model_response(CampaignPage(items=items, total=total, page=page_info(params.page, params.limit, total)))
+    return model_response(
+        CampaignPage(items=items, total=total, page=page_info(params.page, params.limit, total))
+    )
 
 
 async def get_campaign(request: web.Request) -> web.Response:
@@ -64,5 +67,7 @@ async def preview_campaign(request: web.Request) -> web.Response:
 
 async def continue_campaign(request: web.Request) -> web.Response:
     ref = await json_body(request, CampaignRef)
-    accepted = await campaigns.continue_sending(pool(request), ref.campaignId, correlation_id=request[REQUEST_ID])
+    accepted = await campaigns.continue_sending(
+        pool(request), ref.campaignId, correlation_id=request[REQUEST_ID]
+    )
     return model_response(accepted, status=202)

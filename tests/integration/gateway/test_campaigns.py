@@ -1,0 +1,228 @@
+"""Campaigns: validation, stats from the read table, editing, send/pause/resume, preview."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tests.harness.events import collecting
+from tests.harness.gateway import ADMIN, PROXY, gateway
+
+pytestmark = pytest.mark.integration
+
+VALID = {
+    "name": "Spring intro",
+    "subject": "Hello {{ first_name }}",
+    "body_html": '<p>Hi {{first_name}} from {{ company }}</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+    "body_text": "Hi {{ first_name }}\nUnsubscribe: {{unsubscribe_url}}",
+    "from_email": "outreach@example.com",
+}
+
+
+async def new_campaign(client, **overrides) -> dict:
+    response = await client.post("/api/campaigns", json={**VALID, **overrides}, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def campaign_events(gw_pool, campaign_id: str) -> list[str]:
+    rows = await gw_pool.fetch(
+        "SELECT type FROM events WHERE data->>'campaign_id' = $1 ORDER BY position", campaign_id
+    )
+    return [r["type"] for r in rows]
+
+
+async def test_create_returns_a_draft(client):
+    campaign = await new_campaign(client)
+    assert campaign["status"] == "draft"
+    assert campaign["body_text"].startswith("Hi {{ first_name }}")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code", "needle"),
+    [
+        ({"subject": "Hi {{ firstname }}"}, "invalid_template", "firstname"),
+        ({"body_html": "<p>{{ password }}</p>"}, "invalid_template", "password"),
+        ({"body_text": "{{ first_name "}, "invalid_template", "never closed"),
+        ({"body_html": "{{ first name }}"}, "invalid_template", "malformed"),
+        ({"subject": "Hello\r\nBcc: victim@example.com"}, "validation_failed", "subject"),
+        ({"from_email": "ceo@other-domain.example"}, "invalid_sender", "example.com"),
+        ({"reply_to": "x@example.com\nBcc: y@example.com"}, "validation_failed", "reply_to"),
+        ({"from_name": "Team\r\nBcc: y@example.com"}, "validation_failed", "from_name"),
+        ({"name": ""}, "validation_failed", "name"),
+    ],
+)
+async def test_invalid_campaigns_are_refused_with_the_reason(client, overrides, code, needle):
+    response = await client.post("/api/campaigns", json={**VALID, **overrides}, headers=ADMIN)
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == code
+    assert needle in error["message"] + str(error["details"])
+
+
+async def test_another_address_of_the_sending_domain_is_allowed(client):
+    assert (await new_campaign(client, from_email="sales@Example.com"))["from_email"] == "sales@example.com"
+
+
+async def test_stats_come_from_the_projectors_read_table(client, gw_pool):
+    campaign = await new_campaign(client)
+    await gw_pool.execute(
+        "INSERT INTO campaign_stats (campaign_id, sent, delivered, opened, bounced) VALUES ($1, 10, 8, 3, 1)",
+        uuid.UUID(campaign["id"]),
+    )
+    one = await (await client.get(f"/api/campaigns/{campaign['id']}", headers=ADMIN)).json()
+    assert one["campaign"]["id"] == campaign["id"]
+    assert {k: one["stats"][k] for k in ("sent", "delivered", "opened", "bounced", "clicked")} == {
+        "sent": 10, "delivered": 8, "opened": 3, "bounced": 1, "clicked": 0,
+    }  # fmt: skip
+    active = await gw_pool.fetchval("SELECT count(*) FROM prospects WHERE status = 'active'")
+    assert one["stats"]["eligible"] == active
+    listing = await (await client.get("/api/campaigns?limit=200", headers=ADMIN)).json()
+    listed = next(item for item in listing["items"] if item["id"] == campaign["id"])
+    assert listed["stats"]["sent"] == 10
+
+
+async def test_send_is_202_appends_the_request_and_is_idempotent(client, gw_pool):
+    campaign = await new_campaign(client)
+    body = {"campaignId": campaign["id"]}
+    first = await client.post("/api/campaigns/send", json=body, headers=ADMIN)
+    assert first.status == 202
+    again = await client.post("/api/campaigns/send", json=body, headers=ADMIN)
+    assert again.status == 202
+    assert (await again.json())["detail"] == "already sending"
+    assert await campaign_events(gw_pool, campaign["id"]) == ["campaign.requested"]
+    row = await (await client.get(f"/api/campaigns/{campaign['id']}", headers=ADMIN)).json()
+    assert row["campaign"]["status"] == "sending"
+    assert row["campaign"]["started_at"] is not None
+
+
+async def test_the_send_request_reaches_the_broker_through_the_outbox(make_database, make_vhost):
+    # A database of its own: the module's other gateway runs a relay to another vhost.
+    database_url, amqp_url = await make_database(), await make_vhost()
+    async with collecting(amqp_url) as collector, gateway(database_url, amqp_url) as client:
+        campaign = await new_campaign(client)
+        await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
+        async with asyncio.timeout(15):
+            while not any(m["data"].get("campaign_id") == campaign["id"] for m in collector.received):
+                await asyncio.sleep(0.05)
+    message = next(m for m in collector.received if m["data"].get("campaign_id") == campaign["id"])
+    assert message["type"] == "campaign.requested"
+    assert message["data"]["requested_by"] == "admin@example.com"
+
+
+async def test_pause_then_resume_through_send(client, gw_pool):
+    campaign = await new_campaign(client)
+    url = f"/api/campaigns/{campaign['id']}"
+    await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
+    paused = await client.patch(url, json={"status": "paused", "reason": "checking copy"}, headers=ADMIN)
+    assert (await paused.json())["status"] == "paused"
+    assert (await paused.json())["status_reason"] == "checking copy"
+    edited = await client.patch(url, json={"subject": "Better {{ first_name }}"}, headers=ADMIN)
+    assert edited.status == 200
+    resumed = await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
+    assert (await resumed.json())["detail"] == "sending resumed"
+    assert await campaign_events(gw_pool, campaign["id"]) == [
+        "campaign.requested", "campaign.paused", "campaign.resumed",
+    ]  # fmt: skip
+
+
+async def test_a_sending_campaign_cannot_be_edited(client):
+    campaign = await new_campaign(client)
+    await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
+    response = await client.patch(f"/api/campaigns/{campaign['id']}", json={"name": "x"}, headers=ADMIN)
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "not_editable"
+
+
+async def test_edits_are_validated_like_creation(client):
+    campaign = await new_campaign(client)
+    response = await client.patch(
+        f"/api/campaigns/{campaign['id']}", json={"body_html": "{{ nope }}"}, headers=ADMIN
+    )
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_template"
+
+
+async def test_completed_or_cancelled_campaigns_answer_409_to_send(client, gw_pool):
+    done = await new_campaign(client)
+    await gw_pool.execute(
+        "UPDATE email_campaigns SET status = 'completed' WHERE id = $1", uuid.UUID(done["id"])
+    )
+    response = await client.post("/api/campaigns/send", json={"campaignId": done["id"]}, headers=ADMIN)
+    assert response.status == 409
+    draft = await new_campaign(client)
+    cancel = await client.patch(f"/api/campaigns/{draft['id']}", json={"status": "cancelled"}, headers=ADMIN)
+    assert (await cancel.json())["status"] == "cancelled"
+    assert (
+        await client.post("/api/campaigns/send", json={"campaignId": draft["id"]}, headers=ADMIN)
+    ).status == 409
+
+
+@pytest.mark.parametrize(
+    "body", [{}, {"campaignId": "nope"}, {"campaignId": 12}, {"campaign_id": str(uuid.uuid4())}]
+)
+async def test_send_validates_its_body(client, body):
+    response = await client.post("/api/campaigns/send", json=body, headers=ADMIN)
+    assert response.status == 400
+
+
+async def test_send_of_an_unknown_campaign_is_404(client):
+    response = await client.post("/api/campaigns/send", json={"campaignId": str(uuid.uuid4())}, headers=ADMIN)
+    assert response.status == 404
+
+
+async def test_preview_renders_exactly_what_the_sender_sends(client):
+    prospect = await (
+        await client.post(
+            "/api/prospects",
+            json={
+                "email": "pre@example.com",
+                "first_name": "<script>alert(1)</script>",
+                "company": "A&B",
+            },
+            headers=ADMIN,
+        )
+    ).json()
+    campaign = await new_campaign(client, from_name="Outreach Team", reply_to="replies@example.com")
+    response = await client.get(
+        f"/api/campaigns/{campaign['id']}/preview?prospect_id={prospect['id']}", headers=ADMIN
+    )
+    preview = await response.json()
+    assert preview["subject"] == "Hello <script>alert(1)</script>"
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in preview["html"]
+    assert "A&amp;B" in preview["html"]
+    assert "<script>" not in preview["html"]
+    assert preview["text"].startswith("Hi <script>alert(1)</script>\n")
+    link = "https://links.example.com/api/unsubscribe?token=preview-token"
+    assert f'href="{link}"' in preview["html"]
+    headers = dict(preview["headers"])
+    assert headers["From"] == "Outreach Team <outreach@example.com>"
+    assert headers["To"] == "pre@example.com"
+    assert headers["Reply-To"] == "replies@example.com"
+    assert headers["List-Unsubscribe"] == f"<{link}>"
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["Content-Type"].startswith("multipart/alternative")
+
+
+async def test_preview_without_a_prospect_uses_a_sample_and_unknown_ids_are_404(client):
+    campaign = await new_campaign(client)
+    sample = await (await client.get(f"/api/campaigns/{campaign['id']}/preview", headers=ADMIN)).json()
+    assert sample["subject"] == "Hello Jane"
+    missing = await client.get(
+        f"/api/campaigns/{campaign['id']}/preview?prospect_id={uuid.uuid4()}", headers=ADMIN
+    )
+    assert missing.status == 404
+
+
+async def test_internal_continue_re_requests_a_sending_campaign(client, gw_pool):
+    campaign = await new_campaign(client)
+    body = {"campaignId": campaign["id"]}
+    assert (await client.post("/internal/campaigns/continue", json=body, headers=PROXY)).status == 409
+    await client.post("/api/campaigns/send", json=body, headers=ADMIN)
+    assert (await client.post("/internal/campaigns/continue", json=body, headers=PROXY)).status == 202
+    assert await campaign_events(gw_pool, campaign["id"]) == [
+        "campaign.requested",
+        "campaign.requested",
+    ]
