@@ -61,7 +61,8 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/mypy shared services bench infra
 
 bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
-	$(BIN)/python bench/eligible.py
+	PYTHONPATH=. $(BIN)/python bench/eligible.py
+	PYTHONPATH=. $(BIN)/python bench/import.py
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11

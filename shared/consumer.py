@@ -29,6 +29,9 @@ from shared.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 from shared.topology import DEAD_LETTER_EXCHANGE, ConsumerQueue
 
 Handler = Callable[[Any, asyncpg.Connection], Awaitable[None]]
+# An untracked handler manages its own transactions and its own idempotency
+# (the sender: a chunk is many transactions, guarded by run/chunk tokens).
+UntrackedHandler = Callable[[Any], Awaitable[None]]
 
 log = get_logger(__name__)
 
@@ -73,14 +76,16 @@ class Consumer:
         *,
         queue: ConsumerQueue,
         pool: asyncpg.Pool,
-        handlers: Mapping[type[Envelope], Handler],
+        handlers: Mapping[type[Envelope], Handler] | None = None,
+        untracked: Mapping[type[Envelope], UntrackedHandler] | None = None,
         prefetch: int = 32,
         max_attempts: int = 5,
         retry_delay: float = 0.2,
     ) -> None:
         self.queue = queue
         self._pool = pool
-        self._handlers = dict(handlers)
+        self._handlers = dict(handlers or {})
+        self._untracked = dict(untracked or {})
         self._prefetch = prefetch
         self._max_attempts = max_attempts
         self._retry_delay = retry_delay
@@ -125,14 +130,20 @@ class Consumer:
             await self._dead_letter(message, reason="invalid-event", error=str(exc), attempts=1)
             return
         handler = self._handlers.get(type(event))
+        untracked = self._untracked.get(type(event))
         with correlation(event.correlation_id, event_id=str(event.event_id), event_type=event.type):
-            if handler is None:
+            if handler is None and untracked is None:
                 EVENTS_CONSUMED.labels(consumer, event.type, "ignored").inc()
                 await message.ack()
                 return
             started = time.perf_counter()
             try:
-                applied = await apply_once(self._pool, consumer, event, handler)
+                if untracked is not None:
+                    await untracked(event)
+                    applied = True
+                else:
+                    assert handler is not None
+                    applied = await apply_once(self._pool, consumer, event, handler)
             except PermanentError as exc:
                 log.error("event cannot be applied", error=str(exc))
                 EVENTS_CONSUMED.labels(consumer, event.type, "dead_lettered").inc()

@@ -14,6 +14,9 @@ import asyncpg
 from shared.events import Envelope, parse_event
 
 OUTBOX_CHANNEL = "outreach_outbox"
+# Held shared by every appending transaction until it ends, exclusively (for an
+# instant) by the relay when it reads its watermark. See shared.outbox.
+APPEND_LOCK_KEY = 0x6F757472_61707064  # "outrappd"
 
 _INSERT = """
 INSERT INTO events (event_id, type, version, occurred_at, correlation_id, causation_id, data)
@@ -28,6 +31,8 @@ async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
         return
     if not conn.is_in_transaction():
         raise RuntimeError("append events inside the transaction of the state change they record")
+    # Taken before the positions are allocated, released at commit or rollback.
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", APPEND_LOCK_KEY)
     await conn.execute(
         _INSERT,
         [e.event_id for e in events],
@@ -65,20 +70,17 @@ async def read_all(
     conn: asyncpg.Connection, *, types: Sequence[str] | None = None, batch: int = 5000
 ) -> AsyncIterator[StoredEvent]:
     """Every stored event in store order (for projection rebuilds and audits)."""
-    last: tuple[int, int] = (-1, 0)
+    last = 0
     while True:
         rows = await conn.fetch(
             """
-            SELECT position, transaction_id::text::bigint AS txid, event_id, type, version,
-                   occurred_at, correlation_id, causation_id, data
+            SELECT position, event_id, type, version, occurred_at, correlation_id, causation_id, data
             FROM events
-            WHERE (transaction_id::text::bigint, position) > ($1, $2)
-              AND ($3::text[] IS NULL OR type = ANY($3))
-            ORDER BY transaction_id, position
-            LIMIT $4
+            WHERE position > $1 AND ($2::text[] IS NULL OR type = ANY($2))
+            ORDER BY position
+            LIMIT $3
             """,
-            last[0],
-            last[1],
+            last,
             list(types) if types is not None else None,
             batch,
         )
@@ -86,4 +88,4 @@ async def read_all(
             return
         for row in rows:
             yield StoredEvent(row["position"], parse_event(row_to_message(row)))
-        last = (rows[-1]["txid"], rows[-1]["position"])
+        last = rows[-1]["position"]

@@ -72,6 +72,9 @@ class CampaignRequestedData(CampaignRef):
 
 
 class CampaignChunkCompletedData(CampaignRef):
+    """A chunk of a sender run ended; with has_more it asks for the next chunk."""
+
+    run_id: uuid.UUID
     chunk: int = Field(ge=1)
     attempted: int = Field(ge=0)
     sent: int = Field(ge=0)

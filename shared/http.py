@@ -110,6 +110,13 @@ async def _with_json_errors(
         return response
     except asyncio.CancelledError:
         raise
+    except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+            asyncpg.InterfaceError) as exc:  # fmt: skip
+        # A passing fault (database restarting, broker gone): 503 so clients retry.
+        log.warning("dependency unavailable", path=request.path, error=repr(exc))
+        response = error_response(503, "unavailable", "A backing service is unavailable; retry shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
     except Exception:
         log.exception("unhandled error", path=request.path, method=request.method)
         return error_response(500, "internal_error", "Internal error; the request id is logged.")

@@ -1,10 +1,14 @@
 """The outbox relay: publishes committed events, in store order, with publisher confirms.
 
-Store order is (transaction_id, position). A batch takes only events whose
-transaction is older than every transaction still running
-(pg_snapshot_xmin), so a slower, older transaction can never commit an event
-behind one already published. One relay publishes at a time (a transaction
-advisory lock); others stand by and take over when it stops. An event is
+Store order is position order. Positions are allocated at insert, but
+transactions commit in another order: publishing by position alone could
+publish 11 and later find 10. So appenders hold a shared advisory lock from
+their insert to their end, and the relay takes it exclusively for an instant
+to read a watermark: every position at or below it is then settled (committed
+or rolled back), and later appenders get higher ones. A batch never passes the
+watermark. Transactions that append nothing (a long import) never hold the
+relay back. One relay publishes at a time (a transaction advisory lock);
+others stand by and take over when it stops. An event is
 marked published in the same transaction that locked it, after the broker
 confirmed it: a crash in between republishes (consumers are idempotent),
 never loses.
@@ -22,7 +26,7 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 
 from shared.broker import event_message
-from shared.event_store import OUTBOX_CHANNEL, row_to_message
+from shared.event_store import APPEND_LOCK_KEY, OUTBOX_CHANNEL, row_to_message
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 
@@ -34,15 +38,17 @@ _NEXT_BATCH = """
 SELECT position, event_id, type, version, occurred_at, correlation_id, causation_id, data,
        extract(epoch FROM now() - recorded_at) AS lag_seconds
 FROM events
-WHERE published_at IS NULL
-  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY transaction_id, position
+WHERE published_at IS NULL AND position <= $2
+ORDER BY position
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
 
-# Anything still unpublished: the next batch, or events the xmin horizon holds back.
+# Anything still unpublished: the next batch, or events past the watermark.
 _ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NULL)"
+# An appender slower than this (it appended, then kept its transaction open)
+# makes the relay try again later instead of keeping new appenders waiting.
+WATERMARK_LOCK_TIMEOUT = "200ms"
 
 
 def _succeeded(pair: tuple[asyncpg.Record, object]) -> bool:
@@ -80,7 +86,10 @@ class OutboxRelay:
         async with self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_KEY):
                 return 0, False  # another relay is publishing; it will see these too
-            rows = await conn.fetch(_NEXT_BATCH, self._batch_size)
+            watermark = await self._watermark()
+            if watermark is None:
+                return 0, True  # an appender is slow to finish: look again shortly
+            rows = await conn.fetch(_NEXT_BATCH, self._batch_size, watermark)
             # One channel keeps publish order; the confirms are awaited together.
             results = await asyncio.gather(
                 *(self._publish(exchange, row) for row in rows), return_exceptions=True
@@ -100,6 +109,16 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(confirmed), pending
+
+    async def _watermark(self) -> int | None:
+        """The highest settled position (None: an appender did not finish in time)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL lock_timeout = '{WATERMARK_LOCK_TIMEOUT}'")
+            try:
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+            except asyncpg.LockNotAvailableError:
+                return None
+            return int(await conn.fetchval("SELECT COALESCE(max(position), 0) FROM events"))
 
     async def _publish(self, exchange: AbstractExchange, row: asyncpg.Record) -> None:
         envelope = row_to_message(row)
@@ -138,7 +157,7 @@ class OutboxRelay:
             published, pending = await self.publish_batch()
             if published and pending:
                 continue
-            if pending:  # held back by an older open transaction: look again shortly
+            if pending:  # past the watermark (an appender still open): look again shortly
                 await asyncio.sleep(pending_delay)
                 pending_delay = min(pending_delay * 2, 1.0)
                 continue

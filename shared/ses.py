@@ -14,9 +14,11 @@ from shared.settings import Settings
 
 def client_config(max_pool_connections: int = 10) -> Config:
     # SendEmail has no idempotency token: an SDK retry after a lost answer could
-    # send twice, so the SDK never retries and callers decide.
+    # send twice, so the SDK never retries and callers decide. Note: botocore's
+    # `max_attempts` counts *retries* (max_attempts=1 still retries once);
+    # `total_max_attempts` counts attempts, the first included.
     return Config(
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=max_pool_connections,
         connect_timeout=5,
         read_timeout=15,

@@ -105,12 +105,12 @@ CREATE TABLE unsubscribes (
 CREATE INDEX unsubscribes_campaign_idx ON unsubscribes (campaign_id, created_at);
 
 -- ---------------------------------------------------------------- event store + outbox
--- Append-only. Store order is (transaction_id, position): the relay publishes
--- only events of transactions older than every transaction still running, so
--- an event can never appear behind one already published.
+-- Append-only. Store order is position order. Appenders hold a shared advisory
+-- lock from their insert to their commit; the relay takes it exclusively for an
+-- instant to read a watermark below which every position is settled (committed
+-- or rolled back), so an event can never appear behind one already published.
 CREATE TABLE events (
     position        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    transaction_id  xid8 NOT NULL DEFAULT pg_current_xact_id(),
     event_id        uuid NOT NULL UNIQUE,
     type            text NOT NULL,
     version         integer NOT NULL CHECK (version >= 1),
@@ -121,7 +121,7 @@ CREATE TABLE events (
     recorded_at     timestamptz NOT NULL DEFAULT now(),
     published_at    timestamptz
 );
-CREATE INDEX events_unpublished_idx ON events (transaction_id, position) WHERE published_at IS NULL;
+CREATE INDEX events_unpublished_idx ON events (position) WHERE published_at IS NULL;
 CREATE INDEX events_type_idx ON events (type, position);
 
 -- Events are facts: never updated (except the relay's published_at) or deleted.
@@ -130,10 +130,10 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'events are append-only';
     END IF;
-    IF (NEW.position, NEW.transaction_id, NEW.event_id, NEW.type, NEW.version, NEW.occurred_at,
+    IF (NEW.position, NEW.event_id, NEW.type, NEW.version, NEW.occurred_at,
         NEW.correlation_id, NEW.causation_id, NEW.data)
        IS DISTINCT FROM
-       (OLD.position, OLD.transaction_id, OLD.event_id, OLD.type, OLD.version, OLD.occurred_at,
+       (OLD.position, OLD.event_id, OLD.type, OLD.version, OLD.occurred_at,
         OLD.correlation_id, OLD.causation_id, OLD.data) THEN
         RAISE EXCEPTION 'events are append-only: only published_at may change';
     END IF;

@@ -117,5 +117,5 @@ def _exchange_of(connection: AbstractRobustConnection) -> Callable[[], Awaitable
 
 
 async def store_order(pool: asyncpg.Pool) -> list[str]:
-    rows = await pool.fetch("SELECT event_id FROM events ORDER BY transaction_id, position")
+    rows = await pool.fetch("SELECT event_id FROM events ORDER BY position")
     return [str(row["event_id"]) for row in rows]

@@ -62,7 +62,7 @@ class SesEmulator:
             "sesv2",
             region_name=REGION,
             endpoint_url=self.endpoint_url,
-            config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+            config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
             **CREDENTIALS,
         ) as client:
             yield client

@@ -42,7 +42,9 @@ FIELDS = ("email", "first_name", "last_name", "company", "title")
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _PLAIN_ADDRESS = re.compile(rf"^({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})$")
+# email-validator refuses these (all single labels): the fast path leaves them to it.
 _SPECIAL_USE = frozenset(SPECIAL_USE_DOMAIN_NAMES)
+assert all("." not in name for name in _SPECIAL_USE)
 
 
 def fast_normalize_email(raw: str) -> str:
@@ -50,8 +52,7 @@ def fast_normalize_email(raw: str) -> str:
     match = _PLAIN_ADDRESS.match(candidate)
     if match and len(candidate) <= MAX_ADDRESS_LENGTH and len(match.group(1)) <= 64:
         domain = match.group(2).lower()
-        labels = domain.split(".")
-        if not any(".".join(labels[i:]) in _SPECIAL_USE for i in range(len(labels))):
+        if domain.rpartition(".")[2] not in _SPECIAL_USE:
             return f"{match.group(1)}@{domain}"
     return normalize_email(candidate)
 
@@ -137,6 +138,13 @@ class Header:
     columns: tuple[str | None, ...]  # a known field name, or None for an attribute column
     attribute_names: tuple[str | None, ...]
 
+    def position(self, name: str) -> int | None:
+        return self.columns.index(name) if name in self.columns else None
+
+    @property
+    def attribute_positions(self) -> tuple[tuple[int, str], ...]:
+        return tuple((i, name) for i, name in enumerate(self.attribute_names) if name is not None)
+
 
 def detect_delimiter(header_line: str) -> str:
     try:
@@ -175,6 +183,7 @@ class CsvImportParser:
         self.header: Header | None = None
         self.tally = ImportTally()
         self._line = 0  # physical lines consumed so far
+        self._ids: list[str] = []
 
     def parse(self, text: str) -> Iterator[StagedRow]:
         if not text:
@@ -192,7 +201,7 @@ class CsvImportParser:
                 start_line, end_line = end_line + 1, base + reader.line_num
                 if self.header is None:
                     if any(cell.strip() for cell in record):
-                        self.header = parse_header(record, delimiter)
+                        self._use_header(parse_header(record, delimiter))
                     continue
                 row = self._row(record, start_line)
                 if row is not None:
@@ -201,31 +210,35 @@ class CsvImportParser:
             self.tally.reject(end_line + 1, f"unreadable CSV: {exc}")
         self._line = base + text.count("\n") + text.count("\r") - text.count("\r\n")
 
+    def _use_header(self, header: Header) -> None:
+        self.header = header
+        self._width = len(header.columns)
+        email = header.position("email")
+        assert email is not None  # parse_header refuses a header without one
+        self._email = email
+        self._fields = tuple((name, header.position(name), FIELD_LIMITS[name]) for name in FIELDS[1:])
+        self._attributes = header.attribute_positions
+
+    def _next_id(self) -> str:
+        if not self._ids:
+            self._ids = uuid7_strings(4096)
+        return self._ids.pop()
+
     def _row(self, record: list[str], line: int) -> StagedRow | None:
-        assert self.header is not None
-        if not any(cell.strip() for cell in record):
-            return None  # a blank line
-        self.tally.rows += 1
-        columns = self.header.columns
-        if len(record) > len(columns) and any(c.strip() for c in record[len(columns) :]):
-            self.tally.reject(line, f"{len(record)} fields, but the header has {len(columns)}")
+        if not any(record):
+            return None  # a blank line (or one of empty cells)
+        width = self._width
+        if len(record) < width:
+            record = record + [""] * (width - len(record))
+        elif len(record) > width and any(c.strip() for c in record[width:]):
+            self.tally.rows += 1
+            self.tally.reject(line, f"{len(record)} fields, but the header has {width}")
             return None
-        values: dict[str, str | None] = dict.fromkeys(FIELDS)
-        attributes: dict[str, str] = {}
-        for index, cell in enumerate(record[: len(columns)]):
-            cell = cell.strip()
-            if not cell:
-                continue
-            name = columns[index]
-            if name is not None:
-                values[name] = cell
-            elif (key := self.header.attribute_names[index]) is not None:
-                if len(cell) > MAX_ATTRIBUTE_CHARS:
-                    self.tally.reject(line, f"{key} is longer than {MAX_ATTRIBUTE_CHARS} characters")
-                    return None
-                attributes[key] = cell
-        raw_email = values["email"]
-        if raw_email is None:
+        raw_email = record[self._email].strip()
+        if not raw_email and not any(c.strip() for c in record):
+            return None  # cells of whitespace only
+        self.tally.rows += 1
+        if not raw_email:
             self.tally.reject(line, "no email address")
             return None
         try:
@@ -233,19 +246,20 @@ class CsvImportParser:
         except InvalidAddress as exc:
             self.tally.reject(line, f"invalid email address: {exc}")
             return None
-        for name, limit in FIELD_LIMITS.items():
-            value = values[name]
-            if value is not None and len(value) > limit:
+        values: list[str | None] = []
+        for name, position, limit in self._fields:
+            value = record[position].strip() if position is not None else ""
+            if len(value) > limit:
                 self.tally.reject(line, f"{name} is longer than {limit} characters")
                 return None
-        return (
-            line,
-            uuid7_strings(1)[0],
-            email,
-            email_hash(email),
-            values["first_name"],
-            values["last_name"],
-            values["company"],
-            values["title"],
-            json.dumps(attributes, ensure_ascii=False) if attributes else None,
-        )
+            values.append(value or None)
+        attributes = None
+        if self._attributes:
+            extra = {key: cell for i, key in self._attributes if (cell := record[i].strip())}
+            if extra:
+                too_long = next((k for k, v in extra.items() if len(v) > MAX_ATTRIBUTE_CHARS), None)
+                if too_long is not None:
+                    self.tally.reject(line, f"{too_long} is longer than {MAX_ATTRIBUTE_CHARS} characters")
+                    return None
+                attributes = json.dumps(extra, ensure_ascii=False)
+        return (line, self._next_id(), email, email_hash(email), *values, attributes)  # type: ignore[return-value]

@@ -1,10 +1,69 @@
+"""The sender process: health and metrics over HTTP, the send loop on the sender queue."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
 from aiohttp import web
 
+from sender.adapters.ses import SesGateway
+from sender.domain import Cadence
+from sender.handlers import on_campaign_requested, on_chunk_completed
+from sender.loop import ChunkRunner, SenderConfig
+from sender.quota import QuotaKeeper
 from sender.settings import SenderSettings
-from shared.http import create_base_app
+from shared.consumer import Consumer
+from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed
+from shared.http import AMQP, DB_POOL, SETTINGS, create_base_app
+from shared.ses import ses_client
+from shared.topology import SENDER
 
 SERVICE = "sender"
+RUNNER = web.AppKey("chunk_runner", ChunkRunner)
 
 
 def create_app(settings: SenderSettings) -> web.Application:
-    return create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app = create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app.cleanup_ctx.append(_sending_ctx)
+    return app
+
+
+async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert isinstance(settings, SenderSettings)
+    async with ses_client(settings, max_pool_connections=settings.send_max_in_flight + 4) as client:
+        ses = SesGateway(
+            client, configuration_set=settings.ses_configuration_set, timeout=settings.ses_timeout_seconds
+        )
+        cadence = Cadence(1.0 / settings.send_rate_per_second)
+        quota = QuotaKeeper(
+            ses, app[DB_POOL], cadence, configured_rate=settings.send_rate_per_second,
+            daily_cap=settings.daily_send_cap, refresh_seconds=settings.quota_refresh_seconds,
+        )  # fmt: skip
+        await quota.refresh()
+        runner = ChunkRunner(
+            pool=app[DB_POOL], ses=ses, cadence=cadence, quota=quota,
+            config=SenderConfig(
+                batch_size=settings.send_batch_size, max_in_flight=settings.send_max_in_flight,
+                chunk_max_seconds=settings.chunk_max_seconds, throttle_retries=settings.throttle_retries,
+                ambiguous_to_pause=settings.ambiguous_failures_to_pause,
+                public_base_url=str(settings.public_base_url),
+            ),
+        )  # fmt: skip
+        app[RUNNER] = runner
+        consumer = Consumer(
+            queue=SENDER,
+            pool=app[DB_POOL],
+            untracked={
+                CampaignRequested: partial(on_campaign_requested, runner=runner),
+                CampaignResumed: partial(on_campaign_requested, runner=runner),
+                CampaignChunkCompleted: partial(on_chunk_completed, runner=runner),
+            },
+            prefetch=1,  # one chunk at a time: campaigns take turns, the cadence is one
+            max_attempts=settings.consumer_max_attempts,
+        )
+        await consumer.start(app[AMQP])
+        yield
+        runner.shutdown()
+        await consumer.stop(timeout=settings.shutdown_timeout_seconds)

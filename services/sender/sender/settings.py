@@ -6,3 +6,15 @@ from shared.settings import Settings
 class SenderSettings(Settings):
     ses_from_email: str = Field(min_length=3)
     public_base_url: AnyHttpUrl
+    # Sends in the last 24 hours past which every campaign pauses ("daily cap").
+    daily_send_cap: int | None = Field(default=None, ge=1)
+    # At high rates an SES call outlasts the interval: this many may be in flight.
+    send_max_in_flight: int = Field(default=32, ge=1, le=512)
+    # A chunk ends after SEND_BATCH_SIZE sends or this many seconds, whichever first,
+    # so a message is never held near the broker's consumer timeout.
+    chunk_max_seconds: float = Field(default=300.0, gt=0)
+    ses_timeout_seconds: float = Field(default=15.0, gt=0)
+    throttle_retries: int = Field(default=5, ge=0, le=20)
+    # Ambiguous SES failures in a row (timeouts, 5xx) before the campaign pauses.
+    ambiguous_failures_to_pause: int = Field(default=3, ge=1)
+    quota_refresh_seconds: float = Field(default=60.0, gt=0)

@@ -175,9 +175,15 @@ FROM written
 """
 
 
+# A million rows take minutes on a small machine; the pool's 60 s default would cut them off.
+IMPORT_STATEMENT_TIMEOUT = 3600.0
+
+
 async def bulk_upsert(conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, ...]]) -> asyncpg.Record:
     """COPY the rows into a staging table and upsert them in one statement (caller's transaction)."""
     await conn.execute("SET LOCAL work_mem = '256MB'")
     await conn.execute(CREATE_STAGING)
-    await conn.copy_records_to_table("import_staging", records=rows, columns=STAGING_COLUMNS)
-    return await conn.fetchrow(UPSERT)
+    await conn.copy_records_to_table(
+        "import_staging", records=rows, columns=STAGING_COLUMNS, timeout=IMPORT_STATEMENT_TIMEOUT
+    )
+    return await conn.fetchrow(UPSERT, timeout=IMPORT_STATEMENT_TIMEOUT)

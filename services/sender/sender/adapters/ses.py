@@ -1,0 +1,80 @@
+"""SES v2 through aiobotocore: one SendEmail per call, no SDK retries; GetAccount for quotas."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+from sender.domain import SesOutcome, Verdict, classify_error
+from shared.logging import get_logger
+from sender.metrics import SES_CALL_SECONDS
+
+log = get_logger(__name__)
+QUOTA_UNAVAILABLE = {"NotFoundException", "AccessDeniedException", "404", "403", "UnknownOperationException"}
+
+
+@dataclass(frozen=True)
+class QuotaReading:
+    max_send_rate: float
+    max_24_hour_send: float
+    sent_last_24_hours: float
+    sending_enabled: bool
+
+
+class SesGateway:
+    def __init__(self, client: Any, *, configuration_set: str | None, timeout: float) -> None:
+        self._client = client
+        self._configuration_set = configuration_set
+        self._timeout = timeout
+
+    async def send_raw(self, raw: bytes, *, from_email: str, to: str, tags: dict[str, str]) -> SesOutcome:
+        request: dict[str, Any] = {
+            "FromEmailAddress": from_email,
+            "Destination": {"ToAddresses": [to]},
+            "Content": {"Raw": {"Data": raw}},
+            "EmailTags": [{"Name": name, "Value": value} for name, value in tags.items()],
+        }
+        if self._configuration_set:
+            request["ConfigurationSetName"] = self._configuration_set
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self._timeout):
+                response = await self._client.send_email(**request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = str(error.get("Code", ""))
+            return SesOutcome(
+                classify_error(code, status), code=code, message=str(error.get("Message", ""))[:500]
+            )
+        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+            # The connection was never made: SES cannot have received anything.
+            return SesOutcome(Verdict.NOT_SENT, code=type(exc).__name__, message=str(exc)[:500])
+        except Exception as exc:  # timeout, reset, anything mid-request: SES may have accepted
+            return SesOutcome(Verdict.AMBIGUOUS, code=type(exc).__name__, message=str(exc)[:500] or "timeout")
+        finally:
+            SES_CALL_SECONDS.observe(time.perf_counter() - started)
+        return SesOutcome(Verdict.SENT, message_id=response["MessageId"])
+
+    async def read_quota(self) -> QuotaReading | None:
+        """The account's limits; None when GetAccount is unavailable (emulator, permissions)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                account = await self._client.get_account()
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            if code in QUOTA_UNAVAILABLE or status in QUOTA_UNAVAILABLE:
+                return None
+            raise
+        quota = account.get("SendQuota", {})
+        return QuotaReading(
+            max_send_rate=float(quota.get("MaxSendRate", -1)),
+            max_24_hour_send=float(quota.get("Max24HourSend", -1)),
+            sent_last_24_hours=float(quota.get("SentLast24Hours", 0)),
+            sending_enabled=bool(account.get("SendingEnabled", True)),
+        )

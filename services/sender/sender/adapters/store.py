@@ -1,0 +1,233 @@
+"""The sender's SQL: chunks, claims, outcomes. Each statement says why it is shaped so."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from shared.event_store import append
+from shared.events import (
+    CampaignChunkCompleted,
+    CampaignChunkCompletedData,
+    CampaignCompleted,
+    CampaignCompletedData,
+    CampaignPaused,
+    CampaignPausedData,
+    Envelope,
+    SendAttempted,
+    SendAttemptedData,
+)
+from shared.ids import uuid7
+
+# A chunk is current when it is: the first chunk of a new run (a send or resume
+# request takes over), a redelivery of the current chunk, or the successor of
+# the last one. Taking it hands out a fresh lease; claims must hold it.
+BEGIN_CHUNK = """
+UPDATE email_campaigns
+SET sender_run = $2, sender_chunk = $3, sender_lease = $4
+WHERE id = $1 AND status = 'sending'
+  AND (   (sender_run IS DISTINCT FROM $2 AND $3 = 1)
+       OR (sender_run = $2 AND sender_chunk IN ($3, $3 - 1)))
+RETURNING id, subject, body_html, body_text, from_email, from_name, reply_to, cursor_seq
+"""
+
+# Claims left `claimed` belong to a sender that died between claim and
+# outcome: SES may or may not have the message. They become `unknown`, for good.
+RECONCILE = """
+UPDATE email_sends SET outcome = 'unknown', error_code = 'interrupted',
+       error_message = 'the sender stopped between claim and outcome', attempted_at = now()
+WHERE campaign_id = $1 AND outcome = 'claimed'
+RETURNING id, prospect_id
+"""
+
+ELIGIBLE = "SELECT * FROM eligible_prospects($1, $2, $3)"
+
+# The claim, committed before the SES call. It re-checks everything that may
+# have changed since the batch was read: the campaign still sending under our
+# lease (pause takes effect here), the prospect still active and unsuppressed
+# (an unsubscribe takes effect here). The unique index makes it at most once.
+CLAIM = """
+INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token)
+SELECT $3, $1, p.id, p.seq, $4
+FROM prospects p
+WHERE p.id = $2 AND p.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
+  AND EXISTS (SELECT 1 FROM email_campaigns c
+              WHERE c.id = $1 AND c.status = 'sending' AND c.sender_lease = $5)
+ON CONFLICT (campaign_id, prospect_id) WHERE campaign_id IS NOT NULL DO NOTHING
+RETURNING id
+"""
+
+# Only a claim still `claimed` takes an outcome: a claim another sender already
+# declared unknown stays unknown.
+RECORD = """
+UPDATE email_sends
+SET outcome = $2, ses_message_id = $3, error_code = $4, error_message = $5, attempted_at = now()
+WHERE id = $1 AND outcome = 'claimed'
+RETURNING prospect_id, campaign_id
+"""
+
+STILL_OURS = "SELECT status = 'sending' AND sender_lease = $2 FROM email_campaigns WHERE id = $1"
+
+
+@dataclass(frozen=True)
+class Claim:
+    send_id: uuid.UUID
+    token: str
+
+
+async def begin_chunk(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, run_id: uuid.UUID, chunk: int, lease: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(BEGIN_CHUNK, campaign_id, run_id, chunk, lease)
+
+
+async def reconcile(conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Envelope) -> int:
+    rows = await conn.fetch(RECONCILE, campaign_id)
+    events = [
+        SendAttempted.new(
+            SendAttemptedData(
+                send_id=row["id"],
+                campaign_id=campaign_id,
+                prospect_id=row["prospect_id"],
+                outcome="unknown",
+                error_code="interrupted",
+            ),  # fmt: skip
+            cause=cause,
+        )
+        for row in rows
+        if row["prospect_id"] is not None
+    ]
+    await append(conn, *events)
+    return len(rows)
+
+
+async def eligible(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, limit: int, after_seq: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(ELIGIBLE, campaign_id, limit, after_seq)
+
+
+async def claim(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID, lease: uuid.UUID
+) -> Claim | None:
+    """Commit a claim; None when the campaign stopped or the prospect is no longer eligible."""
+    token = secrets.token_urlsafe(24)  # 192 random bits
+    send_id = await pool.fetchval(CLAIM, campaign_id, prospect_id, uuid7(), token, lease)
+    return Claim(send_id, token) if send_id is not None else None
+
+
+async def still_ours(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID) -> bool:
+    return bool(await pool.fetchval(STILL_OURS, campaign_id, lease))
+
+
+async def record(
+    pool: asyncpg.Pool,
+    claim: Claim,
+    *,
+    outcome: str,
+    cause: Envelope,
+    message_id: str | None = None,
+    code: str | None = None,
+    message: str | None = None,
+) -> bool:
+    """The outcome and its SendAttempted event, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(RECORD, claim.send_id, outcome, message_id, code, message)
+        if row is None:
+            return False
+        await append(
+            conn,
+            SendAttempted.new(
+                SendAttemptedData(
+                    send_id=claim.send_id,
+                    campaign_id=row["campaign_id"],
+                    prospect_id=row["prospect_id"],
+                    outcome=outcome,
+                    ses_message_id=message_id,
+                    error_code=code,
+                    error_message=message,
+                ),  # fmt: skip
+                cause=cause,
+            ),
+        )
+        return True
+
+
+async def release(pool: asyncpg.Pool, claim: Claim) -> None:
+    """SES proved it did not accept (throttled, refused for the account): the prospect stays eligible."""
+    await pool.execute("DELETE FROM email_sends WHERE id = $1 AND outcome = 'claimed'", claim.send_id)
+
+
+async def pause(pool: asyncpg.Pool, campaign_id: uuid.UUID, reason: str, *, by: str, cause: Envelope) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        paused = await conn.fetchval(
+            """
+            UPDATE email_campaigns SET status = 'paused', status_reason = $2, updated_at = now()
+            WHERE id = $1 AND status = 'sending' RETURNING id
+            """,
+            campaign_id,
+            reason,
+        )
+        if paused:
+            await append(
+                conn,
+                CampaignPaused.new(
+                    CampaignPausedData(campaign_id=campaign_id, reason=reason, paused_by=by),
+                    cause=cause,
+                ),
+            )
+
+
+async def finish_chunk(
+    pool: asyncpg.Pool, data: CampaignChunkCompletedData, lease: uuid.UUID, cause: Envelope
+) -> None:
+    """Move the cursor and ask for the next chunk (a continuation through the outbox)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "UPDATE email_campaigns SET cursor_seq = GREATEST(cursor_seq, $2) WHERE id = $1 AND sender_lease = $3",
+            data.campaign_id,
+            data.cursor_seq,
+            lease,
+        )
+        await append(conn, CampaignChunkCompleted.new(data, cause=cause))
+
+
+async def complete(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, cause: Envelope) -> bool:
+    async with pool.acquire() as conn, conn.transaction():
+        completed = await conn.fetchval(
+            """
+            UPDATE email_campaigns SET status = 'completed', completed_at = now(), updated_at = now()
+            WHERE id = $1 AND status = 'sending' AND sender_lease = $2 RETURNING id
+            """,
+            campaign_id,
+            lease,
+        )
+        if completed is None:
+            return False
+        attempted = await conn.fetchval(
+            "SELECT count(*) FROM email_sends WHERE campaign_id = $1", campaign_id
+        )
+        await append(
+            conn,
+            CampaignCompleted.new(
+                CampaignCompletedData(campaign_id=campaign_id, attempted=attempted), cause=cause
+            ),
+        )
+        return True
+
+
+async def sent_last_24_hours(pool: asyncpg.Pool) -> int:
+    return int(
+        await pool.fetchval(
+            "SELECT count(*) FROM email_sends WHERE attempted_at > now() - interval '24 hours'"
+            " AND outcome IN ('sent', 'unknown')"
+        )
+    )
+
+
+async def count_eligible(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> int:
+    return int(await pool.fetchval("SELECT count(*) FROM eligible_prospects($1, 2147483647, 0)", campaign_id))

@@ -1,0 +1,260 @@
+"""One chunk of a campaign: claim, send at the cadence, record; then continue, complete or pause."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from sender.adapters import store
+from sender.adapters.ses import SesGateway
+from sender.domain import Cadence, SesOutcome, Verdict, throttle_backoff
+from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
+from sender.quota import QuotaKeeper
+from shared.events import CampaignChunkCompletedData, Envelope
+from shared.links import unsubscribe_url
+from shared.logging import get_logger
+from shared.mime import build_message
+from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SenderConfig:
+    batch_size: int
+    max_in_flight: int
+    chunk_max_seconds: float
+    throttle_retries: int
+    ambiguous_to_pause: int
+    public_base_url: str
+
+
+@dataclass
+class ChunkState:
+    """What one chunk has done so far, and whether it must stop early."""
+
+    campaign_id: uuid.UUID
+    lease: uuid.UUID
+    cause: Envelope
+    templates: CampaignTemplates
+    campaign: asyncpg.Record
+    counts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "failed": 0, "unknown": 0})
+    stop: str | None = None  # why the chunk ends early
+    max_seq: int = 0
+
+
+class RateMeter:
+    """Sends started in the last minute, for the achieved-rate gauge."""
+
+    def __init__(self, window: float = 60.0) -> None:
+        self._window = window
+        self._times: deque[float] = deque()
+
+    def tick(self, now: float) -> None:
+        self._times.append(now)
+        while self._times and self._times[0] < now - self._window:
+            self._times.popleft()
+        span = min(self._window, max(now - self._times[0], 1e-9)) if len(self._times) > 1 else self._window
+        ACHIEVED_RATE.set(len(self._times) / span if len(self._times) > 1 else 0)
+
+
+class ChunkRunner:
+    def __init__(
+        self, *, pool: asyncpg.Pool, ses: SesGateway, cadence: Cadence, quota: QuotaKeeper, config: SenderConfig,
+    ) -> None:  # fmt: skip
+        self._pool = pool
+        self._ses = ses
+        self._cadence = cadence
+        self._quota = quota
+        self._config = config
+        self._ambiguous_streak = 0
+        self._meter = RateMeter()
+        self._eligible_logged: dict[uuid.UUID, float] = {}
+        self._stopping = False
+
+    def shutdown(self) -> None:
+        """End the chunk in hand after the sends in flight; its continuation carries on later."""
+        self._stopping = True
+
+    async def run(self, campaign_id: uuid.UUID, *, run_id: uuid.UUID, chunk: int, cause: Envelope) -> None:
+        lease = uuid.uuid4()
+        async with self._pool.acquire() as conn, conn.transaction():
+            campaign = await store.begin_chunk(conn, campaign_id, run_id, chunk, lease)
+            if campaign is None:
+                log.info(
+                    "stale or stopped campaign request ignored", campaign_id=str(campaign_id), chunk=chunk
+                )
+                return
+            interrupted = await store.reconcile(conn, campaign_id, cause)
+        if interrupted:
+            SENDS.labels("unknown").inc(interrupted)
+            log.warning("claims of an interrupted sender marked unknown", count=interrupted)
+        try:
+            templates = parse_campaign(campaign["subject"], campaign["body_html"], campaign["body_text"])
+        except TemplateError as exc:
+            await store.pause(
+                self._pool, campaign_id, f"the template is invalid: {exc}", by="sender", cause=cause
+            )
+            return
+        state = ChunkState(campaign_id, lease, cause, templates, campaign)
+        await self._quota.refresh_if_due()
+        if (reason := self._quota.quota.exhausted()) is not None:
+            await store.pause(self._pool, campaign_id, reason, by="sender", cause=cause)
+            return
+        batch = await self._next_batch(campaign_id, campaign["cursor_seq"])
+        if not batch:
+            if await store.complete(self._pool, campaign_id, lease, cause):
+                ELIGIBLE_REMAINING.labels(str(campaign_id)).set(0)
+                log.info("campaign completed", campaign_id=str(campaign_id))
+            return
+        await self._send_batch(state, batch)
+        await self._end_chunk(state, run_id, chunk)
+
+    async def _next_batch(self, campaign_id: uuid.UUID, cursor: int) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn:
+            batch = await store.eligible(conn, campaign_id, self._config.batch_size, cursor)
+            if not batch and cursor > 0:
+                # The final sweep: prospects re-activated behind the cursor.
+                batch = await store.eligible(conn, campaign_id, self._config.batch_size, 0)
+        return batch
+
+    async def _send_batch(self, state: ChunkState, batch: list[asyncpg.Record]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._config.chunk_max_seconds
+        slots = asyncio.Semaphore(self._config.max_in_flight)
+        tasks: set[asyncio.Task[None]] = set()
+        for prospect in batch:
+            await slots.acquire()
+            if self._stopping:
+                state.stop = state.stop or "the sender is shutting down"
+            if state.stop or loop.time() > deadline:
+                slots.release()
+                break
+            await self._wait_for_slot(loop)
+            if state.stop:
+                slots.release()
+                break
+            state.max_seq = max(state.max_seq, prospect["seq"])
+            task = asyncio.create_task(self._send_one(state, prospect))
+            tasks.add(task)
+
+            def done(finished: asyncio.Task[None]) -> None:
+                tasks.discard(finished)
+                slots.release()
+
+            task.add_done_callback(done)
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> None:
+        slot = self._cadence.next_slot(loop.time())
+        delay = slot - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._meter.tick(loop.time())
+
+    async def _send_one(self, state: ChunkState, prospect: asyncpg.Record) -> None:
+        claim = await store.claim(self._pool, state.campaign_id, prospect["id"], state.lease)
+        if claim is None:
+            if not await store.still_ours(self._pool, state.campaign_id, state.lease):
+                state.stop = state.stop or "the campaign stopped or another sender took over"
+            return  # else: the prospect unsubscribed or was suppressed since the batch was read
+        link = unsubscribe_url(self._config.public_base_url, claim.token)
+        campaign = state.campaign
+        try:
+            recipient = Recipient(
+                **{k: prospect[k] for k in ("email", "first_name", "last_name", "company", "title")}
+            )
+            message = build_message(
+                render(state.templates, recipient, link), from_email=campaign["from_email"],
+                from_name=campaign["from_name"], to=prospect["email"], reply_to=campaign["reply_to"],
+                unsubscribe_url=link,
+            )  # fmt: skip
+            raw = message.as_bytes()
+        except (ValueError, TypeError) as exc:
+            await self._record(state, claim, "failed", code="RenderError", message=str(exc)[:500])
+            return
+        tags = {
+            "campaign_id": str(state.campaign_id),
+            "prospect_id": str(prospect["id"]),
+            "send_id": str(claim.send_id),
+        }
+        outcome = await self._call_ses(raw, campaign["from_email"], prospect["email"], tags)
+        await self._settle(state, claim, outcome)
+
+    async def _call_ses(self, raw: bytes, from_email: str, to: str, tags: dict[str, str]) -> SesOutcome:
+        outcome = await self._ses.send_raw(raw, from_email=from_email, to=to, tags=tags)
+        attempt = 0
+        # Throttled or never connected: SES did not take it, so the same recipient may go again.
+        while (
+            outcome.verdict in (Verdict.THROTTLED, Verdict.NOT_SENT)
+            and attempt < self._config.throttle_retries
+        ):
+            attempt += 1
+            await asyncio.sleep(throttle_backoff(attempt, random.random()))  # noqa: S311 - jitter
+            await self._wait_for_slot(asyncio.get_running_loop())
+            outcome = await self._ses.send_raw(raw, from_email=from_email, to=to, tags=tags)
+        return outcome
+
+    async def _settle(self, state: ChunkState, claim: store.Claim, outcome: SesOutcome) -> None:
+        verdict = outcome.verdict
+        if verdict is Verdict.SENT:
+            self._ambiguous_streak = 0
+            self._quota.quota.count_send()
+            await self._record(state, claim, "sent", message_id=outcome.message_id)
+            if (reason := self._quota.quota.exhausted()) is not None:
+                state.stop = reason
+                await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
+        elif verdict is Verdict.FAILED:
+            await self._record(state, claim, "failed", code=outcome.code, message=outcome.message)
+        elif verdict is Verdict.AMBIGUOUS:
+            self._ambiguous_streak += 1
+            self._quota.quota.count_send()
+            await self._record(state, claim, "unknown", code=outcome.code, message=outcome.message)
+            if self._ambiguous_streak >= self._config.ambiguous_to_pause:
+                reason = f"SES unreachable or failing ({self._ambiguous_streak} ambiguous errors in a row)"
+                state.stop = reason
+                await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
+        else:  # PAUSE, or still THROTTLED / NOT_SENT after the retries: not accepted, stays eligible
+            await store.release(self._pool, claim)
+            SENDS.labels("released").inc()
+            reason = (
+                outcome.pause_reason if verdict is Verdict.PAUSE else f"SES kept refusing: {outcome.code}"
+            )
+            state.stop = reason
+            if verdict is Verdict.PAUSE:
+                await store.pause(self._pool, state.campaign_id, reason, by="ses", cause=state.cause)
+            else:
+                log.warning("SES throttling persists; the chunk ends early", code=outcome.code)
+
+    async def _record(
+        self, state: ChunkState, claim: store.Claim, outcome: str, **detail: str | None
+    ) -> None:
+        if await store.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail):
+            state.counts[outcome] += 1
+            SENDS.labels(outcome).inc()
+
+    async def _end_chunk(self, state: ChunkState, run_id: uuid.UUID, chunk: int) -> None:
+        if not await store.still_ours(self._pool, state.campaign_id, state.lease):
+            return  # paused (by the admin or above) or taken over: no continuation
+        data = CampaignChunkCompletedData(
+            campaign_id=state.campaign_id, run_id=run_id, chunk=chunk,
+            attempted=sum(state.counts.values()), cursor_seq=state.max_seq, has_more=True, **state.counts,
+        )  # fmt: skip
+        await store.finish_chunk(self._pool, data, state.lease, state.cause)
+        await self._report_remaining(state.campaign_id)
+        if state.stop and not self._stopping:  # throttled: give SES a moment before continuing
+            await asyncio.sleep(2.0)
+
+    async def _report_remaining(self, campaign_id: uuid.UUID) -> None:
+        now = time.monotonic()
+        if now - self._eligible_logged.get(campaign_id, -1e9) < 30:
+            return
+        self._eligible_logged[campaign_id] = now
+        ELIGIBLE_REMAINING.labels(str(campaign_id)).set(await store.count_eligible(self._pool, campaign_id))

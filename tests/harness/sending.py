@@ -1,0 +1,109 @@
+"""Seeding prospects and campaigns, running senders, and waiting for campaigns."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestServer
+
+from api_gateway import campaigns as gateway_campaigns
+from api_gateway.adapters import campaigns as campaign_store
+from sender.app import RUNNER, create_app
+from sender.settings import SenderSettings
+
+FROM_EMAIL = "outreach@example.com"
+PUBLIC_BASE_URL = "https://links.example.com"
+TEMPLATE = {
+    "name": "Test campaign",
+    "subject": "Hello {{ first_name }}",
+    "body_html": '<p>Hi {{ first_name }} {{last_name}}</p><p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p>',
+    "body_text": "Hi {{ first_name }} {{ last_name }}\nUnsubscribe: {{ unsubscribe_url }}",
+    "from_email": FROM_EMAIL,
+    "from_name": "Outreach",
+    "reply_to": "replies@example.com",
+}
+
+
+async def seed_prospects(
+    pool: asyncpg.Pool, count: int, *, prefix: str | None = None, status: str = "active"
+) -> list[asyncpg.Record]:
+    prefix = prefix or uuid.uuid4().hex[:8]
+    return await pool.fetch(
+        """
+        INSERT INTO prospects (email, email_hash, first_name, last_name, status)
+        SELECT e, outreach_email_hash(e), 'First' || g, 'Last' || g, $3
+        FROM (SELECT g, $1 || '-' || g || '@recipients.example' AS e FROM generate_series(1, $2) g) s
+        ORDER BY g
+        RETURNING id, email, first_name, last_name, seq
+        """,
+        prefix,
+        count,
+        status,
+    )
+
+
+async def seed_campaign(pool: asyncpg.Pool, **overrides: Any) -> uuid.UUID:
+    async with pool.acquire() as conn:
+        row = await campaign_store.insert(conn, {**TEMPLATE, **overrides})
+    return row["id"]
+
+
+async def request_send(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> None:
+    await gateway_campaigns.request_send(pool, campaign_id, actor="test", correlation_id=str(uuid.uuid4()))
+
+
+async def campaign_status(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[str, str | None]:
+    row = await pool.fetchrow("SELECT status, status_reason FROM email_campaigns WHERE id = $1", campaign_id)
+    return row["status"], row["status_reason"]
+
+
+async def wait_for_status(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, *statuses: str, timeout: float = 60.0
+) -> tuple[str, str | None]:
+    async with asyncio.timeout(timeout):
+        while True:
+            status = await campaign_status(pool, campaign_id)
+            if status[0] in statuses:
+                return status
+            await asyncio.sleep(0.05)
+
+
+async def outcomes(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> dict[str, int]:
+    rows = await pool.fetch(
+        "SELECT outcome, count(*) AS n FROM email_sends WHERE campaign_id = $1 GROUP BY outcome", campaign_id
+    )
+    return {row["outcome"]: row["n"] for row in rows}
+
+
+def sender_settings(database_url: str, amqp_url: str, ses_endpoint: str, **overrides: Any) -> SenderSettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "amqp_url": amqp_url,
+        "ses_endpoint_url": ses_endpoint,
+        "ses_from_email": FROM_EMAIL,
+        "public_base_url": PUBLIC_BASE_URL,
+        "ses_configuration_set": "outreach-test",
+        "send_rate_per_second": 50,
+        "outbox_poll_seconds": 0.5,
+        **overrides,
+    }
+    return SenderSettings(**values)
+
+
+@asynccontextmanager
+async def running_sender(
+    database_url: str, amqp_url: str, ses_endpoint: str, **overrides: Any
+) -> AsyncIterator[TestServer]:
+    """A sender app in this process (its consumer, relay and send loop), stopped at the end."""
+    server = TestServer(create_app(sender_settings(database_url, amqp_url, ses_endpoint, **overrides)))
+    await server.start_server()
+    try:
+        yield server
+    finally:
+        server.app[RUNNER].shutdown()
+        await server.close()

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from shared import db
+
+# The SDK reads credentials from the environment; the emulator and the stub accept any.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@pytest.fixture
+async def backends(make_database, make_vhost):
+    """A database and vhost of the test's own: senders count everything they see."""
+    database_url, amqp_url = await make_database(), await make_vhost()
+    async with db.pool_context(database_url) as pool:
+        yield database_url, amqp_url, pool
