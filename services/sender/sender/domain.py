@@ -94,13 +94,21 @@ class Quota:
 
     def exhausted(self) -> str | None:
         """The reason to stop, when a daily limit is reached."""
-        if self.max_24_hour_send is not None and self.max_24_hour_send >= 0:
-            if self.sent_last_24_hours >= self.max_24_hour_send:
-                return "daily quota"
+        if self.max_24_hour_send is not None and 0 <= self.max_24_hour_send <= self.sent_last_24_hours:
+            return "daily quota"
         if self.daily_cap is not None and self.sent_by_us_last_24_hours >= self.daily_cap:
             return "daily cap"
         return None
 
-    def count_send(self) -> None:
+    def try_reserve(self) -> bool:
+        """Count a send before it starts (several may be in flight); False at a daily limit."""
+        if self.exhausted() is not None:
+            return False
         self.sent_last_24_hours += 1
         self.sent_by_us_last_24_hours += 1
+        return True
+
+    def unreserve(self) -> None:
+        """The send did not count after all (not accepted, or failed before SES took it)."""
+        self.sent_last_24_hours -= 1
+        self.sent_by_us_last_24_hours -= 1

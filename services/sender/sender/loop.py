@@ -160,8 +160,13 @@ class ChunkRunner:
         self._meter.tick(loop.time())
 
     async def _send_one(self, state: ChunkState, prospect: asyncpg.Record) -> None:
+        quota = self._quota.quota
+        if not quota.try_reserve():
+            await self._stop_for_quota(state)
+            return
         claim = await store.claim(self._pool, state.campaign_id, prospect["id"], state.lease)
         if claim is None:
+            quota.unreserve()
             if not await store.still_ours(self._pool, state.campaign_id, state.lease):
                 state.stop = state.stop or "the campaign stopped or another sender took over"
             return  # else: the prospect unsubscribed or was suppressed since the batch was read
@@ -178,6 +183,7 @@ class ChunkRunner:
             )  # fmt: skip
             raw = message.as_bytes()
         except (ValueError, TypeError) as exc:
+            quota.unreserve()
             await self._record(state, claim, "failed", code="RenderError", message=str(exc)[:500])
             return
         tags = {
@@ -206,22 +212,19 @@ class ChunkRunner:
         verdict = outcome.verdict
         if verdict is Verdict.SENT:
             self._ambiguous_streak = 0
-            self._quota.quota.count_send()
             await self._record(state, claim, "sent", message_id=outcome.message_id)
-            if (reason := self._quota.quota.exhausted()) is not None:
-                state.stop = reason
-                await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
         elif verdict is Verdict.FAILED:
+            self._quota.quota.unreserve()
             await self._record(state, claim, "failed", code=outcome.code, message=outcome.message)
-        elif verdict is Verdict.AMBIGUOUS:
+        elif verdict is Verdict.AMBIGUOUS:  # SES may have counted it: it stays reserved
             self._ambiguous_streak += 1
-            self._quota.quota.count_send()
             await self._record(state, claim, "unknown", code=outcome.code, message=outcome.message)
             if self._ambiguous_streak >= self._config.ambiguous_to_pause:
                 reason = f"SES unreachable or failing ({self._ambiguous_streak} ambiguous errors in a row)"
                 state.stop = reason
                 await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
         else:  # PAUSE, or still THROTTLED / NOT_SENT after the retries: not accepted, stays eligible
+            self._quota.quota.unreserve()
             await store.release(self._pool, claim)
             SENDS.labels("released").inc()
             reason = (
@@ -232,6 +235,12 @@ class ChunkRunner:
                 await store.pause(self._pool, state.campaign_id, reason, by="ses", cause=state.cause)
             else:
                 log.warning("SES throttling persists; the chunk ends early", code=outcome.code)
+
+    async def _stop_for_quota(self, state: ChunkState) -> None:
+        reason = self._quota.quota.exhausted() or "daily quota"
+        if state.stop is None:
+            state.stop = reason
+            await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
 
     async def _record(
         self, state: ChunkState, claim: store.Claim, outcome: str, **detail: str | None

@@ -1,0 +1,161 @@
+"""Each SES answer class, the quota, and the SDK's retries, through aiobotocore against the stub."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.harness.ses_stub import Fault, running_stub
+from tests.harness.sending import (
+    campaign_status,
+    outcomes,
+    request_send,
+    running_sender,
+    seed_campaign,
+    seed_prospects,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.integration
+
+
+async def run_campaign(backends, stub, prospects: int, *, until=("completed", "paused"), **sender_options):
+    database_url, amqp_url, pool = backends
+    seeded = await seed_prospects(pool, prospects)
+    campaign_id = await seed_campaign(pool)
+    async with running_sender(database_url, amqp_url, stub.endpoint_url, **sender_options):
+        await request_send(pool, campaign_id)
+        status = await wait_for_status(pool, campaign_id, *until, timeout=60)
+        await asyncio.sleep(0.3)  # anything wrongly still in flight would land now
+    return campaign_id, seeded, status
+
+
+async def test_each_message_carries_the_tags_and_configuration_set(backends):
+    async with running_stub() as stub:
+        campaign_id, seeded, _ = await run_campaign(backends, stub, 3)
+    pool = backends[2]
+    sends = {
+        str(r["prospect_id"]): str(r["id"])
+        for r in await pool.fetch("SELECT id, prospect_id FROM email_sends WHERE campaign_id = $1", campaign_id)
+    }
+    for received in stub.received:
+        assert received.body["ConfigurationSetName"] == "outreach-test"
+        tags = received.tags
+        assert tags["campaign_id"] == str(campaign_id)
+        assert sends[tags["prospect_id"]] == tags["send_id"]
+    assert len(stub.received) == 3
+
+
+async def test_throttling_is_retried_for_the_same_recipient(backends):
+    async with running_stub() as stub:
+        throttled = Fault("TooManyRequestsException", 429, "Maximum sending rate exceeded")
+        stub.fail_next(throttled, throttled)
+        campaign_id, _, status = await run_campaign(backends, stub, 3)
+    assert status[0] == "completed"
+    assert stub.attempts == 5  # two refusals, then three accepted
+    assert sorted(r.to[0] for r in stub.received) == sorted({r.to[0] for r in stub.received})
+    assert await outcomes(backends[2], campaign_id) == {"sent": 3}
+
+
+async def test_the_sdk_itself_never_retries(backends):
+    async with running_stub() as stub:
+        stub.fail_next(Fault("", 503))
+        campaign_id, _, _ = await run_campaign(backends, stub, 1)
+    # One attempt for the 5xx (ambiguous: never retried), no hidden SDK retry.
+    assert stub.attempts == 1
+    assert await outcomes(backends[2], campaign_id) == {"unknown": 1}
+
+
+async def test_a_rejected_message_fails_alone_and_the_campaign_goes_on(backends):
+    async with running_stub() as stub:
+        stub.fail_next(Fault("MessageRejected", 400, "Email address is not verified."))
+        campaign_id, _, status = await run_campaign(backends, stub, 4)
+    assert status[0] == "completed"
+    assert await outcomes(backends[2], campaign_id) == {"failed": 1, "sent": 3}
+    error = await backends[2].fetchrow(
+        "SELECT error_code, error_message FROM email_sends WHERE campaign_id = $1 AND outcome = 'failed'", campaign_id
+    )
+    assert (error["error_code"], error["error_message"]) == ("MessageRejected", "Email address is not verified.")
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("SendingPausedException", "SES sending is paused for the account"),
+        ("AccountSuspendedException", "the SES account is suspended"),
+        ("LimitExceededException", "daily quota"),
+        ("MailFromDomainNotVerifiedException", "the MAIL FROM domain is not verified"),
+        ("NotFoundException", "SES configuration missing (configuration set or identity)"),
+    ],
+)
+async def test_account_errors_pause_the_campaign_and_keep_the_rest_eligible(backends, code, reason):
+    pool = backends[2]
+    async with running_stub() as stub:
+        stub.fail_next(Fault(code, 400 if code != "NotFoundException" else 404, "refused"))
+        campaign_id, seeded, status = await run_campaign(backends, stub, 5, send_rate_per_second=5)
+        assert status == ("paused", reason)
+        assert stub.received == [], "nothing after the refusal"
+        assert await outcomes(pool, campaign_id) == {}, "the refused claim was released"
+        # Resumed after the fix, every prospect still gets its one message.
+        database_url, amqp_url, _ = backends
+        async with running_sender(database_url, amqp_url, stub.endpoint_url):
+            await request_send(pool, campaign_id)
+            await wait_for_status(pool, campaign_id, "completed")
+    assert sorted(r.to[0] for r in stub.received) == sorted(p["email"] for p in seeded)
+    paused = await pool.fetchval(
+        "SELECT data->>'paused_by' FROM events WHERE type = 'campaign.paused' AND data->>'campaign_id' = $1",
+        str(campaign_id),
+    )
+    assert paused == "ses"
+
+
+async def test_ambiguous_failures_become_unknown_and_enough_of_them_pause(backends):
+    async with running_stub() as stub:
+        stub.fail_next(Fault("", 500), Fault("InternalFailure", 500), Fault("", 502))
+        campaign_id, _, status = await run_campaign(backends, stub, 6, send_rate_per_second=5)
+    assert status[0] == "paused"
+    assert "3 ambiguous errors in a row" in status[1]
+    assert await outcomes(backends[2], campaign_id) == {"unknown": 3}
+    assert stub.attempts == 3, "an ambiguous send is never retried"
+
+
+async def test_a_timeout_is_ambiguous_even_when_ses_kept_the_message(backends):
+    async with running_stub() as stub:
+        stub.fail_next(Fault(hang_seconds=2, accept=True))
+        campaign_id, _, status = await run_campaign(backends, stub, 2, ses_timeout_seconds=0.5)
+    assert status[0] == "completed"
+    assert await outcomes(backends[2], campaign_id) == {"unknown": 1, "sent": 1}
+    assert len(stub.received) == 2 and stub.attempts == 2  # the timed-out one was not sent again
+
+
+async def test_the_account_max_send_rate_caps_the_cadence(backends):
+    async with running_stub() as stub:
+        stub.account["SendQuota"]["MaxSendRate"] = 10.0
+        await run_campaign(backends, stub, 11, send_rate_per_second=100)
+    times = [r.at for r in stub.received]
+    elapsed = times[-1] - times[0]
+    assert elapsed >= 0.95, f"10 intervals at 10/s take a second, took {elapsed:.3f} s"
+
+
+async def test_the_daily_quota_pauses_the_campaign(backends):
+    async with running_stub() as stub:
+        stub.account["SendQuota"].update({"Max24HourSend": 203.0, "SentLast24Hours": 200.0})
+        campaign_id, _, status = await run_campaign(backends, stub, 6)
+    assert status == ("paused", "daily quota")
+    assert len(stub.received) == 3
+
+
+async def test_the_configured_daily_cap_pauses_the_campaign(backends):
+    async with running_stub() as stub:
+        campaign_id, _, status = await run_campaign(backends, stub, 6, daily_send_cap=4)
+    assert status == ("paused", "daily cap")
+    assert len(stub.received) == 4
+    assert await outcomes(backends[2], campaign_id) == {"sent": 4}
+
+
+async def test_without_get_account_the_configured_rate_applies(backends):
+    async with running_stub(account=None) as stub:
+        campaign_id, _, status = await run_campaign(backends, stub, 3)
+    assert status[0] == "completed"
+    assert await campaign_status(backends[2], campaign_id) == ("completed", None)
