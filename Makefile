@@ -61,8 +61,9 @@ lint: $(STAMP) ## ruff + mypy
 	$(BIN)/mypy shared services bench infra
 
 bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
-	PYTHONPATH=. $(BIN)/python bench/eligible.py
-	PYTHONPATH=. $(BIN)/python bench/import.py
+	$(BIN)/python -m bench.eligible
+	$(BIN)/python -m bench.import
+	$(BIN)/python -m bench.sender
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11

@@ -1,6 +1,6 @@
 """Eligible-prospects query time at 1M prospects with 100K already claimed.
 
-    PYTHONPATH=. python bench/eligible.py [--prospects 1000000] [--claimed 100000] [--runs 50]
+    python -m bench.eligible [--prospects 1000000] [--claimed 100000] [--runs 50]
 
 Builds (once; reused while the sizes match) a database `outreach_bench` with
 the real schema: 1M prospects (4 % not active, 1 % suppressed by hash), one

@@ -1,6 +1,6 @@
 """CSV import through the gateway's HTTP route, beside the psql \\copy floor.
 
-    PYTHONPATH=. python bench/import.py [--sizes 100000 1000000]
+    python -m bench.import [--sizes 100000 1000000]
 
 For each size: a generated CSV (email, first_name, last_name, company, title,
 city) is POSTed to /api/prospects/import of a freshly started gateway (into

@@ -33,7 +33,7 @@ class Settings(BaseSettings):
     ses_webhook_secret: SecretStr | None = None
     proxy_shared_secret: SecretStr | None = None
     admin_jwt_secret: SecretStr | None = None
-    send_rate_per_second: float = Field(default=5.0, gt=0, le=1000)
+    send_rate_per_second: float = Field(default=5.0, gt=0, le=100_000)
     send_batch_size: int = Field(default=1000, ge=1, le=10_000)
 
     gateway_port: int = 8080

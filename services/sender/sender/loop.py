@@ -19,7 +19,7 @@ from sender.quota import QuotaKeeper
 from shared.events import CampaignChunkCompletedData, Envelope
 from shared.links import unsubscribe_url
 from shared.logging import get_logger
-from shared.mime import build_message
+from shared.mime import build_message, to_bytes
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
 
 log = get_logger(__name__)
@@ -181,7 +181,7 @@ class ChunkRunner:
                 from_name=campaign["from_name"], to=prospect["email"], reply_to=campaign["reply_to"],
                 unsubscribe_url=link,
             )  # fmt: skip
-            raw = message.as_bytes()
+            raw = to_bytes(message)
         except (ValueError, TypeError) as exc:
             quota.unreserve()
             await self._record(state, claim, "failed", code="RenderError", message=str(exc)[:500])
