@@ -52,9 +52,9 @@ def generate(path: Path, rows: int) -> None:
         writer = csv.writer(out)
         writer.writerow(["email", "first_name", "last_name", "company", "title", "city"])
         for i in range(rows):
-            f, l = rng.choice(first), rng.choice(last)
+            given, family = rng.choice(first), rng.choice(last)
             writer.writerow([
-                f"{f.lower()}.{l.lower()}.{i}@company{rng.randint(1, 20000)}.example.com", f, l,
+                f"{given.lower()}.{family.lower()}.{i}@company{rng.randint(1, 20000)}.example.com", given, family,
                 f"Company {rng.randint(1, 20000)} Ltd", "Head of Engineering", "Berlin",
             ])  # fmt: skip
 

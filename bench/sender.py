@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import statistics
 import time
@@ -22,8 +23,8 @@ import asyncpg
 from bench.common import machine, service
 from shared import db
 from shared.migrations import migrate
-from tests.harness.ses_stub import running_stub
 from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, seed_campaign, seed_prospects
+from tests.harness.ses_stub import running_stub
 
 BENCH_DB = "outreach_bench_sender"
 
@@ -67,7 +68,7 @@ async def run(rate: float, count: int, base_url: str, amqp_url: str, **extra_env
                     await asyncio.sleep(0.05)
         times = [r.at for r in stub.received]
     interval = 1 / rate
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     deviations = [abs(g - interval) * 1000 for g in gaps]
     return {
         "configured": rate,

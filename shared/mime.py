@@ -59,7 +59,7 @@ def build_message(
         ("List-Unsubscribe-Post", ONE_CLICK),
     ]
     for name, value in headers:
-        message[name] = _header(name, value)
+        message[name] = _header(name, value)  # type: ignore[assignment] # compat32 takes Header objects
     message.attach(MIMEText(content.text, "plain", "utf-8"))
     message.attach(MIMEText(content.html, "html", "utf-8"))
     return message

@@ -1,5 +1,6 @@
 from aiohttp import web
 
+from event_ingest.http import ses_events
 from event_ingest.settings import EventIngestSettings
 from shared.http import create_base_app
 
@@ -7,4 +8,8 @@ SERVICE = "event-ingest"
 
 
 def create_app(settings: EventIngestSettings) -> web.Application:
-    return create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app = create_base_app(
+        settings, service=SERVICE, outbox_relay=True, client_max_size=settings.webhook_max_bytes
+    )
+    app.router.add_post("/api/webhooks/ses-events", ses_events)
+    return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import sys
@@ -10,8 +11,6 @@ from collections import Counter
 
 import pytest
 
-from tests.harness.ses_emulator import free_port
-from tests.harness.ses_stub import running_stub
 from tests.harness.sending import (
     FROM_EMAIL,
     PUBLIC_BASE_URL,
@@ -22,6 +21,8 @@ from tests.harness.sending import (
     seed_prospects,
     wait_for_status,
 )
+from tests.harness.ses_emulator import free_port
+from tests.harness.ses_stub import running_stub
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ async def test_two_senders_share_one_cadence_and_never_double_send(backends):
     recipients = [r.to[0] for r in stub.received]
     assert Counter(recipients) == Counter(p["email"] for p in seeded), "each prospect exactly once"
     times = [r.at for r in stub.received]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     # One cadence for both: no two sends closer than the interval (a few ms of timer slack).
     assert min(gaps) >= 1 / rate - 0.012, f"closest sends {min(gaps) * 1000:.1f} ms apart"
     assert await outcomes(pool, campaign_id) == {"sent": 40}
@@ -77,7 +78,12 @@ def sender_env(database_url: str, amqp_url: str, ses_endpoint: str) -> dict[str,
 
 async def start_sender(env: dict[str, str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "sender", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        sys.executable,
+        "-m",
+        "sender",
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
 
 

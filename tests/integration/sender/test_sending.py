@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import Counter
 
 import pytest
@@ -176,7 +177,7 @@ async def test_campaigns_take_turns_chunk_by_chunk(backends, emulator):
     order = await pool.fetch("SELECT campaign_id FROM email_sends ORDER BY attempted_at")
     sequence = [row["campaign_id"] for row in order]
     # Neither campaign waited for the other to finish: their chunks interleave.
-    switches = sum(1 for a, b in zip(sequence, sequence[1:], strict=False) if a != b)
+    switches = sum(1 for a, b in itertools.pairwise(sequence) if a != b)
     assert switches >= 3, sequence
     assert Counter(sequence) == {first: 12, second: 12}
     assert await campaign_status(pool, first) == ("completed", None)

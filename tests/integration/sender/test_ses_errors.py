@@ -6,7 +6,6 @@ import asyncio
 
 import pytest
 
-from tests.harness.ses_stub import Fault, running_stub
 from tests.harness.sending import (
     campaign_status,
     outcomes,
@@ -16,6 +15,7 @@ from tests.harness.sending import (
     seed_prospects,
     wait_for_status,
 )
+from tests.harness.ses_stub import Fault, running_stub
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +33,13 @@ async def run_campaign(backends, stub, prospects: int, *, until=("completed", "p
 
 async def test_each_message_carries_the_tags_and_configuration_set(backends):
     async with running_stub() as stub:
-        campaign_id, seeded, _ = await run_campaign(backends, stub, 3)
+        campaign_id, _seeded, _ = await run_campaign(backends, stub, 3)
     pool = backends[2]
     sends = {
         str(r["prospect_id"]): str(r["id"])
-        for r in await pool.fetch("SELECT id, prospect_id FROM email_sends WHERE campaign_id = $1", campaign_id)
+        for r in await pool.fetch(
+            "SELECT id, prospect_id FROM email_sends WHERE campaign_id = $1", campaign_id
+        )
     }
     for received in stub.received:
         assert received.body["ConfigurationSetName"] == "outreach-test"
@@ -74,9 +76,13 @@ async def test_a_rejected_message_fails_alone_and_the_campaign_goes_on(backends)
     assert status[0] == "completed"
     assert await outcomes(backends[2], campaign_id) == {"failed": 1, "sent": 3}
     error = await backends[2].fetchrow(
-        "SELECT error_code, error_message FROM email_sends WHERE campaign_id = $1 AND outcome = 'failed'", campaign_id
+        "SELECT error_code, error_message FROM email_sends WHERE campaign_id = $1 AND outcome = 'failed'",
+        campaign_id,
     )
-    assert (error["error_code"], error["error_message"]) == ("MessageRejected", "Email address is not verified.")
+    assert (error["error_code"], error["error_message"]) == (
+        "MessageRejected",
+        "Email address is not verified.",
+    )
 
 
 @pytest.mark.parametrize(
@@ -141,7 +147,7 @@ async def test_the_account_max_send_rate_caps_the_cadence(backends):
 async def test_the_daily_quota_pauses_the_campaign(backends):
     async with running_stub() as stub:
         stub.account["SendQuota"].update({"Max24HourSend": 203.0, "SentLast24Hours": 200.0})
-        campaign_id, _, status = await run_campaign(backends, stub, 6)
+        _campaign_id, _, status = await run_campaign(backends, stub, 6)
     assert status == ("paused", "daily quota")
     assert len(stub.received) == 3
 

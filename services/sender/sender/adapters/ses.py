@@ -10,8 +10,8 @@ from typing import Any
 from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from sender.domain import SesOutcome, Verdict, classify_error
-from shared.logging import get_logger
 from sender.metrics import SES_CALL_SECONDS
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 QUOTA_UNAVAILABLE = {"NotFoundException", "AccessDeniedException", "404", "403", "UnknownOperationException"}

@@ -95,7 +95,7 @@ async def reconcile(conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Env
                 prospect_id=row["prospect_id"],
                 outcome="unknown",
                 error_code="interrupted",
-            ),  # fmt: skip
+            ),
             cause=cause,
         )
         for row in rows
@@ -150,7 +150,7 @@ async def record(
                     ses_message_id=message_id,
                     error_code=code,
                     error_message=message,
-                ),  # fmt: skip
+                ),
                 cause=cause,
             ),
         )

@@ -1,0 +1,278 @@
+"""From an SES event (as EventBridge delivers it) to one domain event. Pure: no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from event_ingest.models import EventBridgeEnvelope, SendingStatus, SesEventDetail
+from shared.events import (
+    Envelope,
+    RecipientDiagnostic,
+    SesBounce,
+    SesBounceData,
+    SesClick,
+    SesClickData,
+    SesComplaint,
+    SesComplaintData,
+    SesDelivery,
+    SesDeliveryData,
+    SesDeliveryDelay,
+    SesDeliveryDelayData,
+    SesEventData,
+    SesOpen,
+    SesOpenData,
+    SesReject,
+    SesRejectData,
+    SesRenderingFailure,
+    SesRenderingFailureData,
+    SesSend,
+    SesSendingStatusChanged,
+    SesSendingStatusChangedData,
+)
+from shared.requests import validation_details
+
+SENDING_STATUS = {"Sending Status Disabled": False, "Sending Status Enabled": True}
+
+
+class RejectedPayload(ValueError):
+    """Not an SES event we can accept; the reason goes back in the 400 answer."""
+
+    def __init__(self, reason: str, details: Any = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.details = details
+
+
+@dataclass(frozen=True)
+class SendRef:
+    send_id: uuid.UUID | None
+    campaign_id: uuid.UUID | None
+    prospect_id: uuid.UUID | None
+
+    @property
+    def complete(self) -> bool:
+        return None not in (self.send_id, self.campaign_id, self.prospect_id)
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A validated delivery: what to store, and how to make its domain event."""
+
+    envelope: EventBridgeEnvelope
+    detail: SesEventDetail | None  # None for account-level events
+    event_type: str | None
+    dedupe_key: str | None
+    tagged: SendRef
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_delivery(body: dict[str, Any]) -> Incoming:
+    try:
+        envelope = EventBridgeEnvelope.model_validate(body)
+    except ValidationError as exc:
+        raise RejectedPayload("not an EventBridge SES event", validation_details(exc)) from None
+    if (
+        envelope.detail_type in SENDING_STATUS
+        or ("eventType" not in envelope.detail
+        and ("notificationType" not in envelope.detail))
+    ):
+        return Incoming(envelope, None, None, None, SendRef(None, None, None))
+    try:
+        detail = SesEventDetail.model_validate(envelope.detail)
+    except ValidationError as exc:
+        raise RejectedPayload("the SES event detail is invalid", validation_details(exc)) from None
+    check_complete(detail)
+    mail = detail.mail
+    tagged = SendRef(
+        _uuid(mail.tag("send_id")), _uuid(mail.tag("campaign_id")), _uuid(mail.tag("prospect_id"))
+    )
+    return Incoming(envelope, detail, detail.event_type, dedupe_key(detail, envelope.time), tagged)
+
+
+def _own(detail: SesEventDetail) -> Any:
+    return {
+        "Bounce": detail.bounce, "Complaint": detail.complaint, "Delivery": detail.delivery,
+        "Open": detail.open, "Click": detail.click, "DeliveryDelay": detail.delivery_delay,
+    }.get(detail.event_type)  # fmt: skip
+
+
+def _event_time(detail: SesEventDetail, fallback: datetime) -> datetime:
+    own = _own(detail)
+    when = getattr(own, "timestamp", None) or detail.mail.timestamp
+    return when or fallback
+
+
+def dedupe_key(detail: SesEventDetail, fallback: datetime) -> str:
+    """Same SES event, whatever envelope it came in: message, type, recipient, own time or feedback id."""
+    own = _own(detail)
+    recipient = detail.mail.destination[0].lower() if detail.mail.destination else ""
+    marker = getattr(own, "feedback_id", None) or _event_time(detail, fallback).isoformat()
+    return f"{detail.mail.message_id}|{detail.event_type}|{recipient}|{marker}"
+
+
+def domain_event(incoming: Incoming, ref: SendRef, correlation_id: str) -> Envelope | None:
+    """The domain event for a delivery, or None for a type this build does not know (kept, not an error)."""
+    envelope, detail = incoming.envelope, incoming.detail
+    if detail is None:
+        enabled = SENDING_STATUS.get(envelope.detail_type)
+        if enabled is None:
+            return None
+        status = SendingStatus.model_validate(envelope.detail)
+        data = SesSendingStatusChangedData(
+            eventbridge_id=envelope.id, enabled=enabled, reason=status.reason, timestamp=envelope.time
+        )
+        return SesSendingStatusChanged.new(data, correlation_id=correlation_id)
+    base = {
+        "eventbridge_id": envelope.id,
+        "ses_message_id": detail.mail.message_id,
+        "timestamp": _event_time(detail, envelope.time),
+        "recipients": tuple(detail.mail.destination),
+        "send_id": ref.send_id,
+        "campaign_id": ref.campaign_id,
+        "prospect_id": ref.prospect_id,
+    }
+    build = _BUILDERS.get(detail.event_type)
+    return build(detail, base, correlation_id) if build else None
+
+
+def _diagnostics(recipients: list[Any]) -> tuple[RecipientDiagnostic, ...]:
+    return tuple(
+        RecipientDiagnostic(
+            email=r.email_address,
+            action=getattr(r, "action", None),
+            status=r.status,
+            diagnostic_code=r.diagnostic_code,
+        )
+        for r in recipients
+    )
+
+
+def _send(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    return SesSend.new(SesEventData(**base), correlation_id=cid)
+
+
+def _delivery(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.delivery
+    assert own is not None
+    return SesDelivery.new(
+        SesDeliveryData(
+            **base,
+            processing_time_millis=own.processing_time_millis,
+            smtp_response=own.smtp_response,
+            reporting_mta=own.reporting_mta,
+        ),  # fmt: skip
+        correlation_id=cid,
+    )
+
+
+def _bounce(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.bounce
+    assert own is not None
+    return SesBounce.new(
+        SesBounceData(
+            **base,
+            bounce_type=own.bounce_type,
+            bounce_subtype=own.bounce_sub_type,
+            feedback_id=own.feedback_id,
+            bounced_recipients=_diagnostics(own.bounced_recipients),
+        ),  # fmt: skip
+        correlation_id=cid,
+    )
+
+
+def _complaint(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.complaint
+    assert own is not None
+    return SesComplaint.new(
+        SesComplaintData(
+            **base,
+            feedback_id=own.feedback_id,
+            complaint_feedback_type=own.complaint_feedback_type,
+            complained_recipients=tuple(r.email_address for r in own.complained_recipients),
+        ),  # fmt: skip
+        correlation_id=cid,
+    )
+
+
+def _open(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.open
+    assert own is not None
+    return SesOpen.new(
+        SesOpenData(**base, ip_address=own.ip_address, user_agent=(own.user_agent or "")[:2000] or None),
+        correlation_id=cid,
+    )
+
+
+def _click(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.click
+    assert own is not None
+    return SesClick.new(
+        SesClickData(
+            **base,
+            link=own.link,
+            ip_address=own.ip_address,
+            user_agent=(own.user_agent or "")[:2000] or None,
+            link_tags={k: tuple(v) for k, v in own.link_tags.items()},
+        ),  # fmt: skip
+        correlation_id=cid,
+    )
+
+
+def _reject(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.reject
+    assert own is not None
+    return SesReject.new(SesRejectData(**base, reason=own.reason), correlation_id=cid)
+
+
+def _failure(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.failure
+    assert own is not None
+    return SesRenderingFailure.new(
+        SesRenderingFailureData(**base, template_name=own.template_name, error_message=own.error_message),
+        correlation_id=cid,
+    )
+
+
+def _delay(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
+    own = d.delivery_delay
+    assert own is not None
+    return SesDeliveryDelay.new(
+        SesDeliveryDelayData(
+            **base,
+            delay_type=own.delay_type,
+            expiration_time=own.expiration_time,
+            reporting_mta=own.reporting_mta,
+            delayed_recipients=_diagnostics(own.delayed_recipients),
+        ),  # fmt: skip
+        correlation_id=cid,
+    )
+
+
+_BUILDERS = {
+    "Send": _send, "Delivery": _delivery, "Bounce": _bounce, "Complaint": _complaint, "Open": _open,
+    "Click": _click, "Reject": _reject, "Rendering Failure": _failure, "RenderingFailure": _failure,
+    "DeliveryDelay": _delay,
+}  # fmt: skip
+# The event's own object is required for these types: a Bounce without "bounce" is malformed.
+REQUIRED_OBJECT = {
+    "Bounce": "bounce", "Complaint": "complaint", "Delivery": "delivery", "Open": "open", "Click": "click",
+    "Reject": "reject", "Rendering Failure": "failure", "RenderingFailure": "failure",
+    "DeliveryDelay": "delivery_delay",
+}  # fmt: skip
+
+
+def check_complete(detail: SesEventDetail) -> None:
+    needed = REQUIRED_OBJECT.get(detail.event_type)
+    if needed and getattr(detail, needed) is None:
+        raise RejectedPayload(f"a {detail.event_type} event without its {needed} object")

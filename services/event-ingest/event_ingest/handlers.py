@@ -1,0 +1,52 @@
+"""The webhook's use case: store the delivery once and append its domain event, atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import asyncpg
+
+from event_ingest.adapters import store
+from event_ingest.domain import Incoming, domain_event
+from event_ingest.metrics import SES_EVENTS
+from shared.event_store import append
+from shared.events import SesSendingStatusChanged
+
+Result = Literal["stored", "duplicate", "ignored"]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    result: Result
+    event_type: str | None
+    matched: bool
+
+
+async def accept(
+    pool: asyncpg.Pool, incoming: Incoming, payload: dict[str, Any], correlation_id: str
+) -> Accepted:
+    detail = incoming.detail
+    message_id = detail.mail.message_id if detail else None
+    async with pool.acquire() as conn, conn.transaction():
+        ref = await store.match_send(conn, incoming.tagged, message_id)
+        event = domain_event(incoming, ref, correlation_id)
+        matched = detail is not None and ref.send_id is not None
+        stored = await store.store_raw(
+            conn, eventbridge_id=incoming.envelope.id, dedupe_key=incoming.dedupe_key,
+            detail_type=incoming.envelope.detail_type, event_type=incoming.event_type, message_id=message_id,
+            event_id=event.event_id if event else None, matched=matched, payload=payload,
+        )  # fmt: skip
+        if not stored:
+            SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, "duplicate").inc()
+            return Accepted("duplicate", incoming.event_type, matched)
+        if event is not None:
+            await append(conn, event)
+            if isinstance(event, SesSendingStatusChanged) and not event.data.enabled:
+                reason = f"SES sending disabled for the account: {event.data.reason or 'no reason given'}"
+                await store.pause_all_sending(conn, reason, cause=event)
+    label = "stored" if event is not None else "ignored"
+    if detail is not None and not matched:
+        label = "unmatched"
+    SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, label).inc()
+    return Accepted("stored" if event is not None else "ignored", incoming.event_type, matched)

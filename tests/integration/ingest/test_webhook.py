@@ -1,0 +1,240 @@
+"""POST /api/webhooks/ses-events: every SES fixture in, one domain event each, refusals kept."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from event_ingest.app import create_app
+from event_ingest.settings import EventIngestSettings
+from shared import db
+from shared.http import DB_POOL
+from tests.harness.sending import seed_campaign, seed_prospects
+
+pytestmark = pytest.mark.integration
+
+SECRET = "webhook-secret-0123456789"
+FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "eventbridge"
+EXPECTED_TYPES = {
+    "send.json": "ses.send", "delivery.json": "ses.delivery", "bounce-permanent.json": "ses.bounce",
+    "bounce-transient.json": "ses.bounce", "bounce-suppressed.json": "ses.bounce",
+    "complaint.json": "ses.complaint", "open.json": "ses.open", "click.json": "ses.click",
+    "reject.json": "ses.reject", "rendering-failure.json": "ses.rendering_failure",
+    "delivery-delay.json": "ses.delivery_delay", "sending-status-disabled.json": "ses.sending_status_changed",
+}  # fmt: skip
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+@pytest.fixture
+async def ingest(make_database, make_vhost):
+    database_url, amqp_url = await make_database(), await make_vhost()
+    settings = EventIngestSettings(database_url=database_url, amqp_url=amqp_url, ses_webhook_secret=SECRET)
+    async with TestClient(TestServer(create_app(settings))) as client, db.pool_context(database_url) as pool:
+        yield client, pool
+
+
+async def post(client, body, secret: str | None = SECRET, content_type: str = "application/json"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {"Content-Type": content_type}
+    if secret is not None:
+        headers["X-Webhook-Secret"] = secret
+    return await client.post("/api/webhooks/ses-events", data=data, headers=headers)
+
+
+async def counts(pool) -> tuple[int, int, int]:
+    return (
+        await pool.fetchval("SELECT count(*) FROM ses_events_raw"),
+        await pool.fetchval("SELECT count(*) FROM events WHERE type LIKE 'ses.%'"),
+        await pool.fetchval("SELECT count(*) FROM rejected_payloads"),
+    )
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_TYPES))
+async def test_every_fixture_is_stored_once_with_its_domain_event(ingest, name):
+    client, pool = ingest
+    payload = fixture(name)
+    started = time.perf_counter()
+    response = await post(client, payload)
+    assert time.perf_counter() - started < 1.0
+    assert response.status == 200, await response.text()
+    assert (await response.json())["result"] == "stored"
+    event = await pool.fetchrow("SELECT type, data FROM events WHERE type LIKE 'ses.%'")
+    assert event["type"] == EXPECTED_TYPES[name]
+    assert event["data"]["eventbridge_id"] == payload["id"]
+    raw = await pool.fetchrow(
+        "SELECT payload, detail_type FROM ses_events_raw WHERE eventbridge_id = $1", payload["id"]
+    )
+    assert raw["payload"] == payload
+    if "mail" in payload["detail"]:
+        tags = payload["detail"]["mail"]["tags"]
+        assert event["data"]["send_id"] == tags["send_id"][0]
+        assert event["data"]["campaign_id"] == tags["campaign_id"][0]
+
+
+async def test_a_bounce_carries_its_type_and_diagnostics(ingest):
+    client, pool = ingest
+    await post(client, fixture("bounce-permanent.json"))
+    data = await pool.fetchval("SELECT data FROM events WHERE type = 'ses.bounce'")
+    assert (data["bounce_type"], data["bounce_subtype"]) == ("Permanent", "General")
+    assert data["bounced_recipients"][0]["diagnostic_code"].startswith("smtp; 550 5.1.1")
+    assert data["timestamp"].startswith("2026-11-20T14:03:13.101")
+
+
+async def test_an_unknown_event_type_is_kept_and_acknowledged(ingest):
+    client, pool = ingest
+    response = await post(client, fixture("subscription.json"))
+    assert response.status == 200
+    assert (await response.json())["result"] == "ignored"
+    assert await counts(pool) == (1, 0, 0)
+
+
+@pytest.mark.parametrize("secret", [None, "", "x" * len(SECRET), SECRET + "x", SECRET.upper()])
+async def test_a_missing_or_wrong_secret_is_401_and_stores_nothing(ingest, secret):
+    client, pool = ingest
+    response = await post(client, fixture("delivery.json"), secret=secret)
+    assert response.status == 401
+    assert await counts(pool) == (0, 0, 0)
+
+
+def _mutate(path: list[str], value):
+    def apply(payload: dict) -> dict:
+        target = payload
+        for key in path[:-1]:
+            target = target[key]
+        if value is KeyError:
+            del target[path[-1]]
+        else:
+            target[path[-1]] = value
+        return payload
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (_mutate(["source"], "aws.s3"), "not an EventBridge SES event"),
+        (_mutate(["detail"], KeyError), "not an EventBridge SES event"),
+        (_mutate(["time"], "yesterday"), "not an EventBridge SES event"),
+        (_mutate(["detail", "bounce", "bounceType"], 5), "detail is invalid"),
+        (_mutate(["detail", "mail", "messageId"], KeyError), "detail is invalid"),
+        (_mutate(["detail", "bounce"], KeyError), "without its bounce object"),
+    ],
+)
+async def test_malformed_events_are_400_with_the_reason_and_kept_for_the_operator(ingest, mutate, reason):
+    client, pool = ingest
+    response = await post(client, mutate(copy.deepcopy(fixture("bounce-permanent.json"))))
+    assert response.status == 400
+    assert reason in (await response.json())["error"]["message"]
+    assert await counts(pool) == (0, 0, 1)
+    assert reason in await pool.fetchval("SELECT reason FROM rejected_payloads")
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b"\xff\xfe\x00", b""])
+async def test_a_body_that_is_not_a_json_object_is_400_and_kept(ingest, body):
+    client, pool = ingest
+    response = await post(client, body)
+    assert response.status == 400
+    assert await pool.fetchval("SELECT body FROM rejected_payloads") == body
+
+
+async def test_a_body_over_the_limit_is_413(ingest):
+    client, pool = ingest
+    payload = fixture("delivery.json")
+    payload["detail"]["padding"] = "x" * 1024**2
+    response = await post(client, payload)
+    assert response.status == 413
+    assert (await counts(pool))[:2] == (0, 0)
+
+
+async def test_a_repeated_delivery_is_a_no_op_that_still_answers_200(ingest):
+    client, pool = ingest
+    payload = fixture("open.json")
+    for _ in range(3):
+        response = await post(client, payload)
+        assert response.status == 200
+    assert (await response.json())["result"] == "duplicate"
+    # The same SES event under a second envelope id is the same event.
+    payload["id"] = str(uuid.uuid4())
+    assert (await (await post(client, payload)).json())["result"] == "duplicate"
+    assert await counts(pool) == (1, 1, 0)
+
+
+async def test_the_other_spelling_of_the_type_is_understood(ingest):
+    client, pool = ingest
+    payload = fixture("delivery.json")
+    payload["detail"]["notificationType"] = payload["detail"].pop("eventType")
+    assert (await (await post(client, payload)).json())["result"] == "stored"
+    assert await pool.fetchval("SELECT type FROM events WHERE type LIKE 'ses.%'") == "ses.delivery"
+
+
+async def test_without_tags_the_send_is_found_by_its_message_id(ingest):
+    client, pool = ingest
+    prospect = (await seed_prospects(pool, 1))[0]
+    campaign_id = await seed_campaign(pool)
+    payload = fixture("delivery.json")
+    message_id = payload["detail"]["mail"]["messageId"]
+    send_id = await pool.fetchval(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, ses_message_id)"
+        " VALUES ($1, $2, $3, 'sent', $4) RETURNING id",
+        campaign_id, prospect["id"], "t" * 32, message_id,
+    )  # fmt: skip
+    payload["detail"]["mail"]["tags"] = {"ses:configuration-set": ["outreach"]}
+    body = await (await post(client, payload)).json()
+    assert body["matched"] is True
+    data = await pool.fetchval("SELECT data FROM events WHERE type = 'ses.delivery'")
+    assert (data["send_id"], data["campaign_id"]) == (str(send_id), str(campaign_id))
+
+
+async def test_an_event_for_a_message_we_never_sent_is_kept_and_counted(ingest):
+    client, pool = ingest
+    payload = fixture("delivery.json")
+    payload["detail"]["mail"]["tags"] = {}
+    body = await (await post(client, payload)).json()
+    assert (body["result"], body["matched"]) == ("stored", False)
+    assert await pool.fetchval("SELECT count(*) FROM ses_events_raw WHERE NOT matched") == 1
+    metrics = await (await client.get("/metrics")).text()
+    assert 'outreach_ses_events_total{event_type="Delivery",result="unmatched"}' in metrics
+
+
+async def test_sending_disabled_pauses_every_sending_campaign(ingest):
+    client, pool = ingest
+    sending = [await seed_campaign(pool) for _ in range(2)]
+    draft = await seed_campaign(pool)
+    await pool.execute("UPDATE email_campaigns SET status = 'sending' WHERE id = ANY($1)", sending)
+    await post(client, fixture("sending-status-disabled.json"))
+    rows = await pool.fetch("SELECT id, status, status_reason FROM email_campaigns")
+    by_id = {row["id"]: row for row in rows}
+    assert all(by_id[c]["status"] == "paused" for c in sending)
+    assert "Account-level sending paused" in by_id[sending[0]]["status_reason"]
+    assert by_id[draft]["status"] == "draft"
+    paused = await pool.fetch("SELECT data FROM events WHERE type = 'campaign.paused'")
+    assert sorted(r["data"]["campaign_id"] for r in paused) == sorted(str(c) for c in sending)
+    assert {r["data"]["paused_by"] for r in paused} == {"ses"}
+
+
+async def test_sending_enabled_is_recorded(ingest):
+    client, pool = ingest
+    payload = fixture("sending-status-disabled.json")
+    payload.update({"id": str(uuid.uuid4()), "detail-type": "Sending Status Enabled"})
+    payload["detail"] = {"status": "ENABLED"}
+    assert (await post(client, payload)).status == 200
+    data = await pool.fetchval("SELECT data FROM events WHERE type = 'ses.sending_status_changed'")
+    assert data["enabled"] is True
+
+
+async def test_a_passing_database_fault_answers_503_so_eventbridge_retries(ingest):
+    client, pool = ingest
+    await client.app[DB_POOL].close()
+    response = await post(client, fixture("delivery.json"))
+    assert response.status == 503
+    assert response.headers["Retry-After"]
