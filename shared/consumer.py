@@ -45,7 +45,13 @@ async def apply_once(pool: asyncpg.Pool, consumer: str, event: Envelope, handler
 
     Returns False (and changes nothing) when this consumer already applied the event.
     """
-    async with pool.acquire() as conn, conn.transaction():
+    async with pool.acquire() as conn:
+        return await apply_once_on(conn, consumer, event, handler)
+
+
+async def apply_once_on(conn: asyncpg.Connection, consumer: str, event: Envelope, handler: Handler) -> bool:
+    """apply_once on a given connection (a savepoint when already inside a transaction)."""
+    async with conn.transaction():
         first_time = await conn.fetchval(
             """
             INSERT INTO processed_events (consumer, event_id) VALUES ($1, $2)

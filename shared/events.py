@@ -86,7 +86,7 @@ class CampaignChunkCompletedData(CampaignRef):
 
 class CampaignPausedData(CampaignRef):
     reason: Reason
-    paused_by: Literal["admin", "sender", "ses"]
+    paused_by: Literal["admin", "sender", "ses", "reputation"]
 
 
 class CampaignResumedData(CampaignRef):

@@ -82,10 +82,8 @@ def parse_delivery(body: dict[str, Any]) -> Incoming:
         envelope = EventBridgeEnvelope.model_validate(body)
     except ValidationError as exc:
         raise RejectedPayload("not an EventBridge SES event", validation_details(exc)) from None
-    if (
-        envelope.detail_type in SENDING_STATUS
-        or ("eventType" not in envelope.detail
-        and ("notificationType" not in envelope.detail))
+    if envelope.detail_type in SENDING_STATUS or (
+        "eventType" not in envelope.detail and ("notificationType" not in envelope.detail)
     ):
         return Incoming(envelope, None, None, None, SendRef(None, None, None))
     try:

@@ -1,10 +1,52 @@
+"""The projector process: health and metrics over HTTP, every event into the read tables."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+
 from aiohttp import web
 
+from projector.handlers import ProjectionOptions, project
+from projector.policy import ReputationLimits
 from projector.settings import ProjectorSettings
-from shared.http import create_base_app
+from shared.consumer import Consumer
+from shared.events import CATALOG
+from shared.http import AMQP, DB_POOL, SETTINGS, create_base_app
+from shared.topology import PROJECTOR
 
 SERVICE = "projector"
 
 
+def options_of(settings: ProjectorSettings, *, side_effects: bool = True) -> ProjectionOptions:
+    return ProjectionOptions(
+        limits=ReputationLimits(
+            min_sends=settings.reputation_min_sends,
+            max_bounce_rate=settings.reputation_max_bounce_rate,
+            max_complaint_rate=settings.reputation_max_complaint_rate,
+        ),
+        side_effects=side_effects,
+    )
+
+
 def create_app(settings: ProjectorSettings) -> web.Application:
-    return create_base_app(settings, service=SERVICE)
+    # The reputation guard appends CampaignPaused: the projector runs a relay too.
+    app = create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app.cleanup_ctx.append(_consumer_ctx)
+    return app
+
+
+async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert isinstance(settings, ProjectorSettings)
+    handler = partial(project, options=options_of(settings))
+    consumer = Consumer(
+        queue=PROJECTOR,
+        pool=app[DB_POOL],
+        handlers=dict.fromkeys(CATALOG, handler),
+        prefetch=settings.amqp_prefetch,
+        max_attempts=settings.consumer_max_attempts,
+    )
+    await consumer.start(app[AMQP])
+    yield
+    await consumer.stop(timeout=settings.shutdown_timeout_seconds)

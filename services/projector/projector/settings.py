@@ -1,5 +1,9 @@
+from pydantic import Field
+
 from shared.settings import Settings
 
 
 class ProjectorSettings(Settings):
-    pass
+    reputation_min_sends: int = Field(default=100, ge=1)
+    reputation_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
+    reputation_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)

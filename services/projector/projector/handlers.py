@@ -1,0 +1,68 @@
+"""Applying one event to the read tables (inside the transaction that tracks it)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from projector.adapters import store
+from projector.metrics import APPLIED, LAG
+from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach
+from shared.event_store import append
+from shared.events import CampaignPaused, CampaignPausedData, Envelope, ProspectUnsubscribed
+
+
+@dataclass(frozen=True)
+class ProjectionOptions:
+    limits: ReputationLimits = ReputationLimits()
+    # A rebuild recomputes read tables only: prospects and campaigns are left alone.
+    side_effects: bool = True
+
+
+async def project(event: Envelope, conn: asyncpg.Connection, *, options: ProjectionOptions) -> None:
+    changes = changes_for(event)
+    if changes is not None:
+        counters: list[str] = []
+        if changes.send_id is not None:
+            counters = await store.apply_send_changes(conn, changes)
+        if options.side_effects:
+            await _side_effects(event, conn, changes, counters, options)
+    APPLIED.labels(event.type).inc()
+    LAG.set(max(0.0, time.time() - event.occurred_at.timestamp()))
+
+
+async def _side_effects(
+    event: Envelope,
+    conn: asyncpg.Connection,
+    changes: SendChanges,
+    counters: list[str],
+    options: ProjectionOptions,
+) -> None:
+    if changes.prospect_status and changes.prospect_id is not None:
+        reason = f"{event.type} {changes.error or ''}".strip()[:500]
+        await store.raise_prospect(conn, changes.prospect_id, changes.prospect_status, reason)
+    if changes.unsubscribe_source and changes.prospect_id is not None:
+        why = None if isinstance(event, ProspectUnsubscribed) else "complaint"
+        await store.audit_unsubscribe(conn, event.event_id, changes, changes.unsubscribe_source, why)
+    if changes.campaign_id is not None and ({"bounced", "complained"} & set(counters)):
+        await _guard_reputation(event, conn, changes.campaign_id, options.limits)
+
+
+async def _guard_reputation(
+    event: Envelope, conn: asyncpg.Connection, campaign_id: uuid.UUID, limits: ReputationLimits
+) -> None:
+    counts = await store.campaign_counts(conn, campaign_id)
+    if counts is None:
+        return
+    reason = reputation_breach(counts["sent"], counts["bounced"], counts["complained"], limits)
+    if reason and await store.pause_campaign(conn, campaign_id, reason):
+        await append(
+            conn,
+            CampaignPaused.new(
+                CampaignPausedData(campaign_id=campaign_id, reason=reason, paused_by="reputation"),
+                cause=event,
+            ),
+        )
