@@ -64,6 +64,7 @@ bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
 	$(BIN)/python -m bench.eligible
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sender
+	$(BIN)/python -m bench.ingest
 
 lock: ## re-resolve requirements.lock from pyproject.toml
 	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11

@@ -65,3 +65,24 @@ async def service(module: str, env: dict[str, str], port_variable: str) -> Async
     finally:
         process.terminate()
         await process.wait()
+
+
+@asynccontextmanager
+async def bench_vhost(amqp_url: str, name: str) -> AsyncIterator[str]:
+    """A RabbitMQ vhost of the benchmark's own (no stale queues in, none left behind)."""
+    from urllib.parse import urlsplit
+
+    from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
+
+    parts = urlsplit(amqp_url)
+    management = os.environ.get(
+        "RABBITMQ_MANAGEMENT_URL",
+        f"http://{parts.username or 'guest'}:{parts.password or 'guest'}@{parts.hostname or '127.0.0.1'}:15672",
+    )
+    vhost = f"outreach-bench-{name}"
+    await delete_vhost(management, vhost)
+    await create_vhost(management, vhost, parts.username or "guest")
+    try:
+        yield with_vhost(amqp_url, vhost)
+    finally:
+        await delete_vhost(management, vhost)

@@ -25,7 +25,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.common import machine, peak_rss_mb, service
+from bench.common import bench_vhost, machine, peak_rss_mb, service
 from shared import db
 from shared.migrations import migrate
 from tests.harness.gateway import ADMIN, FROM_EMAIL, JWT_SECRET, PROXY_SECRET, PUBLIC_BASE_URL
@@ -112,7 +112,13 @@ async def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    async with bench_vhost(
+        os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "import"
+    ) as amqp_url:
+        await measure(args, base, amqp_url)
+
+
+async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.sizes:

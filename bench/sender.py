@@ -20,7 +20,7 @@ import time
 
 import asyncpg
 
-from bench.common import machine, service
+from bench.common import bench_vhost, machine, service
 from shared import db
 from shared.migrations import migrate
 from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, seed_campaign, seed_prospects
@@ -87,7 +87,13 @@ async def main() -> None:
     parser.add_argument("--ceiling-sends", type=int, default=20_000)
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
-    amqp_url = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    async with bench_vhost(
+        os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "sender"
+    ) as amqp_url:
+        await measure(args, base, amqp_url)
+
+
+async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     print(f"machine: {machine()}; SES stub in the bench process, zero latency", flush=True)
     for rate in args.rates:
         r = await run(rate, int(rate * args.seconds) + 1, base, amqp_url)

@@ -48,7 +48,7 @@ FOR UPDATE SKIP LOCKED
 _ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NULL)"
 # An appender slower than this (it appended, then kept its transaction open)
 # makes the relay try again later instead of keeping new appenders waiting.
-WATERMARK_LOCK_TIMEOUT = "200ms"
+WATERMARK_LOCK_TIMEOUT = "50ms"
 
 
 def _succeeded(pair: tuple[asyncpg.Record, object]) -> bool:

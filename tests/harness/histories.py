@@ -50,7 +50,8 @@ def new_world(size: int = 4) -> World:
 
 async def seed_world(conn: asyncpg.Connection, world: World) -> None:
     await conn.execute(
-        "INSERT INTO email_campaigns (id, name, subject, from_email, status) VALUES ($1, 'c', 's', 'a@example.com', 'sending')",
+        "INSERT INTO email_campaigns (id, name, subject, from_email, status)"
+        " VALUES ($1, 'c', 's', 'a@example.com', 'sending')",
         world.campaign_id,
     )
     for i, (prospect, send) in enumerate(zip(world.prospects, world.sends, strict=True)):
@@ -64,8 +65,12 @@ async def seed_world(conn: asyncpg.Connection, world: World) -> None:
         await conn.execute(
             "INSERT INTO email_sends (id, campaign_id, prospect_id, unsubscribe_token, outcome, ses_message_id)"
             " VALUES ($1, $2, $3, $4, 'sent', $5)",
-            send, world.campaign_id, prospect, uuid.uuid4().hex, f"ses-{send.hex}",
-        )  # fmt: skip
+            send,
+            world.campaign_id,
+            prospect,
+            uuid.uuid4().hex,
+            f"ses-{send.hex}",
+        )
 
 
 def history(world: World) -> list[Envelope]:
@@ -89,7 +94,7 @@ def history(world: World) -> list[Envelope]:
                     prospect_id=world.prospects[i],
                     outcome="sent",
                     ses_message_id=f"ses-{world.sends[i].hex}",
-                )  # fmt: skip
+                )
             )
         )
         events.append(SesSend.new(SesEventData(**ses(i, 1))))
@@ -107,7 +112,7 @@ def history(world: World) -> list[Envelope]:
                 bounced_recipients=(
                     RecipientDiagnostic(email="p1@example.com", diagnostic_code="smtp; 550 5.1.1"),
                 ),
-            )  # fmt: skip
+            )
         ),
         SesDelivery.new(SesDeliveryData(**ses(2, 2))),
         SesComplaint.new(SesComplaintData(**ses(2, 30), complaint_feedback_type="abuse")),

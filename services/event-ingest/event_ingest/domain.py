@@ -100,9 +100,13 @@ def parse_delivery(body: dict[str, Any]) -> Incoming:
 
 def _own(detail: SesEventDetail) -> Any:
     return {
-        "Bounce": detail.bounce, "Complaint": detail.complaint, "Delivery": detail.delivery,
-        "Open": detail.open, "Click": detail.click, "DeliveryDelay": detail.delivery_delay,
-    }.get(detail.event_type)  # fmt: skip
+        "Bounce": detail.bounce,
+        "Complaint": detail.complaint,
+        "Delivery": detail.delivery,
+        "Open": detail.open,
+        "Click": detail.click,
+        "DeliveryDelay": detail.delivery_delay,
+    }.get(detail.event_type)
 
 
 def _event_time(detail: SesEventDetail, fallback: datetime) -> datetime:
@@ -169,7 +173,7 @@ def _delivery(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             processing_time_millis=own.processing_time_millis,
             smtp_response=own.smtp_response,
             reporting_mta=own.reporting_mta,
-        ),  # fmt: skip
+        ),
         correlation_id=cid,
     )
 
@@ -184,7 +188,7 @@ def _bounce(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             bounce_subtype=own.bounce_sub_type,
             feedback_id=own.feedback_id,
             bounced_recipients=_diagnostics(own.bounced_recipients),
-        ),  # fmt: skip
+        ),
         correlation_id=cid,
     )
 
@@ -198,7 +202,7 @@ def _complaint(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             feedback_id=own.feedback_id,
             complaint_feedback_type=own.complaint_feedback_type,
             complained_recipients=tuple(r.email_address for r in own.complained_recipients),
-        ),  # fmt: skip
+        ),
         correlation_id=cid,
     )
 
@@ -222,7 +226,7 @@ def _click(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             ip_address=own.ip_address,
             user_agent=(own.user_agent or "")[:2000] or None,
             link_tags={k: tuple(v) for k, v in own.link_tags.items()},
-        ),  # fmt: skip
+        ),
         correlation_id=cid,
     )
 
@@ -252,7 +256,7 @@ def _delay(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             expiration_time=own.expiration_time,
             reporting_mta=own.reporting_mta,
             delayed_recipients=_diagnostics(own.delayed_recipients),
-        ),  # fmt: skip
+        ),
         correlation_id=cid,
     )
 

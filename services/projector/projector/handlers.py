@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -17,7 +17,7 @@ from shared.events import CampaignPaused, CampaignPausedData, Envelope, Prospect
 
 @dataclass(frozen=True)
 class ProjectionOptions:
-    limits: ReputationLimits = ReputationLimits()
+    limits: ReputationLimits = field(default_factory=ReputationLimits)
     # A rebuild recomputes read tables only: prospects and campaigns are left alone.
     side_effects: bool = True
 

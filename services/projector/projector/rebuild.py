@@ -7,8 +7,8 @@ import asyncpg
 from projector.adapters import store
 from projector.handlers import ProjectionOptions, project
 from shared.consumer import Handler, apply_once_on
-from shared.events import Envelope
 from shared.event_store import read_all
+from shared.events import Envelope
 from shared.topology import PROJECTOR
 
 

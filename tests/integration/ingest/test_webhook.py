@@ -233,7 +233,7 @@ async def test_sending_enabled_is_recorded(ingest):
 
 
 async def test_a_passing_database_fault_answers_503_so_eventbridge_retries(ingest):
-    client, pool = ingest
+    client, _ = ingest
     await client.app[DB_POOL].close()
     response = await post(client, fixture("delivery.json"))
     assert response.status == 503

@@ -1,0 +1,155 @@
+"""The SES webhook under load, and the projection lag behind it.
+
+    python -m bench.ingest [--burst 20000] [--rate 500] [--seconds 60]
+
+Starts event-ingest and the projector as processes on a fresh database, then
+from this process (loopback HTTP):
+1. burst: --burst distinct SES events as fast as 64 connections take them:
+   accepted events/s and p50/p99 latency;
+2. steady: --rate events/s for --seconds: the projector's lag (now minus the
+   occurred_at of the last applied event), sampled each second from /metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import json
+import os
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+
+from bench.common import bench_vhost, machine, service
+from bench.sender import fresh_database
+from shared import db
+from tests.harness.histories import new_world, seed_world
+
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "eventbridge"
+SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 - a local benchmark
+KINDS = ("delivery.json", "open.json", "click.json", "send.json")
+
+
+def payloads(count: int, worlds: list) -> list[bytes]:
+    templates = [json.loads((FIXTURES / name).read_text()) for name in KINDS]
+    out = []
+    for i in range(count):
+        world = worlds[i % len(worlds)]
+        index = (i // len(worlds)) % len(world.sends)
+        payload = copy.deepcopy(templates[i % len(templates)])
+        payload["id"] = str(uuid.uuid4())
+        mail = payload["detail"]["mail"]
+        mail["messageId"] = f"bench-{uuid.uuid4().hex}"
+        mail["tags"].update({
+            "send_id": [str(world.sends[index])], "campaign_id": [str(world.campaign_id)],
+            "prospect_id": [str(world.prospects[index])],
+        })  # fmt: skip
+        out.append(json.dumps(payload).encode())
+    return out
+
+
+async def post_all(url: str, bodies: list[bytes], *, rate: float | None = None) -> list[float]:
+    latencies: list[float] = []
+    connector = aiohttp.TCPConnector(limit=64)
+    headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while (body := await queue.get()) is not None:
+            started = time.perf_counter()
+            async with http.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"webhook answered {response.status}")
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    async with aiohttp.ClientSession(connector=connector) as http:
+        workers = [asyncio.create_task(worker(http)) for _ in range(64)]
+        started = time.perf_counter()
+        for i, body in enumerate(bodies):
+            if rate is not None:
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await queue.put(body)
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    return latencies
+
+
+async def lag_samples(metrics_url: str, stop: asyncio.Event) -> list[float]:
+    samples = []
+    async with aiohttp.ClientSession() as http:
+        while not stop.is_set():
+            async with http.get(metrics_url) as response:
+                for line in (await response.text()).splitlines():
+                    if line.startswith("outreach_projection_lag_seconds "):
+                        samples.append(float(line.split()[1]))
+            await asyncio.sleep(1)
+    return samples
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--burst", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
+    async with bench_vhost(
+        os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "ingest"
+    ) as amqp_url:
+        await measure(args, base, amqp_url)
+
+
+async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
+    database_url = await fresh_database(base)
+    worlds = [new_world(50) for _ in range(20)]
+    async with db.pool_context(database_url) as pool, pool.acquire() as conn:
+        for world in worlds:
+            await seed_world(conn, world)
+    env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "SES_WEBHOOK_SECRET": SECRET}
+    print(f"machine: {machine()}; client, event-ingest, projector, PostgreSQL, RabbitMQ share it", flush=True)
+    async with (
+        service("event_ingest", env, "EVENT_INGEST_PORT") as (ingest, _),
+        service("projector", env, "PROJECTOR_PORT") as (projector, _),
+    ):
+        url = f"{ingest}/api/webhooks/ses-events"
+        bodies = payloads(args.burst, worlds)
+        started = time.perf_counter()
+        latencies = await post_all(url, bodies)
+        elapsed = time.perf_counter() - started
+        print(
+            f"burst: {len(bodies):,} events in {elapsed:.1f} s = {len(bodies) / elapsed:,.0f} accepted/s; "
+            f"latency p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms",
+            flush=True,
+        )
+        await asyncio.sleep(5)  # let the projector drain the burst before the steady phase
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(lag_samples(f"{projector}/metrics", stop))
+        steady = payloads(int(args.rate * args.seconds), worlds)
+        started = time.perf_counter()
+        latencies = await post_all(url, steady, rate=args.rate)
+        elapsed = time.perf_counter() - started
+        stop.set()
+        lags = await sampler
+        print(
+            f"steady: {len(steady):,} events at {len(steady) / elapsed:,.0f}/s; latency p50 "
+            f"{statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms; projection lag "
+            f"p50 {statistics.median(lags):.2f} s, max {max(lags):.2f} s ({len(lags)} samples)",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
