@@ -10,8 +10,14 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
+import asyncpg
+
+from shared import db
+from shared.migrations import migrate
+from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,10 +76,6 @@ async def service(module: str, env: dict[str, str], port_variable: str) -> Async
 @asynccontextmanager
 async def bench_vhost(amqp_url: str, name: str) -> AsyncIterator[str]:
     """A RabbitMQ vhost of the benchmark's own (no stale queues in, none left behind)."""
-    from urllib.parse import urlsplit
-
-    from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
-
     parts = urlsplit(amqp_url)
     management = os.environ.get(
         "RABBITMQ_MANAGEMENT_URL",
@@ -86,3 +88,20 @@ async def bench_vhost(amqp_url: str, name: str) -> AsyncIterator[str]:
         yield with_vhost(amqp_url, vhost)
     finally:
         await delete_vhost(management, vhost)
+
+
+async def fresh_database(base_url: str, name: str) -> str:
+    """Drop and re-create a benchmark database with the current schema."""
+    admin = await asyncpg.connect(db.with_database(base_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+    url = db.with_database(base_url, name)
+    await db.ensure_database(url)
+    conn = await db.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url

@@ -23,11 +23,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 
-from bench.common import bench_vhost, machine, peak_rss_mb, service
-from shared import db
-from shared.migrations import migrate
+from bench.common import bench_vhost, fresh_database, machine, peak_rss_mb, service
 from tests.harness.gateway import ADMIN, FROM_EMAIL, JWT_SECRET, PROXY_SECRET, PUBLIC_BASE_URL
 
 BENCH_DB = "outreach_bench_import"
@@ -57,22 +54,6 @@ def generate(path: Path, rows: int) -> None:
                 f"{given.lower()}.{family.lower()}.{i}@company{rng.randint(1, 20000)}.example.com", given, family,
                 f"Company {rng.randint(1, 20000)} Ltd", "Head of Engineering", "Berlin",
             ])  # fmt: skip
-
-
-async def fresh_database(base_url: str) -> str:
-    url = db.with_database(base_url, BENCH_DB)
-    admin = await asyncpg.connect(db.with_database(base_url, "postgres"))
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    finally:
-        await admin.close()
-    await db.ensure_database(url)
-    conn = await db.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return url
 
 
 async def through_gateway(path: Path, database_url: str, amqp_url: str) -> tuple[float, float, dict]:
@@ -124,7 +105,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         for rows in args.sizes:
             path = Path(tmp) / f"prospects-{rows}.csv"
             generate(path, rows)
-            database_url = await fresh_database(base)
+            database_url = await fresh_database(base, BENCH_DB)
             elapsed, rss, report = await through_gateway(path, database_url, amqp_url)
             assert report["inserted"] == rows, report
             floor_seconds = floor(path, database_url)

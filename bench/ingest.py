@@ -24,8 +24,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import bench_vhost, machine, service
-from bench.sender import fresh_database
+from bench.common import bench_vhost, fresh_database, machine, service
 from shared import db
 from tests.harness.histories import new_world, seed_world
 
@@ -113,7 +112,7 @@ async def main() -> None:
 
 
 async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
-    database_url = await fresh_database(base)
+    database_url = await fresh_database(base, "outreach_bench_ingest")
     worlds = [new_world(50) for _ in range(20)]
     async with db.pool_context(database_url) as pool, pool.acquire() as conn:
         for world in worlds:

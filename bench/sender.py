@@ -18,31 +18,12 @@ import os
 import statistics
 import time
 
-import asyncpg
-
-from bench.common import bench_vhost, machine, service
+from bench.common import bench_vhost, fresh_database, machine, service
 from shared import db
-from shared.migrations import migrate
 from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, seed_campaign, seed_prospects
 from tests.harness.ses_stub import running_stub
 
 BENCH_DB = "outreach_bench_sender"
-
-
-async def fresh_database(base_url: str) -> str:
-    admin = await asyncpg.connect(db.with_database(base_url, "postgres"))
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-    finally:
-        await admin.close()
-    url = db.with_database(base_url, BENCH_DB)
-    await db.ensure_database(url)
-    conn = await db.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return url
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -51,7 +32,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def run(rate: float, count: int, base_url: str, amqp_url: str, **extra_env: str) -> dict[str, float]:
-    database_url = await fresh_database(base_url)
+    database_url = await fresh_database(base_url, BENCH_DB)
     async with db.pool_context(database_url) as pool, running_stub() as stub:
         await seed_prospects(pool, count)
         campaign_id = await seed_campaign(pool)
