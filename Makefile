@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help install up down run test test-unit test-integration compose-test compose-check migrate lint bench lock clean
+.PHONY: help install up down run test test-unit test-integration test-browser compose-test compose-check migrate lint bench lock clean
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 20
@@ -45,6 +46,14 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-browser: $(STAMP) $(AXE) ## headless Chromium (Debian's /usr/bin/chromium) through Playwright, axe-core
+	@test -x /usr/bin/chromium || { echo "test-browser needs Chromium: apt-get install -y chromium"; exit 1; }
+	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	touch $(AXE)
 
 compose-check: ## validate docker-compose.yml with docker-compose (offline)
 	docker-compose -f docker-compose.yml config -q

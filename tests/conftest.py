@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from urllib.parse import urlsplit
@@ -17,6 +18,9 @@ from tests.harness.ses_emulator import SesEmulator, start_ses_emulator
 from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
 
 RUN_ID = uuid.uuid4().hex[:8]
+# The SDK reads credentials from the environment; the emulator and the stub accept any.
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ PAUSE_CODES = {
     "AccountSuspendedException": "the SES account is suspended",
     "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified",
     "NotFoundException": "SES configuration missing (configuration set or identity)",
+    "NoCredentials": "AWS credentials are missing",
 }
 FAILED_CODES = {"MessageRejected", "BadRequestException", "InvalidParameterValue", "ValidationException"}
 

@@ -1,5 +1,12 @@
+from pydantic import Field
+
 from shared.settings import Settings
 
 
 class UnsubscribeSettings(Settings):
-    pass
+    unsubscribe_rate_limit: int = Field(default=30, ge=1)
+    unsubscribe_rate_window_seconds: int = Field(default=60, ge=1)
+    unsubscribe_block_seconds: int = Field(default=600, ge=0)
+    unsubscribe_rate_limit_enabled: bool = True
+    # X-Forwarded-For is believed only from these addresses or networks (comma-separated).
+    trusted_proxies: str = ""

@@ -1,14 +1,8 @@
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from shared import db
-
-# The SDK reads credentials from the environment; the emulator and the stub accept any.
-os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 @pytest.fixture

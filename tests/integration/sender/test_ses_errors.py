@@ -165,3 +165,16 @@ async def test_without_get_account_the_configured_rate_applies(backends):
         campaign_id, _, status = await run_campaign(backends, stub, 3)
     assert status[0] == "completed"
     assert await campaign_status(backends[2], campaign_id) == ("completed", None)
+
+
+async def test_missing_credentials_pause_the_campaign_instead_of_guessing(backends, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    async with running_stub() as stub:
+        campaign_id, _, status = await run_campaign(backends, stub, 3)
+    assert status == ("paused", "AWS credentials are missing")
+    assert stub.attempts == 0
+    assert await outcomes(backends[2], campaign_id) == {}

@@ -7,7 +7,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
 
 from sender.domain import SesOutcome, Verdict, classify_error
 from sender.metrics import SES_CALL_SECONDS
@@ -51,6 +57,9 @@ class SesGateway:
             return SesOutcome(
                 classify_error(code, status), code=code, message=str(error.get("Message", ""))[:500]
             )
+        except (NoCredentialsError, PartialCredentialsError):
+            # Nothing was sent: the deployment lacks AWS credentials. Every send would fail alike.
+            return SesOutcome(Verdict.PAUSE, code="NoCredentials", message="AWS credentials are missing")
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             # The connection was never made: SES cannot have received anything.
             return SesOutcome(Verdict.NOT_SENT, code=type(exc).__name__, message=str(exc)[:500])
