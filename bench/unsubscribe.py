@@ -1,0 +1,93 @@
+"""RFC 8058 one-click POSTs against the unsubscribe service (rate limit off).
+
+    python -m bench.unsubscribe [--requests 10000] [--connections 32]
+
+The service runs as its own process on a fresh database with one send (and
+token) per request; this process posts `List-Unsubscribe=One-Click` to each
+token once, over loopback, and prints requests/s and latency percentiles.
+Every request is a first-time opt-out: a status change and an event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import time
+
+import aiohttp
+
+from bench.common import bench_vhost, fresh_database, machine, service
+from shared import db
+from tests.harness.sending import seed_campaign, seed_prospects
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def seed(database_url: str, count: int) -> list[str]:
+    async with db.pool_context(database_url) as pool:
+        prospects = await seed_prospects(pool, count)
+        campaign_id = await seed_campaign(pool)
+        tokens = [secrets.token_urlsafe(24) for _ in prospects]
+        await pool.executemany(
+            "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome)"
+            " VALUES ($1, $2, $3, 'sent')",
+            [(campaign_id, p["id"], t) for p, t in zip(prospects, tokens, strict=True)],
+        )
+    return tokens
+
+
+async def hammer(base: str, tokens: list[str], connections: int) -> tuple[float, list[float]]:
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    for token in tokens:
+        queue.put_nowait(token)
+    for _ in range(connections):
+        queue.put_nowait(None)
+    latencies: list[float] = []
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while (token := await queue.get()) is not None:
+            started = time.perf_counter()
+            async with http.post(
+                f"{base}/api/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "One-Click"}
+            ) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"one-click answered {response.status}")
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(connections)))
+        return time.perf_counter() - started, latencies
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
+    amqp = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    async with bench_vhost(amqp, "unsubscribe") as amqp_url:
+        database_url = await fresh_database(base_url, "outreach_bench_unsubscribe")
+        tokens = await seed(database_url, args.requests)
+        env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "UNSUBSCRIBE_RATE_LIMIT_ENABLED": "false"}
+        print(f"machine: {machine()}; client, service, PostgreSQL and RabbitMQ share it", flush=True)
+        async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, _):
+            elapsed, latencies = await hammer(base, tokens, args.connections)
+    print(
+        f"one-click: {len(latencies):,} requests in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f}/s with "
+        f"{args.connections} connections; latency p50 {statistics.median(latencies):.1f} ms, "
+        f"p99 {pct(latencies, 0.99):.1f} ms",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
