@@ -16,7 +16,7 @@ import aiohttp
 import asyncpg
 
 from shared import db
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,9 +99,5 @@ async def fresh_database(base_url: str, name: str) -> str:
         await admin.close()
     url = db.with_database(base_url, name)
     await db.ensure_database(url)
-    conn = await db.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
+    await migrate_database(url)
     return url

@@ -14,7 +14,7 @@ import sys
 
 from shared import db
 from shared.logging import configure_logging
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 from shared.settings import Settings, load_settings
 
 
@@ -22,11 +22,7 @@ async def _migrate(settings: Settings) -> None:
     created = await db.ensure_database(settings.database_url)
     if created:
         print(f"created database {db.database_name(settings.database_url)}")
-    conn = await db.connect(settings.database_url)
-    try:
-        applied = await migrate(conn)
-    finally:
-        await conn.close()
+    applied = await migrate_database(settings.database_url)
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 

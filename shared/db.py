@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -66,3 +67,20 @@ async def ensure_database(dsn: str) -> bool:
         return True
     finally:
         await admin.close()
+
+
+async def update_by_id(
+    conn: asyncpg.Connection, table: str, row_id: object, changes: dict[str, Any], *, returning: str
+) -> asyncpg.Record:
+    """UPDATE table SET <changes>, updated_at = now() WHERE id = $1 RETURNING ...
+
+    `table`, the column names and `returning` come from the code, never from
+    input (callers pass validated model fields); the values are parameters.
+    """
+    names = list(changes)
+    assignments = "".join(f"{name} = ${i + 2}, " for i, name in enumerate(names))
+    return await conn.fetchrow(
+        f"UPDATE {table} SET {assignments}updated_at = now() WHERE id = $1 RETURNING {returning}",
+        row_id,
+        *(changes[name] for name in names),
+    )

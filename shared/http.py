@@ -26,7 +26,7 @@ from shared import broker, db
 from shared.errors import STATUS_OF, ApiError, DomainError
 from shared.logging import configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, SettingsT, load_settings
 from shared.topology import EVENTS_EXCHANGE, declare_topology
@@ -179,11 +179,7 @@ def create_base_app(
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.migrate_on_start:
-        conn = await db.connect(settings.database_url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
+        await migrate_database(settings.database_url)
     async with db.pool_context(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     ) as pool:

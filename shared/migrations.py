@@ -94,3 +94,12 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
         return done
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+
+
+async def migrate_database(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Connect, apply pending migrations, disconnect."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn, directory)
+    finally:
+        await conn.close()

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from shared import db
-from shared.migrations import migrate
+from shared.migrations import migrate_database
 from tests.harness.backends import Backends, backends
 from tests.harness.ses_emulator import SesEmulator, start_ses_emulator
 from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
@@ -42,11 +42,7 @@ async def make_database(backend: Backends) -> AsyncIterator[DatabaseFactory]:
         url = db.with_database(backend.database_url, name)
         await db.ensure_database(url)
         created.append(name)
-        conn = await db.connect(url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
+        await migrate_database(url)
         return url
 
     yield create
@@ -71,23 +67,35 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 VhostFactory = Callable[[], Awaitable[str]]
+_live_vhosts: list[str] = []
 
 
 @pytest.fixture(scope="session")
 async def make_vhost(backend: Backends) -> AsyncIterator[VhostFactory]:
-    """Creates RabbitMQ vhosts on demand (returns an AMQP URL); deletes them at the end."""
-    created: list[str] = []
+    """Creates RabbitMQ vhosts on demand (returns an AMQP URL); none outlives the run."""
     user = urlsplit(backend.amqp_url).username or "guest"
+    counter = iter(range(1_000_000))
 
     async def create() -> str:
-        vhost = f"outreach-test-{RUN_ID}-{len(created)}"
+        vhost = f"outreach-test-{RUN_ID}-{next(counter)}"
         await create_vhost(backend.management_url, vhost, user)
-        created.append(vhost)
+        _live_vhosts.append(vhost)
         return with_vhost(backend.amqp_url, vhost)
 
     yield create
-    for vhost in created:
-        await delete_vhost(backend.management_url, vhost)
+    while _live_vhosts:
+        await delete_vhost(backend.management_url, _live_vhosts.pop())
+
+
+@pytest.fixture(autouse=True)
+async def _drop_the_tests_vhosts(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """A vhost a test made goes when the test ends: RabbitMQ slows down with hundreds of them."""
+    before = len(_live_vhosts)
+    yield
+    if len(_live_vhosts) > before:
+        backend = request.getfixturevalue("backend")
+        while len(_live_vhosts) > before:
+            await delete_vhost(backend.management_url, _live_vhosts.pop())
 
 
 @pytest.fixture(scope="session")

@@ -31,7 +31,7 @@ async def create_vhost(management_url: str | None, vhost: str, user: str) -> Non
     if management_url is not None:
         base, auth = _api(management_url)
         try:
-            async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=10)) as http:
+            async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=60)) as http:
                 name = quote(vhost, safe="")
                 async with http.put(f"{base}/vhosts/{name}") as response:
                     response.raise_for_status()
@@ -49,7 +49,7 @@ async def delete_vhost(management_url: str | None, vhost: str) -> None:
     if management_url is not None:
         base, auth = _api(management_url)
         try:
-            async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=30)) as http:
+            async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=60)) as http:
                 async with http.delete(f"{base}/vhosts/{quote(vhost, safe='')}") as response:
                     if response.status not in (204, 404):
                         response.raise_for_status()

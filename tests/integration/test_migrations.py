@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from shared import db
-from shared.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, MigrationError, discover, migrate
+from shared.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, MigrationError, discover, migrate_database
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +29,7 @@ async def empty_database(backend):
 
 
 async def run_migrate(url: str, directory=MIGRATIONS_DIR) -> list[str]:
-    conn = await db.connect(url)
-    try:
-        return await migrate(conn, directory)
-    finally:
-        await conn.close()
+    return await migrate_database(url, directory)
 
 
 async def test_migrations_apply_concurrently_and_then_twice_without_error(empty_database):

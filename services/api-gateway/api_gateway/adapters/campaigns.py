@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from shared import db
 from shared.ids import uuid7
 
 COLUMNS = (
@@ -86,13 +87,7 @@ async def count_eligible(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> in
 
 
 async def update(conn: asyncpg.Connection, campaign_id: uuid.UUID, changes: dict[str, Any]) -> asyncpg.Record:
-    names = list(changes)
-    assignments = "".join(f"{name} = ${i + 2}, " for i, name in enumerate(names))
-    return await conn.fetchrow(
-        f"UPDATE email_campaigns SET {assignments}updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
-        campaign_id,
-        *(changes[name] for name in names),
-    )
+    return await db.update_by_id(conn, "email_campaigns", campaign_id, changes, returning=COLUMNS)
 
 
 def stats_of(row: asyncpg.Record) -> dict[str, int]:

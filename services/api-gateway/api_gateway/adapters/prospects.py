@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from shared import db
 from shared.addresses import email_hash
 from shared.ids import uuid7
 
@@ -94,13 +95,7 @@ async def search(
 
 
 async def update(conn: asyncpg.Connection, prospect_id: uuid.UUID, changes: dict[str, Any]) -> asyncpg.Record:
-    names = list(changes)
-    assignments = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(names))
-    return await conn.fetchrow(
-        f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
-        prospect_id,
-        *(changes[name] for name in names),
-    )
+    return await db.update_by_id(conn, "prospects", prospect_id, changes, returning=COLUMNS)
 
 
 async def lift_suppression(conn: asyncpg.Connection, email: str) -> None:
