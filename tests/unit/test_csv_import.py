@@ -73,9 +73,7 @@ address = st.builds(
 )
 
 
-@settings(max_examples=400, deadline=None)
-@given(address)
-def test_the_fast_path_normalises_exactly_as_email_validator(raw):
+def assert_same_as_email_validator(raw: str) -> None:
     try:
         valid = validate_email(raw, check_deliverability=False, allow_smtputf8=True)
         expected: str | None = f"{valid.local_part}@{valid.ascii_domain}"
@@ -86,3 +84,15 @@ def test_the_fast_path_normalises_exactly_as_email_validator(raw):
     except InvalidAddress:
         got = None
     assert got == expected
+
+
+@settings(max_examples=1000, deadline=None)
+@given(address)
+def test_the_fast_path_normalises_exactly_as_email_validator(raw):
+    assert_same_as_email_validator(raw)
+
+
+# Found by the property above: IDNA's hyphen rules ("--" in positions 3-4).
+@pytest.mark.parametrize("raw", ["0@00--0.com", "a@xn--bcher-kva.example", "a@ab--cd.org", "a@b-c.io"])
+def test_hyphen_rules_of_idna_agree_with_email_validator(raw):
+    assert_same_as_email_validator(raw)

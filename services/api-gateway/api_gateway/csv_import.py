@@ -52,7 +52,8 @@ def fast_normalize_email(raw: str) -> str:
     match = _PLAIN_ADDRESS.match(candidate)
     if match and len(candidate) <= MAX_ADDRESS_LENGTH and len(match.group(1)) <= 64:
         domain = match.group(2).lower()
-        if domain.rpartition(".")[2] not in _SPECIAL_USE:
+        # "--" belongs to IDNA rules (xn-- labels, reserved hyphen positions): the validator's call.
+        if domain.rpartition(".")[2] not in _SPECIAL_USE and "--" not in domain:
             return f"{match.group(1)}@{domain}"
     return normalize_email(candidate)
 
