@@ -117,7 +117,10 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     async with db.pool_context(database_url) as pool, pool.acquire() as conn:
         for world in worlds:
             await seed_world(conn, world)
-    env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "SES_WEBHOOK_SECRET": SECRET}
+    env = {
+        "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "SES_WEBHOOK_SECRET": SECRET,
+        "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"),
+    }  # fmt: skip
     print(f"machine: {machine()}; client, event-ingest, projector, PostgreSQL, RabbitMQ share it", flush=True)
     async with (
         service("event_ingest", env, "EVENT_INGEST_PORT") as (ingest, _),

@@ -77,7 +77,12 @@ async def main() -> None:
     async with bench_vhost(amqp, "unsubscribe") as amqp_url:
         database_url = await fresh_database(base_url, "outreach_bench_unsubscribe")
         tokens = await seed(database_url, args.requests)
-        env = {"DATABASE_URL": database_url, "AMQP_URL": amqp_url, "UNSUBSCRIBE_RATE_LIMIT_ENABLED": "false"}
+        env = {
+            "DATABASE_URL": database_url,
+            "AMQP_URL": amqp_url,
+            "UNSUBSCRIBE_RATE_LIMIT_ENABLED": "false",
+            "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"),
+        }
         print(f"machine: {machine()}; client, service, PostgreSQL and RabbitMQ share it", flush=True)
         async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, _):
             elapsed, latencies = await hammer(base, tokens, args.connections)

@@ -9,7 +9,10 @@ as cleanup contexts, so SIGTERM closes them in order after in-flight requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -123,7 +126,7 @@ async def _with_json_errors(
 
 
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "service": request.app[SERVICE]})
+    return web.json_response({"status": "ok", "service": request.app[SERVICE], "pid": os.getpid()})
 
 
 async def readyz(request: web.Request) -> web.Response:
@@ -217,9 +220,38 @@ async def _outbox_relay_ctx(app: web.Application) -> AsyncIterator[None]:
     await channel.close()
 
 
-def run(app: web.Application, *, port: int, host: str, shutdown_timeout: float) -> None:
+def run(
+    app: web.Application, *, port: int, host: str, shutdown_timeout: float, reuse_port: bool = False
+) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get `shutdown_timeout` to finish."""
-    web.run_app(app, host=host, port=port, shutdown_timeout=shutdown_timeout, print=None, access_log=None)
+    web.run_app(
+        app, host=host, port=port, shutdown_timeout=shutdown_timeout, print=None, access_log=None,
+        reuse_port=reuse_port or None,
+    )  # fmt: skip
+
+
+def _run_workers(count: int, serve_one: Callable[[], None]) -> None:
+    """Fork `count` processes that each serve the port; SIGTERM/SIGINT reach them all."""
+    children: list[int] = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:  # the worker: no event loop exists yet in the parent, so this is clean
+            serve_one()
+            os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = False
+    for child in children:
+        _, status = os.waitpid(child, 0)
+        failed = failed or os.waitstatus_to_exitcode(status) != 0
+    raise SystemExit(1 if failed else 0)
 
 
 def serve(
@@ -232,13 +264,21 @@ def serve(
     """A service's whole `main()`: settings, logging, app, serve until SIGTERM."""
     settings = load_settings(settings_class, service)
     configure_logging(service, level=settings.log_level, fmt=settings.log_format)
-    log.info("starting", port=port(settings))
-    run(
-        create_app(settings),
-        port=port(settings),
-        host=settings.http_host,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
-    )
+    log.info("starting", port=port(settings), workers=settings.http_workers)
+
+    def serve_one() -> None:
+        run(
+            create_app(settings),
+            port=port(settings),
+            host=settings.http_host,
+            shutdown_timeout=settings.shutdown_timeout_seconds,
+            reuse_port=settings.http_workers > 1,
+        )
+
+    if settings.http_workers == 1:
+        serve_one()
+    else:
+        _run_workers(settings.http_workers, serve_one)
 
 
 def model_response(model: BaseModel, *, status: int = 200) -> web.Response:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     unsubscribe_port: int = 8082
     sender_port: int = 8083
     projector_port: int = 8084
+    # Processes serving the same port (SO_REUSEPORT); every service is stateless.
+    http_workers: int = Field(default=1, ge=1, le=64)
     http_host: str = "0.0.0.0"  # noqa: S104 - services run in containers behind a proxy
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"

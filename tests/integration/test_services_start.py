@@ -69,3 +69,37 @@ async def test_service_starts_ready_and_stops_on_sigterm(module, port_variable, 
     stderr = (await process.stderr.read()).decode()
     assert '"event": "starting"' in stderr
     assert "Traceback" not in stderr
+
+
+async def test_several_workers_share_the_port_and_all_stop_on_sigterm(database_url, amqp_url):
+    port = free_port()
+    env = {
+        **os.environ, "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "UNSUBSCRIBE_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1", "HTTP_WORKERS": "2", "LOG_FORMAT": "json",
+    }  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "unsubscribe", env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        await wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+        pids = set()
+        async with asyncio.timeout(20):
+            while len(pids) < 2:
+                # A fresh connection each time: the kernel spreads them over the workers.
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.get(f"http://127.0.0.1:{port}/healthz") as response,
+                ):
+                    pids.add((await response.json())["pid"])
+        assert process.pid not in pids, "the parent only supervises"
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            assert await process.wait() == 0
+        for pid in pids:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
