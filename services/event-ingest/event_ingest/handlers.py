@@ -12,6 +12,7 @@ from event_ingest.domain import Incoming, domain_event
 from event_ingest.metrics import SES_EVENTS
 from shared.event_store import append
 from shared.events import SesSendingStatusChanged
+from shared.pausing import pause_sending
 
 Result = Literal["stored", "duplicate", "ignored"]
 
@@ -44,7 +45,7 @@ async def accept(
             await append(conn, event)
             if isinstance(event, SesSendingStatusChanged) and not event.data.enabled:
                 reason = f"SES sending disabled for the account: {event.data.reason or 'no reason given'}"
-                await store.pause_all_sending(conn, reason, cause=event)
+                await pause_sending(conn, reason, by="ses", cause=event)
     label = "stored" if event is not None else "ignored"
     if detail is not None and not matched:
         label = "unmatched"

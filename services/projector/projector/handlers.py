@@ -11,8 +11,8 @@ import asyncpg
 from projector.adapters import store
 from projector.metrics import APPLIED, LAG
 from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach
-from shared.event_store import append
-from shared.events import CampaignPaused, CampaignPausedData, Envelope, ProspectUnsubscribed
+from shared.events import Envelope, ProspectUnsubscribed
+from shared.pausing import pause_sending
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,5 @@ async def _guard_reputation(
     if counts is None:
         return
     reason = reputation_breach(counts["sent"], counts["bounced"], counts["complained"], limits)
-    if reason and await store.pause_campaign(conn, campaign_id, reason):
-        await append(
-            conn,
-            CampaignPaused.new(
-                CampaignPausedData(campaign_id=campaign_id, reason=reason, paused_by="reputation"),
-                cause=event,
-            ),
-        )
+    if reason:
+        await pause_sending(conn, reason, by="reputation", cause=event, campaign_id=campaign_id)

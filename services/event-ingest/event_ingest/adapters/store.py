@@ -8,8 +8,6 @@ from typing import Any
 import asyncpg
 
 from event_ingest.domain import SendRef
-from shared.event_store import append
-from shared.events import CampaignPaused, CampaignPausedData, Envelope
 
 # Both unique keys (envelope id, dedupe key) make a repeat a no-op.
 STORE_RAW = """
@@ -44,27 +42,6 @@ async def match_send(conn: asyncpg.Connection, tagged: SendRef, message_id: str 
         if row is not None:
             return SendRef(row["id"], row["campaign_id"], row["prospect_id"])
     return tagged
-
-
-async def pause_all_sending(conn: asyncpg.Connection, reason: str, cause: Envelope) -> int:
-    """SES stopped the account: every sending campaign pauses with the reason."""
-    rows = await conn.fetch(
-        """
-        UPDATE email_campaigns SET status = 'paused', status_reason = $1, updated_at = now()
-        WHERE status = 'sending' RETURNING id
-        """,
-        reason,
-    )
-    await append(
-        conn,
-        *(
-            CampaignPaused.new(
-                CampaignPausedData(campaign_id=row["id"], reason=reason, paused_by="ses"), cause=cause
-            )
-            for row in rows
-        ),
-    )
-    return len(rows)
 
 
 async def reject(pool: asyncpg.Pool, *, reason: str, content_type: str | None, body: bytes) -> None:

@@ -106,20 +106,6 @@ async def campaign_counts(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> a
     )
 
 
-async def pause_campaign(conn: asyncpg.Connection, campaign_id: uuid.UUID, reason: str) -> bool:
-    return (
-        await conn.fetchval(
-            """
-            UPDATE email_campaigns SET status = 'paused', status_reason = $2, updated_at = now()
-            WHERE id = $1 AND status = 'sending' RETURNING id
-            """,
-            campaign_id,
-            reason,
-        )
-        is not None
-    )
-
-
 async def truncate_read_tables(conn: asyncpg.Connection, consumer: str) -> None:
     await conn.execute("TRUNCATE send_status, campaign_stats")
     await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)

@@ -14,13 +14,12 @@ from shared.events import (
     CampaignChunkCompletedData,
     CampaignCompleted,
     CampaignCompletedData,
-    CampaignPaused,
-    CampaignPausedData,
     Envelope,
     SendAttempted,
     SendAttemptedData,
 )
 from shared.ids import uuid7
+from shared.pausing import pause_sending
 
 # A chunk is current when it is: the first chunk of a new run (a send or resume
 # request takes over), a redelivery of the current chunk, or the successor of
@@ -164,22 +163,7 @@ async def release(pool: asyncpg.Pool, claim: Claim) -> None:
 
 async def pause(pool: asyncpg.Pool, campaign_id: uuid.UUID, reason: str, *, by: str, cause: Envelope) -> None:
     async with pool.acquire() as conn, conn.transaction():
-        paused = await conn.fetchval(
-            """
-            UPDATE email_campaigns SET status = 'paused', status_reason = $2, updated_at = now()
-            WHERE id = $1 AND status = 'sending' RETURNING id
-            """,
-            campaign_id,
-            reason,
-        )
-        if paused:
-            await append(
-                conn,
-                CampaignPaused.new(
-                    CampaignPausedData(campaign_id=campaign_id, reason=reason, paused_by=by),
-                    cause=cause,
-                ),
-            )
+        await pause_sending(conn, reason, by=by, cause=cause, campaign_id=campaign_id)
 
 
 async def finish_chunk(
