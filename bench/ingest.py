@@ -83,6 +83,9 @@ async def post_all(url: str, bodies: list[bytes], *, rate: float | None = None) 
 
 async def lag_samples(metrics_url: str, stop: asyncio.Event) -> list[float]:
     samples = []
+    # The gauge is set as events are applied: until the first steady event is,
+    # it still holds the lag of the burst's last one.
+    await asyncio.sleep(1)
     async with aiohttp.ClientSession() as http:
         while not stop.is_set():
             async with http.get(metrics_url) as response:
@@ -91,6 +94,17 @@ async def lag_samples(metrics_url: str, stop: asyncio.Event) -> list[float]:
                         samples.append(float(line.split()[1]))
             await asyncio.sleep(1)
     return samples
+
+
+async def drain(database_url: str, since: float, timeout: float = 300) -> float:
+    """Wait until the projector has applied every stored event; seconds since `since`."""
+    async with db.pool_context(database_url) as pool, asyncio.timeout(timeout):
+        while await pool.fetchval(
+            "SELECT (SELECT count(*) FROM events)"
+            " > (SELECT count(*) FROM processed_events WHERE consumer = 'projector')"
+        ):
+            await asyncio.sleep(0.1)
+    return time.perf_counter() - since
 
 
 def pct(values: list[float], q: float) -> float:
@@ -136,7 +150,8 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
             f"latency p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms",
             flush=True,
         )
-        await asyncio.sleep(5)  # let the projector drain the burst before the steady phase
+        drained = await drain(database_url, started)
+        print(f"burst projected: the projector applied all of it {drained:.1f} s after the burst began")
         stop = asyncio.Event()
         sampler = asyncio.create_task(lag_samples(f"{projector}/metrics", stop))
         steady = payloads(int(args.rate * args.seconds), worlds)

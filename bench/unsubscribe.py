@@ -86,12 +86,17 @@ async def main() -> None:
         print(f"machine: {machine()}; client, service, PostgreSQL and RabbitMQ share it", flush=True)
         async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, _):
             elapsed, latencies = await hammer(base, tokens, args.connections)
+        async with db.pool_context(database_url) as pool:  # every answer must have opted out for real
+            opted_out = await pool.fetchval("SELECT count(*) FROM prospects WHERE status = 'unsubscribed'")
+            events = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'prospect.unsubscribed'")
     print(
         f"one-click: {len(latencies):,} requests in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f}/s with "
         f"{args.connections} connections; latency p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {pct(latencies, 0.99):.1f} ms",
+        f"p99 {pct(latencies, 0.99):.1f} ms; {opted_out:,} prospects opted out, {events:,} events",
         flush=True,
     )
+    if opted_out != len(tokens) or events != len(tokens):
+        raise SystemExit("the opt-outs do not match the requests")
 
 
 if __name__ == "__main__":

@@ -8,33 +8,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from shared.events import Envelope, parse_event
 
-OUTBOX_CHANNEL = "outreach_outbox"
-# Held shared by every appending transaction until it ends, exclusively (for an
-# instant) by the relay when it reads its watermark. See shared.outbox.
-APPEND_LOCK_KEY = 0x6F757472_61707064  # "outrappd"
+OUTBOX_CHANNEL = "outreach_outbox"  # notified by append_events() (infra/migrations/0006)
 
-_INSERT = """
-INSERT INTO events (event_id, type, version, occurred_at, correlation_id, causation_id, data)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::timestamptz[], $5::text[],
-                     $6::uuid[], $7::jsonb[])
-"""
+# append_events() takes the append lock shared, inserts and notifies: one round
+# trip, in the caller's transaction or as part of a single statement.
+_COLUMN_TYPES = ("uuid", "text", "int", "timestamptz", "text", "uuid", "jsonb")
 
 
-async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
-    """Append events in the caller's transaction (they publish only if it commits)."""
-    if not events:
-        return
-    if not conn.is_in_transaction():
-        raise RuntimeError("append events inside the transaction of the state change they record")
-    # Taken before the positions are allocated, released at commit or rollback.
-    await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", APPEND_LOCK_KEY)
-    await conn.execute(
-        _INSERT,
+def _append_call(first: int) -> str:
+    """append_events() with its seven array parameters numbered from $first."""
+    return "append_events(" + ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_COLUMN_TYPES)) + ")"
+
+
+def _columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
+    return (
         [e.event_id for e in events],
         [e.type for e in events],
         [e.version for e in events],
@@ -43,8 +36,28 @@ async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
         [e.causation_id for e in events],
         [e.model_dump(mode="json")["data"] for e in events],
     )
-    # Delivered to listeners only when the transaction commits: wakes the relay.
-    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+
+
+async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
+    """Append events in the caller's transaction (they publish only if it commits)."""
+    if not events:
+        return
+    if not conn.is_in_transaction():
+        raise RuntimeError("append events inside the transaction of the state change they record")
+    await conn.execute(f"SELECT {_append_call(1)}", *_columns(events))
+
+
+async def change_and_append(
+    conn: asyncpg.Connection | asyncpg.Pool, change: str, args: Sequence[Any], *events: Envelope
+) -> asyncpg.Record | None:
+    """One statement: `change` (an INSERT/UPDATE/DELETE ... RETURNING of at most
+    one row, parameters $1..$n) and, only when it returns its row, the events.
+    Returns that row, or None when nothing changed (and nothing was appended).
+    Atomic on its own: no transaction needed, so one round trip."""
+    statement = (
+        f"WITH change AS ({change}) SELECT change.*, {_append_call(len(args) + 1)} AS appended FROM change"
+    )
+    return await conn.fetchrow(statement, *args, *_columns(events))
 
 
 @dataclass(frozen=True)

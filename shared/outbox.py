@@ -4,7 +4,8 @@ Store order is position order. Positions are allocated at insert, but
 transactions commit in another order: publishing by position alone could
 publish 11 and later find 10. So appenders hold a shared advisory lock from
 their insert to their end, and the relay takes it exclusively for an instant
-to read a watermark: every position at or below it is then settled (committed
+to read a watermark (append_events() and settled_watermark(), in
+infra/migrations/0006): every position at or below it is then settled (committed
 or rolled back), and later appenders get higher ones. A batch never passes the
 watermark. Transactions that append nothing (a long import) never hold the
 relay back. One relay publishes at a time (a transaction advisory lock);
@@ -26,7 +27,7 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 
 from shared.broker import event_message
-from shared.event_store import APPEND_LOCK_KEY, OUTBOX_CHANNEL, row_to_message
+from shared.event_store import OUTBOX_CHANNEL, row_to_message
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 
@@ -46,9 +47,6 @@ FOR UPDATE SKIP LOCKED
 
 # Anything still unpublished: the next batch, or events past the watermark.
 _ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NULL)"
-# An appender slower than this (it appended, then kept its transaction open)
-# makes the relay try again later instead of keeping new appenders waiting.
-WATERMARK_LOCK_TIMEOUT = "50ms"
 
 
 def _succeeded(pair: tuple[asyncpg.Record, object]) -> bool:
@@ -113,12 +111,10 @@ class OutboxRelay:
     async def _watermark(self) -> int | None:
         """The highest settled position (None: an appender did not finish in time)."""
         async with self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL lock_timeout = '{WATERMARK_LOCK_TIMEOUT}'")
             try:
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
+                return int(await conn.fetchval("SELECT settled_watermark()"))
             except asyncpg.LockNotAvailableError:
                 return None
-            return int(await conn.fetchval("SELECT COALESCE(max(position), 0) FROM events"))
 
     async def _publish(self, exchange: AbstractExchange, row: asyncpg.Record) -> None:
         envelope = row_to_message(row)

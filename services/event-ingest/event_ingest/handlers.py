@@ -10,7 +10,6 @@ import asyncpg
 from event_ingest.adapters import store
 from event_ingest.domain import Incoming, domain_event
 from event_ingest.metrics import SES_EVENTS
-from shared.event_store import append
 from shared.events import SesSendingStatusChanged
 from shared.pausing import pause_sending
 
@@ -29,23 +28,28 @@ async def accept(
 ) -> Accepted:
     detail = incoming.detail
     message_id = detail.mail.message_id if detail else None
-    async with pool.acquire() as conn, conn.transaction():
-        ref = await store.match_send(conn, incoming.tagged, message_id)
-        event = domain_event(incoming, ref, correlation_id)
-        matched = detail is not None and ref.send_id is not None
-        stored = await store.store_raw(
+    ref = await store.match_send(pool, incoming.tagged, message_id)
+    event = domain_event(incoming, ref, correlation_id)
+    matched = detail is not None and ref.send_id is not None
+
+    async def keep(conn: asyncpg.Connection | asyncpg.Pool) -> bool:
+        return await store.store_raw(
             conn, eventbridge_id=incoming.envelope.id, dedupe_key=incoming.dedupe_key,
             detail_type=incoming.envelope.detail_type, event_type=incoming.event_type, message_id=message_id,
-            event_id=event.event_id if event else None, matched=matched, payload=payload,
+            event=event, matched=matched, payload=payload,
         )  # fmt: skip
-        if not stored:
-            SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, "duplicate").inc()
-            return Accepted("duplicate", incoming.event_type, matched)
-        if event is not None:
-            await append(conn, event)
-            if isinstance(event, SesSendingStatusChanged) and not event.data.enabled:
+
+    if isinstance(event, SesSendingStatusChanged) and not event.data.enabled:
+        async with pool.acquire() as conn, conn.transaction():
+            stored = await keep(conn)
+            if stored:
                 reason = f"SES sending disabled for the account: {event.data.reason or 'no reason given'}"
                 await pause_sending(conn, reason, by="ses", cause=event)
+    else:  # the common case: one statement, one round trip
+        stored = await keep(pool)
+    if not stored:
+        SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, "duplicate").inc()
+        return Accepted("duplicate", incoming.event_type, matched)
     label = "stored" if event is not None else "ignored"
     if detail is not None and not matched:
         label = "unmatched"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import asyncpg
 
 from event_ingest.domain import SendRef
+from shared.event_store import change_and_append
+from shared.events import Envelope
 
 # Both unique keys (envelope id, dedupe key) make a repeat a no-op.
 STORE_RAW = """
@@ -20,18 +21,24 @@ RETURNING eventbridge_id
 
 
 async def store_raw(
-    conn: asyncpg.Connection, *, eventbridge_id: str, dedupe_key: str | None, detail_type: str,
-    event_type: str | None, message_id: str | None, event_id: uuid.UUID | None, matched: bool,
+    conn: asyncpg.Connection | asyncpg.Pool, *, eventbridge_id: str, dedupe_key: str | None, detail_type: str,
+    event_type: str | None, message_id: str | None, event: Envelope | None, matched: bool,
     payload: dict[str, Any],
 ) -> bool:  # fmt: skip
-    """False when this delivery (or the same SES event) was stored before."""
-    stored = await conn.fetchval(
-        STORE_RAW, eventbridge_id, dedupe_key, detail_type, event_type, message_id, event_id, matched, payload
-    )
-    return stored is not None
+    """Store the delivery and append its event in one statement. False when this
+    delivery (or the same SES event) was stored before: then nothing is appended."""
+    args = (
+        eventbridge_id, dedupe_key, detail_type, event_type, message_id,
+        event.event_id if event else None, matched, payload,
+    )  # fmt: skip
+    if event is None:
+        return await conn.fetchval(STORE_RAW, *args) is not None
+    return await change_and_append(conn, STORE_RAW, args, event) is not None
 
 
-async def match_send(conn: asyncpg.Connection, tagged: SendRef, message_id: str | None) -> SendRef:
+async def match_send(
+    conn: asyncpg.Connection | asyncpg.Pool, tagged: SendRef, message_id: str | None
+) -> SendRef:
     """The send an event belongs to: by its tags, else by the SES message id."""
     if tagged.complete:
         return tagged

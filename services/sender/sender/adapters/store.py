@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.event_store import append
+from shared.event_store import append, change_and_append
 from shared.events import (
     CampaignChunkCompleted,
     CampaignChunkCompletedData,
@@ -61,12 +61,20 @@ RETURNING id
 """
 
 # Only a claim still `claimed` takes an outcome: a claim another sender already
-# declared unknown stays unknown.
+# declared unknown stays unknown. The event rides in the same statement.
 RECORD = """
 UPDATE email_sends
 SET outcome = $2, ses_message_id = $3, error_code = $4, error_message = $5, attempted_at = now()
-WHERE id = $1 AND outcome = 'claimed'
-RETURNING prospect_id, campaign_id
+WHERE id = $1 AND outcome = 'claimed' AND prospect_id IS NOT NULL
+RETURNING id
+"""
+
+# The prospect was erased while its message was in flight: the outcome is kept,
+# with no event that would name the erased prospect again.
+RECORD_ERASED = """
+UPDATE email_sends
+SET outcome = $2, ses_message_id = $3, error_code = $4, error_message = $5, attempted_at = now()
+WHERE id = $1 AND outcome = 'claimed' AND prospect_id IS NULL
 """
 
 STILL_OURS = "SELECT status = 'sending' AND sender_lease = $2 FROM email_campaigns WHERE id = $1"
@@ -75,6 +83,8 @@ STILL_OURS = "SELECT status = 'sending' AND sender_lease = $2 FROM email_campaig
 @dataclass(frozen=True)
 class Claim:
     send_id: uuid.UUID
+    campaign_id: uuid.UUID
+    prospect_id: uuid.UUID
     token: str
 
 
@@ -116,7 +126,7 @@ async def claim(
     """Commit a claim; None when the campaign stopped or the prospect is no longer eligible."""
     token = secrets.token_urlsafe(24)  # 192 random bits
     send_id = await pool.fetchval(CLAIM, campaign_id, prospect_id, uuid7(), token, lease)
-    return Claim(send_id, token) if send_id is not None else None
+    return Claim(send_id, campaign_id, prospect_id, token) if send_id is not None else None
 
 
 async def still_ours(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID) -> bool:
@@ -133,27 +143,19 @@ async def record(
     code: str | None = None,
     message: str | None = None,
 ) -> bool:
-    """The outcome and its SendAttempted event, in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(RECORD, claim.send_id, outcome, message_id, code, message)
-        if row is None:
-            return False
-        await append(
-            conn,
-            SendAttempted.new(
-                SendAttemptedData(
-                    send_id=claim.send_id,
-                    campaign_id=row["campaign_id"],
-                    prospect_id=row["prospect_id"],
-                    outcome=outcome,
-                    ses_message_id=message_id,
-                    error_code=code,
-                    error_message=message,
-                ),
-                cause=cause,
-            ),
-        )
+    """The outcome and its SendAttempted event, in one statement."""
+    event = SendAttempted.new(
+        SendAttemptedData(
+            send_id=claim.send_id, campaign_id=claim.campaign_id, prospect_id=claim.prospect_id,
+            outcome=outcome, ses_message_id=message_id, error_code=code, error_message=message,
+        ),
+        cause=cause,
+    )  # fmt: skip
+    args = (claim.send_id, outcome, message_id, code, message)
+    if await change_and_append(pool, RECORD, args, event) is not None:
         return True
+    await pool.execute(RECORD_ERASED, *args)
+    return False
 
 
 async def release(pool: asyncpg.Pool, claim: Claim) -> None:

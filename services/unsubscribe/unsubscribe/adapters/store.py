@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.event_store import append
+from shared.event_store import change_and_append
 from shared.events import ProspectUnsubscribed, ProspectUnsubscribedData
 
 FIND = """
@@ -38,7 +38,7 @@ class Subscription:
     sender: str | None
 
 
-async def find(conn: asyncpg.Connection, token: str) -> Subscription | None:
+async def find(conn: asyncpg.Connection | asyncpg.Pool, token: str) -> Subscription | None:
     row = await conn.fetchrow(FIND, token)
     if row is None:
         return None
@@ -49,22 +49,18 @@ async def find(conn: asyncpg.Connection, token: str) -> Subscription | None:
 
 
 async def opt_out(pool: asyncpg.Pool, token: str, *, source: str, correlation_id: str) -> Subscription | None:
-    """Unsubscribe the token's prospect (idempotent). None for an unknown token."""
-    async with pool.acquire() as conn, conn.transaction():
-        found = await find(conn, token)
-        if found is None:
-            return None
-        if found.prospect_id is not None and await conn.fetchval(OPT_OUT, found.prospect_id):
-            await append(
-                conn,
-                ProspectUnsubscribed.new(
-                    ProspectUnsubscribedData(
-                        prospect_id=found.prospect_id,
-                        send_id=found.send_id,
-                        campaign_id=found.campaign_id,
-                        source=source,
-                    ),
-                    correlation_id=correlation_id,
-                ),
-            )
+    """Unsubscribe the token's prospect (idempotent). None for an unknown token.
+
+    Two round trips, no transaction: a token's send and prospect never change,
+    and the opt-out with its event is one statement."""
+    found = await find(pool, token)
+    if found is None or found.prospect_id is None:
         return found
+    event = ProspectUnsubscribed.new(
+        ProspectUnsubscribedData(
+            prospect_id=found.prospect_id, send_id=found.send_id, campaign_id=found.campaign_id, source=source
+        ),
+        correlation_id=correlation_id,
+    )
+    await change_and_append(pool, OPT_OUT, (found.prospect_id,), event)
+    return found
