@@ -46,7 +46,8 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
             pool=app[DB_POOL], ses=ses, cadence=cadence, quota=quota,
             config=SenderConfig(
                 batch_size=settings.send_batch_size, max_in_flight=settings.send_max_in_flight,
-                chunk_max_seconds=settings.chunk_max_seconds, throttle_retries=settings.throttle_retries,
+                chunk_max_seconds=settings.chunk_max_seconds, chunk_min_seconds=settings.chunk_min_seconds,
+                throttle_retries=settings.throttle_retries,
                 ambiguous_to_pause=settings.ambiguous_failures_to_pause,
                 public_base_url=str(settings.public_base_url),
             ),

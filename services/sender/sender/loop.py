@@ -30,6 +30,7 @@ class SenderConfig:
     batch_size: int
     max_in_flight: int
     chunk_max_seconds: float
+    chunk_min_seconds: float
     throttle_retries: int
     ambiguous_to_pause: int
     public_base_url: str
@@ -77,6 +78,7 @@ class ChunkRunner:
         self._meter = RateMeter()
         self._eligible_logged: dict[uuid.UUID, float] = {}
         self._stopping = False
+        self._background: set[asyncio.Task[None]] = set()
 
     def shutdown(self) -> None:
         """End the chunk in hand after the sends in flight; its continuation carries on later."""
@@ -113,20 +115,42 @@ class ChunkRunner:
                 ELIGIBLE_REMAINING.labels(str(campaign_id)).set(0)
                 log.info("campaign completed", campaign_id=str(campaign_id))
             return
-        await self._send_batch(state, batch)
+        await self._send_batches(state, batch)
         await self._end_chunk(state, run_id, chunk)
 
     async def _next_batch(self, campaign_id: uuid.UUID, cursor: int) -> list[asyncpg.Record]:
-        async with self._pool.acquire() as conn:
-            batch = await store.eligible(conn, campaign_id, self._config.batch_size, cursor)
-            if not batch and cursor > 0:
-                # The final sweep: prospects re-activated behind the cursor.
-                batch = await store.eligible(conn, campaign_id, self._config.batch_size, 0)
+        batch = await self._read_batch(campaign_id, cursor)
+        if not batch and cursor > 0:  # the final sweep: prospects re-activated behind the cursor
+            batch = await self._read_batch(campaign_id, 0)
         return batch
 
-    async def _send_batch(self, state: ChunkState, batch: list[asyncpg.Record]) -> None:
+    async def _send_batches(self, state: ChunkState, batch: list[asyncpg.Record]) -> None:
+        """Send the batch; at high rates, go on with further batches until the chunk has
+        run chunk_min_seconds, so the hand-off between chunks (through the outbox and the
+        broker) stays a small share of the time. The next batch is read while this one sends."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._config.chunk_max_seconds
+        started = loop.time()
+        deadline = started + self._config.chunk_max_seconds
+        while True:
+            after = max(p["seq"] for p in batch)
+            # Cursor form only: the final sweep behind the cursor is the next chunk's business.
+            following = asyncio.create_task(self._read_batch(state.campaign_id, after))
+            try:
+                await self._send_batch(state, batch, deadline)
+                if state.stop or loop.time() - started >= self._config.chunk_min_seconds:
+                    return
+                batch = await following
+            finally:
+                following.cancel()
+            if not batch:
+                return
+
+    async def _read_batch(self, campaign_id: uuid.UUID, after_seq: int) -> list[asyncpg.Record]:
+        async with self._pool.acquire() as conn:
+            return await store.eligible(conn, campaign_id, self._config.batch_size, after_seq)
+
+    async def _send_batch(self, state: ChunkState, batch: list[asyncpg.Record], deadline: float) -> None:
+        loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self._config.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
         for prospect in batch:
@@ -257,13 +281,29 @@ class ChunkRunner:
             attempted=sum(state.counts.values()), cursor_seq=state.max_seq, has_more=True, **state.counts,
         )  # fmt: skip
         await store.finish_chunk(self._pool, data, state.lease, state.cause)
-        await self._report_remaining(state.campaign_id)
+        self._report_remaining(state.campaign_id)
         if state.stop and not self._stopping:  # throttled: give SES a moment before continuing
             await asyncio.sleep(2.0)
 
-    async def _report_remaining(self, campaign_id: uuid.UUID) -> None:
+    def _report_remaining(self, campaign_id: uuid.UUID) -> None:
+        """Refresh the eligible-remaining gauge at most every 30 s, off the send path
+        (the count walks the whole list: about a second at a million prospects)."""
         now = time.monotonic()
         if now - self._eligible_logged.get(campaign_id, -1e9) < 30:
             return
         self._eligible_logged[campaign_id] = now
-        ELIGIBLE_REMAINING.labels(str(campaign_id)).set(await store.count_eligible(self._pool, campaign_id))
+        task = asyncio.create_task(self._count_remaining(campaign_id))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _count_remaining(self, campaign_id: uuid.UUID) -> None:
+        try:
+            ELIGIBLE_REMAINING.labels(str(campaign_id)).set(
+                await store.count_eligible(self._pool, campaign_id)
+            )
+        except (
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            OSError,
+        ) as exc:  # a gauge is not worth failing for
+            log.warning("eligible count failed", campaign_id=str(campaign_id), error=repr(exc))

@@ -13,6 +13,9 @@ class SenderSettings(Settings):
     # A chunk ends after SEND_BATCH_SIZE sends or this many seconds, whichever first,
     # so a message is never held near the broker's consumer timeout.
     chunk_max_seconds: float = Field(default=300.0, gt=0)
+    # At high rates a chunk takes further batches until it has run this long: the
+    # hand-off to the next chunk (outbox, broker, about 25-80 ms) costs sends.
+    chunk_min_seconds: float = Field(default=5.0, ge=0)
     ses_timeout_seconds: float = Field(default=15.0, gt=0)
     throttle_retries: int = Field(default=5, ge=0, le=20)
     # Ambiguous SES failures in a row (timeouts, 5xx) before the campaign pauses.

@@ -169,7 +169,9 @@ async def test_campaigns_take_turns_chunk_by_chunk(backends, emulator):
     database_url, amqp_url, pool = backends
     await seed_prospects(pool, 12)
     first, second = await seed_campaign(pool, name="first"), await seed_campaign(pool, name="second")
-    async with running_sender(database_url, amqp_url, emulator.endpoint_url, send_batch_size=4):
+    async with running_sender(
+        database_url, amqp_url, emulator.endpoint_url, send_batch_size=4, chunk_min_seconds=0
+    ):
         await request_send(pool, first)
         await request_send(pool, second)
         await wait_for_status(pool, first, "completed")
@@ -181,3 +183,20 @@ async def test_campaigns_take_turns_chunk_by_chunk(backends, emulator):
     assert switches >= 3, sequence
     assert Counter(sequence) == {first: 12, second: 12}
     assert await campaign_status(pool, first) == ("completed", None)
+
+
+async def test_a_fast_chunk_takes_further_batches_until_its_minimum_time(backends, emulator):
+    database_url, amqp_url, pool = backends
+    await seed_prospects(pool, 12)
+    campaign_id = await seed_campaign(pool)
+    async with running_sender(
+        database_url, amqp_url, emulator.endpoint_url, send_batch_size=4, chunk_min_seconds=60
+    ):
+        await request_send(pool, campaign_id)
+        await wait_for_status(pool, campaign_id, "completed")
+    chunks = await pool.fetch(
+        "SELECT data FROM events WHERE type = 'campaign.chunk_completed' ORDER BY position"
+    )
+    # Three batches of four in one chunk: one hand-off, then the completing chunk finds none left.
+    assert [c["data"]["attempted"] for c in chunks] == [12]
+    assert len(await emulator.sent_messages()) == 12
