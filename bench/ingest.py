@@ -133,7 +133,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
             await seed_world(conn, world)
     env = {
         "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "SES_WEBHOOK_SECRET": SECRET,
-        "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"),
+        "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"), "DB_POOL_MAX": os.environ.get("DB_POOL_MAX", "10"),
     }  # fmt: skip
     print(f"machine: {machine()}; client, event-ingest, projector, PostgreSQL, RabbitMQ share it", flush=True)
     async with (

@@ -4,7 +4,9 @@
 
 The service runs as its own process on a fresh database with one send (and
 token) per request; this process posts `List-Unsubscribe=One-Click` to each
-token once, over loopback, and prints requests/s and latency percentiles.
+token once, over loopback: first as fast as --connections go, then offered at
+--rate per second; it prints requests/s and latency percentiles of each, and
+checks that every request opted its prospect out, with its event.
 Every request is a first-time opt-out: a status change and an event.
 """
 
@@ -42,12 +44,11 @@ async def seed(database_url: str, count: int) -> list[str]:
     return tokens
 
 
-async def hammer(base: str, tokens: list[str], connections: int) -> tuple[float, list[float]]:
+async def hammer(
+    base: str, tokens: list[str], connections: int, rate: float | None = None
+) -> tuple[float, list[float]]:
+    """POST each token once: as fast as `connections` go, or offered at `rate` per second."""
     queue: asyncio.Queue[str | None] = asyncio.Queue()
-    for token in tokens:
-        queue.put_nowait(token)
-    for _ in range(connections):
-        queue.put_nowait(None)
     latencies: list[float] = []
 
     async def worker(http: aiohttp.ClientSession) -> None:
@@ -62,21 +63,39 @@ async def hammer(base: str, tokens: list[str], connections: int) -> tuple[float,
             latencies.append((time.perf_counter() - started) * 1000)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        workers = [asyncio.create_task(worker(http)) for _ in range(connections)]
         started = time.perf_counter()
-        await asyncio.gather(*(worker(http) for _ in range(connections)))
+        for i, token in enumerate(tokens):
+            if rate is not None and (delay := started + i / rate - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            queue.put_nowait(token)
+        for _ in workers:
+            queue.put_nowait(None)
+        await asyncio.gather(*workers)
         return time.perf_counter() - started, latencies
+
+
+def report(phase: str, elapsed: float, latencies: list[float], connections: int) -> None:
+    print(
+        f"{phase}: {len(latencies):,} requests in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f}/s with "
+        f"{connections} connections; latency p50 {statistics.median(latencies):.1f} ms, "
+        f"p99 {pct(latencies, 0.99):.1f} ms",
+        flush=True,
+    )
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rate", type=float, default=1000, help="the offered rate of the second phase")
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     amqp = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     async with bench_vhost(amqp, "unsubscribe") as amqp_url:
         database_url = await fresh_database(base_url, "outreach_bench_unsubscribe")
-        tokens = await seed(database_url, args.requests)
+        tokens = await seed(database_url, args.requests * 2)
+        burst, steady = tokens[: args.requests], tokens[args.requests :]
         env = {
             "DATABASE_URL": database_url,
             "AMQP_URL": amqp_url,
@@ -85,16 +104,18 @@ async def main() -> None:
         }
         print(f"machine: {machine()}; client, service, PostgreSQL and RabbitMQ share it", flush=True)
         async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, _):
-            elapsed, latencies = await hammer(base, tokens, args.connections)
+            report(
+                "one-click, as fast as it goes",
+                *await hammer(base, burst, args.connections),
+                args.connections,
+            )
+            await asyncio.sleep(2)
+            elapsed, latencies = await hammer(base, steady, args.connections, rate=args.rate)
+            report(f"one-click, offered at {args.rate:,.0f}/s", elapsed, latencies, args.connections)
         async with db.pool_context(database_url) as pool:  # every answer must have opted out for real
             opted_out = await pool.fetchval("SELECT count(*) FROM prospects WHERE status = 'unsubscribed'")
             events = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'prospect.unsubscribed'")
-    print(
-        f"one-click: {len(latencies):,} requests in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f}/s with "
-        f"{args.connections} connections; latency p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {pct(latencies, 0.99):.1f} ms; {opted_out:,} prospects opted out, {events:,} events",
-        flush=True,
-    )
+    print(f"effect: {opted_out:,} prospects opted out, {events:,} events", flush=True)
     if opted_out != len(tokens) or events != len(tokens):
         raise SystemExit("the opt-outs do not match the requests")
 
