@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help install up down run test test-unit test-integration test-browser compose-test compose-check migrate lint bench lock clean
+.PHONY: help install up down run admin test test-unit test-integration test-browser compose-test compose-check migrate lint bench lock clean
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 help:
@@ -37,6 +37,10 @@ run: $(STAMP) ## every service as local processes against DATABASE_URL / AMQP_UR
 
 migrate: $(STAMP) ## create the database if missing and apply migrations
 	$(BIN)/python -m shared.cli migrate
+
+admin: $(STAMP) ## create an admin for /admin: make admin EMAIL=you@example.com (asks for the password)
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.com"; exit 2; }
+	$(BIN)/python -m shared.cli create-admin "$(EMAIL)"
 
 test: $(STAMP) ## the whole suite against real PostgreSQL, RabbitMQ and the SES emulator
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

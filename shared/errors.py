@@ -39,12 +39,15 @@ class TooLarge(DomainError):
 class ApiError(Exception):
     """A client-visible HTTP error with its status."""
 
-    def __init__(self, status: int, code: str, message: str, details: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
 
 STATUS_OF: dict[type[DomainError], int] = {

@@ -96,7 +96,9 @@ async def _with_json_errors(
     try:
         return await handler(request)
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        response = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response
     except DomainError as exc:
         return error_response(STATUS_OF.get(type(exc), 400), exc.code, exc.message, exc.details)
     except web.HTTPException as exc:

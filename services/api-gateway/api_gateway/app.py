@@ -1,7 +1,9 @@
 from aiohttp import web
 
 from api_gateway import routes
-from api_gateway.auth import AuthConfig, auth_middleware
+from api_gateway.auth import AUTH_CONFIG, AuthConfig, auth_middleware
+from api_gateway.http import admin_ui
+from api_gateway.http.sessions import install_login_limiter
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
 from shared.http import create_base_app
@@ -24,8 +26,13 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app = create_base_app(
         settings, service=SERVICE, outbox_relay=True, client_max_size=settings.json_max_bytes
     )
-    app.middlewares.append(auth_middleware(auth_config(settings)))
+    app[AUTH_CONFIG] = auth_config(settings)
+    app.middlewares.append(auth_middleware(app[AUTH_CONFIG]))
+    install_login_limiter(
+        app, settings.login_rate_limit, settings.login_rate_window_seconds, settings.login_block_seconds
+    )
     routes.register(app)
+    admin_ui.register(app)
     app[SPEC] = build_spec()
     app.router.add_get("/api/openapi.json", openapi_json)
     return app

@@ -42,6 +42,9 @@ class AuthConfig:
     leeway_seconds: int
 
 
+AUTH_CONFIG = web.AppKey("auth_config", AuthConfig)
+
+
 def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "unauthorized", message)
 

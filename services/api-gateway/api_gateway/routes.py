@@ -12,6 +12,8 @@ from pydantic import BaseModel
 from api_gateway import schemas as s
 from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
+from api_gateway.http import reports as r
+from api_gateway.http import sessions
 
 Auth = Literal["admin", "proxy", "none"]
 
@@ -32,6 +34,8 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
+    Route("POST", "/api/auth/login", sessions.login, "Sign in (an Outreach admin) for an admin token",
+          auth="none", body=s.LoginRequest, response=s.LoginToken, errors=(400, 401, 415, 429)),
     Route("POST", "/api/prospects", p.create_prospect, "Create a prospect", body=s.ProspectCreate,
           response=s.Prospect, status=201, errors=(400, 409, 415)),
     Route("GET", "/api/prospects", p.list_prospects, "Search and page prospects", query=s.ProspectQuery,
@@ -54,6 +58,12 @@ ROUTES: tuple[Route, ...] = (
           response=s.CampaignWithStats, errors=(400, 404)),
     Route("PATCH", "/api/campaigns/{id}", c.update_campaign, "Edit a draft or paused campaign; pause it",
           body=s.CampaignUpdate, response=s.Campaign, errors=(400, 404, 409, 415)),
+    Route("GET", "/api/campaigns/{id}/sends", r.list_sends, "The campaign's sends: search, filter, page",
+          query=s.SendQuery, response=s.SendPage, errors=(400, 404)),
+    Route("GET", "/api/campaigns/{id}/timeline", r.timeline, "The campaign's events over time, bucketed",
+          response=s.Timeline, errors=(400, 404)),
+    Route("GET", "/api/campaigns/{id}/feedback", r.feedback, "Bounces, complaints and unsubscribes, newest first",
+          response=s.FeedbackList, errors=(400, 404)),
     Route("GET", "/api/campaigns/{id}/preview", c.preview_campaign, "The message as the sender would send it",
           query=s.PreviewQuery, response=s.Preview, errors=(400, 404)),
     Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",

@@ -217,3 +217,82 @@ class Preview(BaseModel):
     text: str
     headers: list[tuple[str, str]]
     prospect_id: uuid.UUID | None
+
+
+class LoginRequest(BaseModel):
+    # Not Input: a password is taken exactly as typed, spaces included.
+    model_config = ConfigDict(extra="forbid")
+    email: Annotated[str, Field(min_length=3, max_length=320)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+class LoginToken(BaseModel):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name
+    expires_at: datetime
+    expires_in: int
+    email: str
+
+
+SendStatus = Literal[
+    "claimed", "unknown", "failed", "rejected", "sent", "delivery_delayed", "delivered", "opened", "clicked",
+    "unsubscribed", "bounced", "complained",
+]  # fmt: skip
+
+
+class SendQuery(Input):
+    q: Annotated[str, Field(min_length=1, max_length=320)] | None = None
+    status: SendStatus | None = None
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class SendRow(BaseModel):
+    send_id: uuid.UUID
+    prospect_id: uuid.UUID | None
+    email: str | None  # None once the prospect was erased
+    first_name: str | None
+    last_name: str | None
+    status: str
+    error: str | None
+    attempted_at: datetime | None
+    delivered_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
+    bounced_at: datetime | None
+    complained_at: datetime | None
+    unsubscribed_at: datetime | None
+
+
+class SendPage(BaseModel):
+    items: list[SendRow]
+    total: int
+    page: PageInfo
+
+
+class TimelinePoint(BaseModel):
+    at: datetime
+    sent: int = 0
+    delivered: int = 0
+    opened: int = 0
+    clicked: int = 0
+    bounced: int = 0
+    complained: int = 0
+    unsubscribed: int = 0
+
+
+class Timeline(BaseModel):
+    bucket_seconds: int
+    points: list[TimelinePoint]
+
+
+class FeedbackItem(BaseModel):
+    kind: Literal["bounce", "complaint", "unsubscribe"]
+    email: str | None
+    at: datetime
+    reason: str | None
+    send_id: uuid.UUID | None
+
+
+class FeedbackList(BaseModel):
+    items: list[FeedbackItem]

@@ -15,5 +15,12 @@ class GatewaySettings(Settings):
     admin_role_claim: str = "app_metadata.role"
     admin_role_value: str = "admin"
     admin_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Tokens from POST /api/auth/login: short-lived; the admin signs in again.
+    admin_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    login_rate_limit: int = Field(default=10, ge=1)
+    login_rate_window_seconds: int = Field(default=60, ge=1)
+    login_block_seconds: int = Field(default=300, ge=0)
+    # X-Forwarded-For is believed only from these addresses or networks (comma-separated).
+    trusted_proxies: str = ""
     import_max_bytes: int = Field(default=50 * 1024**2, ge=1024)
     json_max_bytes: int = Field(default=1024**2, ge=1024)

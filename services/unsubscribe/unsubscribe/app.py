@@ -1,7 +1,7 @@
 from aiohttp import web
 
 from shared.http import create_base_app
-from unsubscribe.domain import RateLimiter, parse_networks
+from shared.ratelimit import RateLimiter, parse_networks
 from unsubscribe.http import LIMITER, TRUSTED, guard, show, submit
 from unsubscribe.settings import UnsubscribeSettings
 

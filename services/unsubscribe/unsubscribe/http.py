@@ -8,9 +8,10 @@ from aiohttp import web
 
 from shared.addresses import mask_email
 from shared.http import DB_POOL, REQUEST_ID
+from shared.ratelimit import RateLimiter, client_address
 from unsubscribe import pages
 from unsubscribe.adapters import store
-from unsubscribe.domain import RateLimiter, client_address, valid_token
+from unsubscribe.domain import valid_token
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LIMITER = web.AppKey("rate_limiter", RateLimiter)

@@ -1,0 +1,89 @@
+// The gateway's JSON API, with the admin token from sign-in (kept for this tab only).
+const TOKEN_KEY = "outreach.token";
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    const error = (body && body.error) || {};
+    super(error.message || `The server answered ${status}.`);
+    this.status = status;
+    this.code = error.code || "error";
+    this.details = Array.isArray(error.details) ? error.details : [];
+  }
+}
+
+export function signedIn() {
+  const saved = JSON.parse(sessionStorage.getItem(TOKEN_KEY) || "null");
+  if (!saved || Date.parse(saved.expires_at) <= Date.now()) return null;
+  return saved;
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN_KEY);
+}
+
+export async function signIn(email, password) {
+  const token = await api("POST", "/api/auth/login", { email, password }, { anonymous: true });
+  sessionStorage.setItem(TOKEN_KEY, JSON.stringify(token));
+  return token;
+}
+
+function authorization() {
+  const saved = signedIn();
+  return saved ? { Authorization: `Bearer ${saved.access_token}` } : {};
+}
+
+async function failure(response) {
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON: the status says enough */ }
+  if (response.status === 401) {
+    signOut();
+    window.dispatchEvent(new CustomEvent("outreach:signed-out"));
+  }
+  return new ApiError(response.status, body);
+}
+
+export async function api(method, path, body, { anonymous = false } = {}) {
+  const headers = anonymous ? {} : authorization();
+  const init = { method, headers };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, { error: { message: "The server cannot be reached. Check your connection." } });
+  }
+  if (!response.ok) throw await failure(response);
+  return response.status === 204 ? null : response.json();
+}
+
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") search.set(name, value);
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+// A CSV upload with progress (fetch cannot report upload progress; XMLHttpRequest can).
+export function uploadCsv(file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/prospects/import");
+    xhr.setRequestHeader("Content-Type", "text/csv");
+    const auth = authorization();
+    if (auth.Authorization) xhr.setRequestHeader("Authorization", auth.Authorization);
+    xhr.upload.onprogress = (event) => { if (event.lengthComputable) onProgress(event.loaded, event.total); };
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch { /* keep null */ }
+      if (xhr.status >= 200 && xhr.status < 300) resolve(body);
+      else reject(new ApiError(xhr.status, body));
+    };
+    xhr.onerror = () => reject(new ApiError(0, { error: { message: "The upload failed: the server cannot be reached." } }));
+    xhr.send(file);
+  });
+}

@@ -1,0 +1,99 @@
+// The Outreach admin: a hash router over the gateway's JSON API. No build step, no CDN.
+import { signIn, signOut, signedIn } from "./api.js";
+import { campaignDetail, campaignList } from "./campaigns.js";
+import { alertBox, field, h, mount } from "./dom.js";
+import { campaignEditor } from "./editor.js";
+import { prospectEditor, prospectList } from "./prospects.js";
+
+const ROUTES = [
+  [/^#\/campaigns\/new$/, campaignEditor, "New campaign"],
+  [/^#\/campaigns\/(?<id>[0-9a-f-]{36})\/edit$/, campaignEditor, "Edit campaign"],
+  [/^#\/campaigns\/(?<id>[0-9a-f-]{36})$/, campaignDetail, "Campaign"],
+  [/^#\/campaigns$/, campaignList, "Campaigns"],
+  [/^#\/prospects\/(?<id>[0-9a-f-]{36})$/, prospectEditor, "Edit prospect"],
+  [/^#\/prospects$/, prospectList, "Prospects"],
+];
+
+// What a view leaves running (polling) stops when the admin goes elsewhere.
+class Life {
+  constructor() { this.timers = []; }
+  every(ms, fn) { this.timers.push(setInterval(fn, ms)); }
+  end() { this.timers.forEach(clearInterval); }
+}
+
+let life = new Life();
+
+function loginView(message) {
+  const alert = alertBox();
+  const email = h("input", { type: "email", id: "login-email", autocomplete: "username", required: true });
+  const password = h("input", { type: "password", id: "login-password", autocomplete: "current-password", required: true });
+  const form = h("form", { className: "login" },
+    h("h1", {}, "Sign in"),
+    message ? h("p", { className: "note" }, message) : null,
+    alert, field("Email", email), field("Password", password),
+    h("button", { type: "submit" }, "Sign in"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await signIn(email.value.trim(), password.value);
+      location.hash = "#/campaigns";
+      route();
+    } catch (error) {
+      alert.show(error.status === 401 ? "The email or password is wrong." : error.message);
+      password.value = "";
+      password.focus();
+    }
+  });
+  mount(form);
+  email.focus();
+}
+
+function chrome(visible) {
+  document.getElementById("nav").hidden = !visible;
+  document.getElementById("sign-out").hidden = !visible;
+  for (const link of document.querySelectorAll("#nav a")) {
+    if (location.hash.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+async function route() {
+  life.end();
+  life = new Life();
+  if (!signedIn()) {
+    chrome(false);
+    document.title = "Sign in · Outreach admin";
+    loginView();
+    return;
+  }
+  chrome(true);
+  const hash = location.hash || "#/campaigns";
+  const match = ROUTES.map(([pattern, view, title]) => [hash.match(pattern), view, title]).find(([m]) => m);
+  if (!match) {
+    location.hash = "#/campaigns";
+    return;
+  }
+  const [found, view, title] = match;
+  document.title = `${title} · Outreach admin`;
+  const main = document.getElementById("main");
+  try {
+    await view(found.groups || {}, life);
+  } catch (error) {
+    if (!signedIn()) return;  // signed out meanwhile: the login shows
+    mount(h("h1", {}, title), h("div", { className: "alert", role: "alert" }, error.message));
+  }
+  main.focus();
+}
+
+window.addEventListener("hashchange", route);
+window.addEventListener("outreach:signed-out", () => {
+  life.end();
+  chrome(false);
+  loginView("Your session has ended. Sign in again.");
+});
+document.getElementById("sign-out").addEventListener("click", () => {
+  signOut();
+  location.hash = "";
+  route();
+});
+route();

@@ -1,0 +1,186 @@
+// Campaigns: the live list, and one campaign's page (actions, funnel, chart, opt-outs, sends).
+import { api, query } from "./api.js";
+import { alertBox, announce, badge, confirmDialog, debounce, h, mount, pager, table, when } from "./dom.js";
+
+const LIVE_MS = 2000;
+
+export async function campaignList(_params, life) {
+  const alert = alertBox();
+  const holder = h("div", {}, h("p", {}, "Loading campaigns…"));
+  mount(
+    h("h1", {}, "Campaigns"),
+    h("div", { className: "actions" }, h("a", { className: "button", href: "#/campaigns/new" }, "New campaign")),
+    alert, holder);
+  let page = 1;
+  async function load() {
+    try {
+      const result = await api("GET", `/api/campaigns${query({ page, limit: 25 })}`);
+      holder.replaceChildren(
+        table("All campaigns, newest first",
+          ["Campaign", "Status", "Sent", "Delivered", "Opened", "Clicked", "Bounced", "Unsubscribed"],
+          result.items.map((c) => [
+            h("a", { href: `#/campaigns/${c.id}` }, c.name), badge(c.status), c.stats.sent, c.stats.delivered,
+            c.stats.opened, c.stats.clicked, c.stats.bounced, c.stats.unsubscribed]),
+          { numeric: [2, 3, 4, 5, 6, 7] }),
+        pager(result.page, (next) => { page = next; load(); }));
+      alert.show("");
+    } catch (error) { alert.show(error.message); }
+  }
+  await load();
+  life.every(LIVE_MS, load);
+}
+
+function percent(part, whole) {
+  return whole ? `${Math.round((part / whole) * 1000) / 10} %` : "–";
+}
+
+function funnel(stats) {
+  const steps = [["Sent", stats.sent], ["Delivered", stats.delivered], ["Opened", stats.opened],
+                 ["Clicked", stats.clicked]];
+  return h("ol", { className: "funnel", "aria-label": "Funnel" }, steps.map(([name, value]) =>
+    h("li", {},
+      h("span", {}, name),
+      h("span", { className: "track", "aria-hidden": "true" },
+        h("span", { className: "fill", "data-width": percent(value, stats.sent) })),
+      h("span", { className: "num" }, `${value} (${percent(value, stats.sent)})`))));
+}
+
+function sizeBars(root) {
+  // Widths through the CSSOM: the page's Content-Security-Policy forbids style attributes.
+  for (const fill of root.querySelectorAll(".fill")) {
+    const width = parseFloat(fill.dataset.width);
+    fill.style.display = "block";
+    fill.style.width = Number.isFinite(width) ? `${width}%` : "0";
+  }
+}
+
+const SERIES = [["sent", "#0b5cad"], ["delivered", "#1d6b35"], ["opened", "#7a4d00"], ["clicked", "#6f2da8"],
+                ["bounced", "#a4161a"], ["unsubscribed", "#4d5661"]];
+
+function drawChart(container, timeline) {
+  container.replaceChildren();
+  if (!timeline.points.length || !window.uPlot) {
+    container.append(h("p", {}, "No events yet."));
+    return;
+  }
+  const xs = timeline.points.map((p) => Date.parse(p.at) / 1000);
+  const data = [xs, ...SERIES.map(([name]) => timeline.points.map((p) => p[name]))];
+  const width = Math.max(280, container.clientWidth || 600);
+  const bucket = timeline.bucket_seconds >= 60 ? `${timeline.bucket_seconds / 60} min` : `${timeline.bucket_seconds} s`;
+  container.append(h("p", { className: "hint" }, `Events per ${bucket}.`));
+  const plot = new window.uPlot({
+    width, height: 240,
+    series: [{}, ...SERIES.map(([name, stroke]) => ({ label: name, stroke, width: 2 }))],
+    axes: [{}, { label: "events" }],
+  }, data, container);
+  plot.root.setAttribute("role", "img");
+  plot.root.setAttribute("aria-label", `Events over time: ${SERIES.map(([name], i) =>
+    `${name} ${data[i + 1].reduce((a, b) => a + b, 0)}`).join(", ")}`);
+}
+
+export async function campaignDetail({ id }, life) {
+  const alert = alertBox();
+  const heading = h("h1", {}, "Campaign");
+  const summary = h("div", {});
+  const actions = h("div", { className: "actions" });
+  const funnelBox = h("div", {});
+  const chart = h("div", { className: "chart" });
+  const feedbackBox = h("div", {});
+  const sendsBox = h("div", {});
+  const search = h("input", { type: "search", id: "send-search", autocomplete: "off" });
+  const statusFilter = h("select", { id: "send-status" }, h("option", { value: "" }, "Any status"),
+    ["sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "failed", "rejected",
+     "delivery_delayed", "unknown"].map((s) => h("option", { value: s }, s.replace("_", " "))));
+  mount(heading, alert, summary, actions,
+    h("h2", {}, "Funnel"), funnelBox,
+    h("h2", {}, "Events over time"), chart,
+    h("h2", {}, "Bounces, complaints and unsubscribes"), feedbackBox,
+    h("h2", {}, "Recipients"),
+    h("div", { className: "row" },
+      h("div", { className: "grow" }, h("label", { for: "send-search" }, "Search by address"), search),
+      h("div", {}, h("label", { for: "send-status" }, "Status"), statusFilter)),
+    sendsBox);
+
+  let campaign = null;
+  let sendsPage = 1;
+
+  async function act(label, work) {
+    try {
+      await work();
+      announce(label);
+      await refresh();
+    } catch (error) { alert.show(error.message); }
+  }
+
+  async function send() {
+    const current = await api("GET", `/api/campaigns/${id}`);
+    const eligible = current.stats.eligible ?? 0;
+    const verb = campaign.status === "paused" ? "Resume" : "Send";
+    const ok = await confirmDialog({
+      title: `${verb} “${campaign.name}”?`,
+      body: `${eligible} prospect${eligible === 1 ? " is" : "s are"} eligible and will receive this message ` +
+            "at the configured sending rate. Unsubscribed, bounced and suppressed prospects are left out.",
+      confirm: `${verb} to ${eligible}`,
+    });
+    if (ok) await act("Sending started.", () => api("POST", "/api/campaigns/send", { campaignId: id }));
+  }
+
+  function renderActions() {
+    const status = campaign.status;
+    actions.replaceChildren(
+      ["draft", "paused"].includes(status) &&
+        h("button", { type: "button", onclick: send }, status === "paused" ? "Resume" : "Send…"),
+      status === "sending" && h("button", { type: "button", className: "quiet",
+        onclick: () => act("Paused.", () => api("PATCH", `/api/campaigns/${id}`, { status: "paused" })) }, "Pause"),
+      ["draft", "paused"].includes(status) &&
+        h("a", { className: "button quiet", href: `#/campaigns/${id}/edit` }, "Edit"),
+      h("a", { className: "button quiet", href: "#/campaigns" }, "All campaigns"));
+  }
+
+  async function loadSends() {
+    const result = await api("GET", `/api/campaigns/${id}/sends${query({
+      q: search.value.trim(), status: statusFilter.value, page: sendsPage, limit: 25 })}`);
+    sendsBox.replaceChildren(
+      table("Recipients of this campaign", ["Recipient", "Status", "Sent", "Last event", "Error"],
+        result.items.map((s) => [s.email ?? "(erased)", badge(s.status), when(s.attempted_at),
+          when(s.clicked_at || s.opened_at || s.delivered_at || s.bounced_at || s.complained_at || s.unsubscribed_at),
+          s.error ?? ""])),
+      pager(result.page, (next) => { sendsPage = next; loadSends().catch((e) => alert.show(e.message)); }));
+  }
+
+  async function refresh() {
+    try {
+      const [detail, timeline, feedback] = await Promise.all([
+        api("GET", `/api/campaigns/${id}`), api("GET", `/api/campaigns/${id}/timeline`),
+        api("GET", `/api/campaigns/${id}/feedback`)]);
+      campaign = detail.campaign;
+      const stats = detail.stats;
+      heading.textContent = campaign.name;
+      document.title = `${campaign.name} · Outreach admin`;
+      summary.replaceChildren(
+        h("p", {}, "Status: ", badge(campaign.status), campaign.status_reason ? ` — ${campaign.status_reason}` : "",
+          " · From ", campaign.from_name ? `${campaign.from_name} <${campaign.from_email}>` : campaign.from_email),
+        h("div", { className: "stats", "aria-label": "Counts" },
+          [["Eligible now", stats.eligible ?? "–"], ["Sent", stats.sent], ["Bounced", stats.bounced],
+           ["Complained", stats.complained], ["Unsubscribed", stats.unsubscribed], ["Failed", stats.failed],
+           ["Unknown", stats.unknown]].map(([name, value]) =>
+            h("div", { className: "stat", "data-stat": name.toLowerCase() }, h("b", {}, value), name))));
+      renderActions();
+      funnelBox.replaceChildren(funnel(stats));
+      sizeBars(funnelBox);
+      drawChart(chart, timeline);
+      feedbackBox.replaceChildren(table("Opt-outs and failures, newest first", ["When", "Kind", "Recipient", "Reason"],
+        feedback.items.map((f) => [when(f.at), f.kind, f.email ?? "(erased)", f.reason ?? ""])));
+      await loadSends();
+      alert.show("");
+    } catch (error) { alert.show(error.message); }
+  }
+
+  search.addEventListener("input", debounce(() => { sendsPage = 1; loadSends().catch((e) => alert.show(e.message)); }, 300));
+  statusFilter.addEventListener("change", () => { sendsPage = 1; loadSends().catch((e) => alert.show(e.message)); });
+  await refresh();
+  // Live while it sends, and for a while after: events from SES keep arriving.
+  const live = () => campaign && (campaign.status === "sending" ||
+    (campaign.completed_at && Date.now() - Date.parse(campaign.completed_at) < 15 * 60 * 1000));
+  life.every(LIVE_MS, () => { if (live()) refresh(); });
+}

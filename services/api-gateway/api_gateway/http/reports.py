@@ -1,0 +1,68 @@
+"""One campaign's sends, events over time and opt-outs, for the admin's campaign page."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from aiohttp import web
+
+from api_gateway.adapters import campaigns as campaign_store
+from api_gateway.adapters import reports as store
+from api_gateway.http.context import pool
+from api_gateway.schemas import (
+    FeedbackItem,
+    FeedbackList,
+    SendPage,
+    SendQuery,
+    SendRow,
+    Timeline,
+    TimelinePoint,
+    page_info,
+)
+from shared.errors import NotFound
+from shared.http import model_response
+from shared.requests import path_uuid, query
+
+FEEDBACK_LIMIT = 500
+
+
+async def _campaign(conn: asyncpg.Connection, request: web.Request) -> uuid.UUID:
+    campaign_id = path_uuid(request)
+    if await campaign_store.get(conn, campaign_id) is None:
+        raise NotFound(f"No campaign {campaign_id}.")
+    return campaign_id
+
+
+async def list_sends(request: web.Request) -> web.Response:
+    params = query(request, SendQuery)
+    async with pool(request).acquire() as conn:
+        campaign_id = await _campaign(conn, request)
+        rows, total = await store.sends(
+            conn, campaign_id, search=params.q, status=params.status,
+            limit=params.limit, offset=(params.page - 1) * params.limit,
+        )  # fmt: skip
+    return model_response(
+        SendPage(
+            items=[SendRow.model_validate(dict(row)) for row in rows],
+            total=total,
+            page=page_info(params.page, params.limit, total),
+        )
+    )
+
+
+async def timeline(request: web.Request) -> web.Response:
+    async with pool(request).acquire() as conn:
+        bucket, rows = await store.timeline(conn, await _campaign(conn, request))
+    points: dict[object, dict[str, object]] = {}
+    for row in rows:
+        points.setdefault(row["bucket"], {"at": row["bucket"]})[row["kind"]] = row["n"]
+    return model_response(
+        Timeline(bucket_seconds=bucket, points=[TimelinePoint.model_validate(p) for p in points.values()])
+    )
+
+
+async def feedback(request: web.Request) -> web.Response:
+    async with pool(request).acquire() as conn:
+        rows = await store.feedback(conn, await _campaign(conn, request), FEEDBACK_LIMIT)
+    return model_response(FeedbackList(items=[FeedbackItem.model_validate(dict(row)) for row in rows]))

@@ -1,0 +1,102 @@
+"""Outreach's own admins: sign-in, its token on the admin API, the rate limit, the CLI that creates them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import jwt
+import pytest
+
+from api_gateway.adapters.admins import upsert
+from api_gateway.admins import hash_password
+from tests.harness.gateway import ADMIN, JWT_SECRET, gateway
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def admin(gw_pool) -> str:
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    await upsert(gw_pool, email, hash_password(PASSWORD))
+    return email
+
+
+async def login(client, email: str, password: str):
+    return await client.post("/api/auth/login", json={"email": email, "password": password})
+
+
+async def test_sign_in_issues_a_short_lived_admin_token_the_api_accepts(client, admin):
+    response = await login(client, admin.upper(), PASSWORD)  # the address in any case
+    assert response.status == 200
+    body = await response.json()
+    assert body["token_type"] == "Bearer" and body["email"] == admin and body["expires_in"] == 3600
+    claims = jwt.decode(body["access_token"], JWT_SECRET, algorithms=["HS256"], audience="authenticated")
+    assert claims["app_metadata"] == {"role": "admin"} and claims["email"] == admin
+    assert claims["exp"] - claims["iat"] == 3600
+    listed = await client.get("/api/campaigns", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert listed.status == 200
+
+
+async def test_a_token_from_an_external_identity_provider_still_works(client):
+    assert (await client.get("/api/campaigns", headers=ADMIN)).status == 200
+
+
+async def test_wrong_password_and_unknown_address_get_the_same_answer(client, admin, gw_pool):
+    wrong = await login(client, admin, PASSWORD + "!")
+    unknown = await login(client, "nobody@example.com", PASSWORD)
+    assert wrong.status == unknown.status == 401
+    assert (await wrong.json())["error"] == (await unknown.json())["error"]
+    assert (await wrong.json())["error"]["code"] == "invalid_credentials"
+    last_login = await gw_pool.fetchval("SELECT last_login_at FROM admin_users WHERE email = $1", admin)
+    assert last_login is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"email": "a@example.com"}, {"email": "a@example.com", "password": ""}, {"email": 1, "password": "x"},
+     {"email": "a@example.com", "password": "x", "extra": True}],
+)  # fmt: skip
+async def test_malformed_sign_in_is_a_400_naming_the_field(client, body):
+    response = await client.post("/api/auth/login", json=body)
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "validation_failed"
+
+
+async def test_sign_in_is_rate_limited_per_client(gateway_db, amqp_url, admin):
+    async with gateway(gateway_db, amqp_url, login_rate_limit=3, login_block_seconds=120) as limited:
+        answers = [(await login(limited, admin, "wrong password")).status for _ in range(3)]
+        assert answers == [401, 401, 401]
+        blocked = await login(limited, admin, PASSWORD)  # even the right password, while blocked
+        assert blocked.status == 429
+        assert int(blocked.headers["Retry-After"]) >= 119
+        assert (await blocked.json())["error"]["code"] == "too_many_attempts"
+
+
+def test_the_cli_creates_an_admin_who_can_then_sign_in(gateway_db):
+    email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
+    env = {**os.environ, "DATABASE_URL": gateway_db, "OUTREACH_ADMIN_PASSWORD": PASSWORD}
+    done = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "create-admin", email], env=env, capture_output=True, text=True,
+        timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"admin {email} created" in done.stdout
+    weak = subprocess.run(
+        [sys.executable, "-m", "shared.cli", "create-admin", email],
+        env={**env, "OUTREACH_ADMIN_PASSWORD": "short"}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert weak.returncode != 0 and "at least 12 characters" in weak.stderr
+
+
+async def test_the_cli_made_admin_signs_in(client, gateway_db, gw_pool):
+    email = f"cli2-{uuid.uuid4().hex[:8]}@example.com"
+    env = {**os.environ, "DATABASE_URL": gateway_db, "OUTREACH_ADMIN_PASSWORD": PASSWORD}
+    subprocess.run([sys.executable, "-m", "shared.cli", "create-admin", email], env=env, check=True, timeout=60)
+    stored = await gw_pool.fetchval("SELECT password_hash FROM admin_users WHERE email = $1", email)
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+    assert (await login(client, email, PASSWORD)).status == 200
