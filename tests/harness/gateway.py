@@ -20,15 +20,11 @@ PUBLIC_BASE_URL = "https://links.example.com"
 
 
 def gateway_settings(database_url: str, amqp_url: str, **overrides: Any) -> GatewaySettings:
-    return GatewaySettings(
-        database_url=database_url,
-        amqp_url=amqp_url,
-        admin_jwt_secret=JWT_SECRET,
-        proxy_shared_secret=PROXY_SECRET,
-        ses_from_email=FROM_EMAIL,
-        public_base_url=PUBLIC_BASE_URL,
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "database_url": database_url, "amqp_url": amqp_url, "admin_jwt_secret": JWT_SECRET,
+        "proxy_shared_secret": PROXY_SECRET, "ses_from_email": FROM_EMAIL, "public_base_url": PUBLIC_BASE_URL,
+    }  # fmt: skip
+    return GatewaySettings(**{**values, **overrides})
 
 
 def token(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 import uuid
 
@@ -77,26 +77,34 @@ async def test_sign_in_is_rate_limited_per_client(gateway_db, amqp_url, admin):
         assert (await blocked.json())["error"]["code"] == "too_many_attempts"
 
 
-def test_the_cli_creates_an_admin_who_can_then_sign_in(gateway_db):
+async def outreach_cli(*args: str, **env: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "shared.cli", *args, env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_the_cli_creates_an_admin_who_can_then_sign_in(client, gateway_db, gw_pool):
     email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
-    env = {**os.environ, "DATABASE_URL": gateway_db, "OUTREACH_ADMIN_PASSWORD": PASSWORD}
-    done = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "create-admin", email], env=env, capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert f"admin {email} created" in done.stdout
-    weak = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "create-admin", email],
-        env={**env, "OUTREACH_ADMIN_PASSWORD": "short"}, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert weak.returncode != 0 and "at least 12 characters" in weak.stderr
-
-
-async def test_the_cli_made_admin_signs_in(client, gateway_db, gw_pool):
-    email = f"cli2-{uuid.uuid4().hex[:8]}@example.com"
-    env = {**os.environ, "DATABASE_URL": gateway_db, "OUTREACH_ADMIN_PASSWORD": PASSWORD}
-    subprocess.run([sys.executable, "-m", "shared.cli", "create-admin", email], env=env, check=True, timeout=60)
+    code, out, err = await outreach_cli(
+        "create-admin", email, DATABASE_URL=gateway_db, OUTREACH_ADMIN_PASSWORD=PASSWORD
+    )
+    assert code == 0, err
+    assert f"admin {email} created" in out
     stored = await gw_pool.fetchval("SELECT password_hash FROM admin_users WHERE email = $1", email)
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert (await login(client, email, PASSWORD)).status == 200
+    # Again: a new password for the same admin; a short one is refused.
+    code, out, _ = await outreach_cli(
+        "create-admin", email.upper(), DATABASE_URL=gateway_db, OUTREACH_ADMIN_PASSWORD=PASSWORD + " two"
+    )
+    assert code == 0 and "given a new password" in out
+    assert (await login(client, email, PASSWORD + " two")).status == 200
+    code, _, err = await outreach_cli(
+        "create-admin", email, DATABASE_URL=gateway_db, OUTREACH_ADMIN_PASSWORD="short"
+    )
+    assert code != 0 and "at least 12 characters" in err

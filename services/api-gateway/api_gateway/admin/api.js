@@ -32,10 +32,10 @@ function authorization() {
   return saved ? { Authorization: `Bearer ${saved.access_token}` } : {};
 }
 
-async function failure(response) {
+async function failure(response, anonymous) {
   let body = null;
   try { body = await response.json(); } catch { /* not JSON: the status says enough */ }
-  if (response.status === 401) {
+  if (response.status === 401 && !anonymous) {  // the session's token expired or was refused
     signOut();
     window.dispatchEvent(new CustomEvent("outreach:signed-out"));
   }
@@ -55,7 +55,7 @@ export async function api(method, path, body, { anonymous = false } = {}) {
   } catch {
     throw new ApiError(0, { error: { message: "The server cannot be reached. Check your connection." } });
   }
-  if (!response.ok) throw await failure(response);
+  if (!response.ok) throw await failure(response, anonymous);
   return response.status === 204 ? null : response.json();
 }
 

@@ -58,6 +58,8 @@ const SERIES = [["sent", "#0b5cad"], ["delivered", "#1d6b35"], ["opened", "#7a4d
                 ["bounced", "#a4161a"], ["unsubscribed", "#4d5661"]];
 
 function drawChart(container, timeline) {
+  if (container.plot) { container.plot.destroy(); container.plot = null; }
+  if (container.observer) container.observer.disconnect();
   container.replaceChildren();
   if (!timeline.points.length || !window.uPlot) {
     container.append(h("p", {}, "No events yet."));
@@ -65,14 +67,20 @@ function drawChart(container, timeline) {
   }
   const xs = timeline.points.map((p) => Date.parse(p.at) / 1000);
   const data = [xs, ...SERIES.map(([name]) => timeline.points.map((p) => p[name]))];
-  const width = Math.max(280, container.clientWidth || 600);
-  const bucket = timeline.bucket_seconds >= 60 ? `${timeline.bucket_seconds / 60} min` : `${timeline.bucket_seconds} s`;
+  const width = Math.max(240, container.clientWidth || 600);
+  const seconds = timeline.bucket_seconds;
+  const bucket = seconds >= 86400 ? `${seconds / 86400} d` : seconds >= 3600 ? `${seconds / 3600} h`
+    : seconds >= 60 ? `${seconds / 60} min` : `${seconds} s`;
   container.append(h("p", { className: "hint" }, `Events per ${bucket}.`));
   const plot = new window.uPlot({
     width, height: 240,
     series: [{}, ...SERIES.map(([name, stroke]) => ({ label: name, stroke, width: 2 }))],
     axes: [{}, { label: "events" }],
   }, data, container);
+  container.plot = plot;
+  // The chart follows the page's width (a phone turned, a window resized).
+  container.observer = new ResizeObserver(() => plot.setSize({ width: Math.max(240, container.clientWidth), height: 240 }));
+  container.observer.observe(container);
   plot.root.setAttribute("role", "img");
   plot.root.setAttribute("aria-label", `Events over time: ${SERIES.map(([name], i) =>
     `${name} ${data[i + 1].reduce((a, b) => a + b, 0)}`).join(", ")}`);
@@ -127,14 +135,14 @@ export async function campaignDetail({ id }, life) {
 
   function renderActions() {
     const status = campaign.status;
-    actions.replaceChildren(
+    actions.replaceChildren(...[
       ["draft", "paused"].includes(status) &&
         h("button", { type: "button", onclick: send }, status === "paused" ? "Resume" : "Send…"),
       status === "sending" && h("button", { type: "button", className: "quiet",
         onclick: () => act("Paused.", () => api("PATCH", `/api/campaigns/${id}`, { status: "paused" })) }, "Pause"),
       ["draft", "paused"].includes(status) &&
         h("a", { className: "button quiet", href: `#/campaigns/${id}/edit` }, "Edit"),
-      h("a", { className: "button quiet", href: "#/campaigns" }, "All campaigns"));
+      h("a", { className: "button quiet", href: "#/campaigns" }, "All campaigns")].filter(Boolean));
   }
 
   async function loadSends() {

@@ -81,7 +81,8 @@ export function when(iso) {
 }
 
 export function table(caption, headings, rows, { numeric = [] } = {}) {
-  return h("div", { className: "table-wrap" },
+  // Focusable, so that a table wider than a phone scrolls with the keyboard too.
+  return h("div", { className: "table-wrap", tabindex: "0", role: "region", "aria-label": caption },
     h("table", {},
       h("caption", {}, caption),
       h("thead", {}, h("tr", {}, headings.map((name, i) =>

@@ -35,12 +35,12 @@ export async function campaignEditor({ id }) {
     fields[name] = field(label, controls[name], hint);
   }
   const saved = h("p", { className: "hint", "aria-live": "polite" });
+  const back = h("a", { className: "button quiet", href: id ? `#/campaigns/${id}` : "#/campaigns" }, "Back");
   const form = h("form", { novalidate: true }, Object.values(fields),
-    h("div", { className: "actions" }, h("button", { type: "submit" }, "Save draft"),
-      h("a", { className: "button quiet", href: id ? `#/campaigns/${id}` : "#/campaigns" }, "Back")), saved);
+    h("div", { className: "actions" }, h("button", { type: "submit" }, "Save draft"), back), saved);
 
   const prospectPicker = h("select", { id: "preview-prospect" }, h("option", { value: "" }, "A sample prospect"));
-  const previewSubject = h("p", {});
+  const previewSubject = h("p", { id: "preview-subject" });
   const previewFrame = h("iframe", { className: "preview-frame", title: "Preview of the HTML message",
                                      sandbox: "", referrerpolicy: "no-referrer" });
   const previewText = h("pre", { className: "headers", "aria-label": "Plain-text part" });
@@ -87,6 +87,7 @@ export async function campaignEditor({ id }) {
       saved.textContent = `Draft saved at ${new Date().toLocaleTimeString()}.`;
       if (!campaignId) {
         campaignId = result.id;
+        back.setAttribute("href", `#/campaigns/${campaignId}`);
         history.replaceState(null, "", `#/campaigns/${campaignId}/edit`);
       }
       if (!quiet) announce("Draft saved.");

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 
 import asyncpg
 from aiohttp import web
@@ -54,12 +55,16 @@ async def list_sends(request: web.Request) -> web.Response:
 async def timeline(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         bucket, rows = await store.timeline(conn, await _campaign(conn, request))
-    points: dict[object, dict[str, object]] = {}
+    counts: dict[datetime, dict[str, int]] = {}
     for row in rows:
-        points.setdefault(row["bucket"], {"at": row["bucket"]})[row["kind"]] = row["n"]
-    return model_response(
-        Timeline(bucket_seconds=bucket, points=[TimelinePoint.model_validate(p) for p in points.values()])
-    )
+        counts.setdefault(row["bucket"], {})[row["kind"]] = row["n"]
+    points = []
+    if counts:  # every bucket from the first to the last, quiet ones as zeros
+        at, step = min(counts), timedelta(seconds=bucket)
+        while at <= max(counts):
+            points.append(TimelinePoint(at=at, **counts.get(at, {})))
+            at += step
+    return model_response(Timeline(bucket_seconds=bucket, points=points))
 
 
 async def feedback(request: web.Request) -> web.Response:
