@@ -69,7 +69,9 @@ async def narrow(page: Page, name: str) -> None:
     """The same page on a 360 px phone."""
     await page.set_viewport_size({"width": 360, "height": 740})
     with contextlib.suppress(TimeoutError):  # let it reflow (the chart resizes itself); audit() judges
-        await page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth", timeout=3000)
+        await page.wait_for_function(
+            "document.documentElement.scrollWidth <= window.innerWidth", timeout=3000
+        )
     await audit(page, f"{name}-360")
     await page.set_viewport_size({"width": 1280, "height": 900})
 
