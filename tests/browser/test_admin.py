@@ -116,6 +116,8 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await page.goto(f"{base}/admin")
         await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         await audit(page, "sign-in")
+        await narrow(page, "sign-in")
+        await page.get_by_label("Email").focus()
         await page.keyboard.type(ADMIN_EMAIL)
         await page.keyboard.press("Tab")
         await page.keyboard.type("wrong password!")
@@ -138,6 +140,20 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         assert await page.locator("progress").get_attribute("value") == "100"
         await audit(page, "prospects")
         await narrow(page, "prospects")
+        # Dropped on the drop zone instead: an update of one row.
+        await page.evaluate(
+            """(csv) => {
+                const data = new DataTransfer();
+                data.items.add(new File([csv], "update.csv", {type: "text/csv"}));
+                document.querySelector(".drop").dispatchEvent(
+                    new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+            }""",
+            "email,company\nada@recipients.example,Analytical Engines\n",
+        )
+        await expect(page.locator(".note")).to_contain_text(
+            "Imported update.csv: 0 new, 1 updated", timeout=TIMEOUT
+        )
+        await expect(page.get_by_role("table", name="Prospects")).to_contain_text("Analytical Engines")
 
         # Write a campaign; a wrong placeholder is shown at its field; the preview renders for a prospect.
         await page.get_by_role("link", name="Campaigns", exact=True).click()
@@ -250,6 +266,7 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await page.get_by_role("link", name="Edit alan@recipients.example").click()
         await page.get_by_label("Company").fill("Manchester")
         await audit(page, "prospect-editor")
+        await narrow(page, "prospect-editor")
         await page.get_by_role("button", name="Save").click()
         await expect(table).to_contain_text("Manchester")
         await page.get_by_role("button", name="Delete edsger@recipients.example").click()
