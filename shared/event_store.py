@@ -26,7 +26,17 @@ def _append_call(first: int) -> str:
     return "append_events(" + ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_COLUMN_TYPES)) + ")"
 
 
-def _columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
+def event_unnest(first: int) -> str:
+    """The seven event_columns() arrays from $first as rows: event_id, type, version,
+    occurred_at, correlation_id, causation_id, data, ord (for batch statements)."""
+    arrays = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_COLUMN_TYPES))
+    return (
+        f"unnest({arrays}) WITH ORDINALITY"
+        " AS e(event_id, type, version, occurred_at, correlation_id, causation_id, data, ord)"
+    )
+
+
+def event_columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
     return (
         [e.event_id for e in events],
         [e.type for e in events],
@@ -44,7 +54,7 @@ async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
         return
     if not conn.is_in_transaction():
         raise RuntimeError("append events inside the transaction of the state change they record")
-    await conn.execute(f"SELECT {_append_call(1)}", *_columns(events))
+    await conn.execute(f"SELECT {_append_call(1)}", *event_columns(events))
 
 
 async def change_and_append(
@@ -57,7 +67,7 @@ async def change_and_append(
     statement = (
         f"WITH change AS ({change}) SELECT change.*, {_append_call(len(args) + 1)} AS appended FROM change"
     )
-    return await conn.fetchrow(statement, *args, *_columns(events))
+    return await conn.fetchrow(statement, *args, *event_columns(events))
 
 
 @dataclass(frozen=True)

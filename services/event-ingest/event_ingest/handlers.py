@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import asyncpg
 
@@ -24,29 +24,26 @@ class Accepted:
 
 
 async def accept(
-    pool: asyncpg.Pool, incoming: Incoming, payload: dict[str, Any], correlation_id: str
+    pool: asyncpg.Pool, incoming: Incoming, body: str, correlation_id: str, batch: store.GroupCommit
 ) -> Accepted:
     detail = incoming.detail
     message_id = detail.mail.message_id if detail else None
     ref = await store.match_send(pool, incoming.tagged, message_id)
     event = domain_event(incoming, ref, correlation_id)
     matched = detail is not None and ref.send_id is not None
-
-    async def keep(conn: asyncpg.Connection | asyncpg.Pool) -> bool:
-        return await store.store_raw(
-            conn, eventbridge_id=incoming.envelope.id, dedupe_key=incoming.dedupe_key,
-            detail_type=incoming.envelope.detail_type, event_type=incoming.event_type, message_id=message_id,
-            event=event, matched=matched, payload=payload,
-        )  # fmt: skip
-
+    delivery = store.RawDelivery(
+        eventbridge_id=incoming.envelope.id, dedupe_key=incoming.dedupe_key,
+        detail_type=incoming.envelope.detail_type, event_type=incoming.event_type, message_id=message_id,
+        event=event, matched=matched, body=body,
+    )  # fmt: skip
     if isinstance(event, SesSendingStatusChanged) and not event.data.enabled:
         async with pool.acquire() as conn, conn.transaction():
-            stored = await keep(conn)
+            stored = await store.store_raw(conn, delivery)
             if stored:
                 reason = f"SES sending disabled for the account: {event.data.reason or 'no reason given'}"
                 await pause_sending(conn, reason, by="ses", cause=event)
-    else:  # the common case: one statement, one round trip
-        stored = await keep(pool)
+    else:  # the common case: stored with whatever else arrives meanwhile, in one statement
+        stored = await batch.store(pool, delivery)
     if not stored:
         SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, "duplicate").inc()
         return Accepted("duplicate", incoming.event_type, matched)

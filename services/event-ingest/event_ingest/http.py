@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 
 from aiohttp import web
 
@@ -15,6 +16,9 @@ from event_ingest.settings import EventIngestSettings
 from shared.errors import ApiError, Invalid
 from shared.http import DB_POOL, REQUEST_ID, SETTINGS
 
+# \u0000 itself, not an escaped backslash followed by "u0000".
+NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+GROUP_COMMIT = web.AppKey("group_commit", store.GroupCommit)
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
 
 
@@ -32,9 +36,12 @@ async def ses_events(request: web.Request) -> web.Response:
     body = await request.read()  # the app's client_max_size answers 413 above the limit
     pool = request.app[DB_POOL]
     try:
-        payload = json.loads(body)
+        text = body.decode("utf-8")  # JSON between systems is UTF-8 (RFC 8259)
+        payload = json.loads(text)
         if not isinstance(payload, dict):
             raise RejectedPayload("the body must be a JSON object")
+        if "\\u0000" in text and NUL_ESCAPE.search(text):  # valid JSON, but jsonb cannot hold a NUL
+            raise RejectedPayload("the body contains a NUL character (\\u0000)")
         incoming = parse_delivery(payload)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         await _reject(request, body, f"invalid JSON: {exc}")
@@ -42,7 +49,9 @@ async def ses_events(request: web.Request) -> web.Response:
     except RejectedPayload as exc:
         await _reject(request, body, exc.reason)
         raise Invalid(f"Not accepted: {exc.reason}.", code="invalid_event", details=exc.details) from None
-    accepted = await accept(pool, incoming, payload, correlation_id=request[REQUEST_ID])
+    accepted = await accept(
+        pool, incoming, text, correlation_id=request[REQUEST_ID], batch=request.app[GROUP_COMMIT]
+    )
     return web.json_response(
         {"result": accepted.result, "event_type": accepted.event_type, "matched": accepted.matched}
     )

@@ -2,38 +2,161 @@
 
 from __future__ import annotations
 
+import asyncio
+import sys
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from event_ingest.domain import SendRef
-from shared.event_store import change_and_append
+from event_ingest.metrics import STORE_BATCH_SIZE
+from shared.event_store import change_and_append, event_columns, event_unnest
 from shared.events import Envelope
 
-# Both unique keys (envelope id, dedupe key) make a repeat a no-op.
-STORE_RAW = """
-INSERT INTO ses_events_raw (eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id,
-                            event_id, matched, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+_RAW_COLUMNS = (
+    "eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, payload"
+)
+
+# Both unique keys (envelope id, dedupe key) make a repeat a no-op. The payload
+# goes in as the body's own text: PostgreSQL parses it, Python need not re-encode it.
+STORE_RAW = f"""
+INSERT INTO ses_events_raw ({_RAW_COLUMNS})
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
 ON CONFLICT DO NOTHING
 RETURNING eventbridge_id
 """
 
+# Many deliveries in one statement: store them, then append the events of those
+# actually stored (in the batch's order); answers the envelope ids stored.
+STORE_BATCH = f"""
+WITH raw AS (
+    INSERT INTO ses_events_raw ({_RAW_COLUMNS})
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::bool[],
+                         $8::text[]::jsonb[])
+    ON CONFLICT DO NOTHING
+    RETURNING eventbridge_id, event_id
+), appended AS (
+    SELECT append_events(array_agg(e.event_id ORDER BY e.ord), array_agg(e.type ORDER BY e.ord),
+                         array_agg(e.version ORDER BY e.ord), array_agg(e.occurred_at ORDER BY e.ord),
+                         array_agg(e.correlation_id ORDER BY e.ord), array_agg(e.causation_id ORDER BY e.ord),
+                         array_agg(e.data ORDER BY e.ord)) AS n
+    FROM {event_unnest(9)}
+    JOIN raw ON raw.event_id = e.event_id
+    HAVING count(*) > 0
+)
+SELECT raw.eventbridge_id, (SELECT n FROM appended) AS appended FROM raw
+"""
 
-async def store_raw(
-    conn: asyncpg.Connection | asyncpg.Pool, *, eventbridge_id: str, dedupe_key: str | None, detail_type: str,
-    event_type: str | None, message_id: str | None, event: Envelope | None, matched: bool,
-    payload: dict[str, Any],
-) -> bool:  # fmt: skip
-    """Store the delivery and append its event in one statement. False when this
+
+@dataclass(frozen=True)
+class RawDelivery:
+    """One EventBridge delivery as stored, with the domain event it yields (if any)."""
+
+    eventbridge_id: str
+    dedupe_key: str | None
+    detail_type: str
+    event_type: str | None
+    message_id: str | None
+    event: Envelope | None
+    matched: bool
+    body: str  # the JSON as received
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.eventbridge_id, self.dedupe_key, self.detail_type, self.event_type, self.message_id,
+            self.event.event_id if self.event else None, self.matched, self.body,
+        )  # fmt: skip
+
+
+async def store_raw(conn: asyncpg.Connection | asyncpg.Pool, delivery: RawDelivery) -> bool:
+    """Store one delivery and append its event in one statement. False when this
     delivery (or the same SES event) was stored before: then nothing is appended."""
-    args = (
-        eventbridge_id, dedupe_key, detail_type, event_type, message_id,
-        event.event_id if event else None, matched, payload,
-    )  # fmt: skip
-    if event is None:
-        return await conn.fetchval(STORE_RAW, *args) is not None
-    return await change_and_append(conn, STORE_RAW, args, event) is not None
+    if delivery.event is None:
+        return await conn.fetchval(STORE_RAW, *delivery.row()) is not None
+    return await change_and_append(conn, STORE_RAW, delivery.row(), delivery.event) is not None
+
+
+class GroupCommit:
+    """Deliveries that arrive together are stored by one statement (one commit).
+
+    A caller waits until its delivery is durably stored (or the statement
+    failed). While one statement runs, new arrivals gather for the next: no
+    timer, so a lone delivery goes at once, and under load the batches grow by
+    themselves. A repeat of a key already waiting shares the first one's fate."""
+
+    def __init__(self, max_batch: int = 256) -> None:
+        self._max_batch = max_batch
+        self._waiting: list[tuple[RawDelivery, asyncio.Future[bool]]] = []
+        self._flushing = False
+        self.largest_batch = 0
+
+    async def store(self, pool: asyncpg.Pool, delivery: RawDelivery) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((delivery, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush(pool))
+        return await future
+
+    async def _flush(self, pool: asyncpg.Pool) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+                self.largest_batch = max(self.largest_batch, len(batch))
+                STORE_BATCH_SIZE.observe(len(batch))
+                try:
+                    stored = await _store_batch(pool, [delivery for delivery, _ in batch])
+                except asyncpg.PostgresError:
+                    if len(batch) == 1:
+                        _settle(batch, exc=sys.exc_info()[1])
+                        continue
+                    # One bad delivery must not fail the others: each on its own.
+                    for one in batch:
+                        try:
+                            _settle([one], await _store_batch(pool, [one[0]]))
+                        except Exception as exc:
+                            _settle([one], exc=exc)
+                    continue
+                except Exception as exc:  # the database is away: every caller answers 503
+                    _settle(batch, exc=exc)
+                    continue
+                _settle(batch, stored)
+        finally:
+            self._flushing = False
+
+
+def _settle(
+    batch: list[tuple[RawDelivery, asyncio.Future[bool]]], stored: list[bool] | None = None,
+    exc: BaseException | None = None,
+) -> None:  # fmt: skip
+    for i, (_, future) in enumerate(batch):
+        if future.done():
+            continue
+        if stored is not None:
+            future.set_result(stored[i])
+        else:
+            future.set_exception(exc or RuntimeError("the delivery was not stored"))
+
+
+async def _store_batch(pool: asyncpg.Pool, deliveries: list[RawDelivery]) -> list[bool]:
+    """Whether each delivery was stored by this statement (False: stored before, or a repeat
+    of one earlier in the same batch)."""
+    firsts: dict[str, RawDelivery] = {}
+    keys: set[str] = set()
+    for delivery in deliveries:  # in-batch repeats are left to the first of them
+        key = delivery.dedupe_key
+        if delivery.eventbridge_id not in firsts and (key is None or key not in keys):
+            firsts[delivery.eventbridge_id] = delivery
+            if key is not None:
+                keys.add(key)
+    unique = list(firsts.values())
+    rows = [d.row() for d in unique]
+    events = [d.event for d in unique if d.event is not None]
+    stored_rows = await pool.fetch(STORE_BATCH, *(list(column) for column in zip(*rows, strict=True)),
+                                   *event_columns(events))  # fmt: skip
+    stored = {row["eventbridge_id"] for row in stored_rows}
+    return [d.eventbridge_id in stored and firsts.get(d.eventbridge_id) is d for d in deliveries]
 
 
 async def match_send(

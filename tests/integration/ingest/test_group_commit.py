@@ -1,0 +1,108 @@
+"""Deliveries arriving together share one statement: exact once-only results, and one bad
+delivery never takes the others down with it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from event_ingest.adapters.store import GroupCommit, RawDelivery
+from event_ingest.app import create_app
+from event_ingest.http import GROUP_COMMIT
+from event_ingest.settings import EventIngestSettings
+from shared import db
+
+pytestmark = pytest.mark.integration
+
+SECRET = "webhook-secret-0123456789"
+FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "eventbridge"
+
+
+def delivery(n: int) -> dict:
+    payload = json.loads((FIXTURES / "delivery.json").read_text())
+    payload["id"] = f"eb-{n}"
+    payload["detail"]["mail"]["messageId"] = f"message-{n}"
+    return payload
+
+
+@pytest.fixture
+async def ingest(make_database, make_vhost):
+    database_url, amqp_url = await make_database(), await make_vhost()
+    settings = EventIngestSettings(database_url=database_url, amqp_url=amqp_url, ses_webhook_secret=SECRET)
+    async with TestClient(TestServer(create_app(settings))) as client, db.pool_context(database_url) as pool:
+        yield client, pool
+
+
+async def post(client, body: dict | bytes):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    response = await client.post(
+        "/api/webhooks/ses-events",
+        data=data,
+        headers={"X-Webhook-Secret": SECRET, "Content-Type": "application/json"},
+    )
+    return response.status, await response.json()
+
+
+async def test_concurrent_deliveries_and_their_repeats_store_each_event_once(ingest):
+    client, pool = ingest
+    originals = [delivery(n) for n in range(150)]
+    repeats = [dict(p) for p in originals[:50]]  # the same envelope again
+    second_envelopes = [{**p, "id": str(uuid.uuid4())} for p in originals[50:100]]  # the same SES event
+    bodies = originals + repeats + second_envelopes
+    answers = await asyncio.gather(*(post(client, b) for b in reversed(bodies)))
+    assert {status for status, _ in answers} == {200}
+    results = [body["result"] for _, body in answers]
+    assert results.count("stored") == 150 and results.count("duplicate") == 100
+    assert await pool.fetchval("SELECT count(*) FROM ses_events_raw") == 150
+    assert await pool.fetchval("SELECT count(*) FROM events WHERE type = 'ses.delivery'") == 150
+    stored_ids = {r["data"]["eventbridge_id"] for r in await pool.fetch("SELECT data FROM events")}
+    assert len(stored_ids) == 150
+    assert client.app[GROUP_COMMIT].largest_batch > 1  # they did share statements
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [("x\u0000y", 400), ("x\\u0000y", 200)],  # a NUL character; an escaped backslash before "u0000"
+)
+async def test_a_nul_character_is_refused_with_a_reason_but_its_lookalike_is_stored(ingest, text, status):
+    client, pool = ingest
+    payload = delivery(1)
+    payload["detail"]["mail"]["commonHeaders"] = {"subject": text}
+    answer, body = await post(client, payload)
+    assert answer == status
+    if status == 400:
+        assert "NUL" in body["error"]["message"]
+        assert await pool.fetchval("SELECT count(*) FROM rejected_payloads") == 1
+    else:
+        stored = await pool.fetchval("SELECT payload FROM ses_events_raw")
+        assert stored["detail"]["mail"]["commonHeaders"]["subject"] == text
+
+
+async def test_json_in_another_encoding_than_utf8_is_refused(ingest):
+    client, pool = ingest
+    status, body = await post(client, json.dumps(delivery(1)).encode("utf-16"))
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    assert await pool.fetchval("SELECT count(*) FROM ses_events_raw") == 0
+
+
+async def test_one_bad_delivery_in_a_batch_fails_alone(ingest):
+    _, pool = ingest
+    batch = GroupCommit()
+
+    def raw(n: int, body: str) -> RawDelivery:
+        return RawDelivery(eventbridge_id=f"eb-{n}", dedupe_key=f"key-{n}", detail_type="SES Delivery",
+                           event_type="Delivery", message_id=None, event=None, matched=False, body=body)  # fmt: skip
+
+    good = [raw(n, '{"ok": true}') for n in range(20)]
+    bad = raw(99, '{"nul": "\\u0000"}')  # jsonb refuses it: the statement for the whole batch fails
+    results = await asyncio.gather(*(batch.store(pool, d) for d in [*good[:10], bad, *good[10:]]),
+                                   return_exceptions=True)  # fmt: skip
+    assert isinstance(results[10], asyncpg.PostgresError)
+    assert results[:10] + results[11:] == [True] * 20
+    assert await pool.fetchval("SELECT count(*) FROM ses_events_raw") == 20
