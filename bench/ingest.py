@@ -7,7 +7,8 @@ from this process (loopback HTTP):
 1. burst: --burst distinct SES events as fast as 64 connections take them,
    with the webhook alone (the projector starts afterwards and drains the
    backlog), then half as many with the projector running: accepted
-   events/s and p50/p99 latency;
+   events/s and p50/p99 latency; and, each way, --offered events/s for 10 s
+   (open loop): the latency at that load;
 2. steady: --rate events/s for --seconds: the projector's lag (now minus the
    occurred_at of the last applied event), sampled each second from /metrics.
 """
@@ -110,9 +111,9 @@ async def drain(database_url: str, since: float, timeout: float = 300) -> float:
     return time.perf_counter() - since
 
 
-async def burst(phase: str, url: str, bodies: list[bytes]) -> None:
+async def burst(phase: str, url: str, bodies: list[bytes], rate: float | None = None) -> None:
     started = time.perf_counter()
-    latencies = await post_all(url, bodies)
+    latencies = await post_all(url, bodies, rate=rate)
     elapsed = time.perf_counter() - started
     print(
         f"{phase}: {len(bodies):,} events in {elapsed:.1f} s = {len(bodies) / elapsed:,.0f} accepted/s; "
@@ -130,6 +131,9 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--burst", type=int, default=20_000)
     parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument(
+        "--offered", type=float, default=2000, help="open-loop rate for 10 s (latency at load)"
+    )
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
@@ -156,6 +160,8 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         # The webhook alone (as where the projector runs on other machines: the broker keeps
         # the events for it), then with the projector on the same two cores.
         await burst("burst, webhook alone", url, payloads(args.burst, worlds))
+        await burst(f"offered {args.offered:,.0f}/s, webhook alone", url,
+                    payloads(int(args.offered * 10), worlds), rate=args.offered)  # fmt: skip
         started = time.perf_counter()
         projector, _ = await services.enter_async_context(service("projector", env, "PROJECTOR_PORT"))
         print(
@@ -166,6 +172,9 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         print(
             f"the projector applied all of it {await drain(database_url, started):.1f} s after the burst began"
         )
+        await burst(f"offered {args.offered:,.0f}/s, projector running", url,
+                    payloads(int(args.offered * 10), worlds), rate=args.offered)  # fmt: skip
+        await drain(database_url, time.perf_counter())
         stop = asyncio.Event()
         sampler = asyncio.create_task(lag_samples(f"{projector}/metrics", stop))
         steady = payloads(int(args.rate * args.seconds), worlds)
