@@ -301,9 +301,6 @@ class ChunkRunner:
             ELIGIBLE_REMAINING.labels(str(campaign_id)).set(
                 await store.count_eligible(self._pool, campaign_id)
             )
-        except (
-            asyncpg.PostgresError,
-            asyncpg.InterfaceError,
-            OSError,
-        ) as exc:  # a gauge is not worth failing for
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            # A gauge is not worth failing for.
             log.warning("eligible count failed", campaign_id=str(campaign_id), error=repr(exc))
