@@ -1,11 +1,22 @@
 """`outreach`: the operator's command line.
 
-outreach migrate                 create the database if missing, apply migrations
-outreach ses-register-identity   register SES_FROM_EMAIL's domain with the SES endpoint
-                                 (for an emulator; on real SES, verify the domain instead)
-outreach create-admin EMAIL      create an admin who signs in to /admin (or set a new
-                                 password); the password from OUTREACH_ADMIN_PASSWORD or
-                                 typed twice at the prompt
+outreach migrate                      create the database if missing, apply migrations
+outreach create-admin EMAIL           create an admin who signs in to /admin (or set a new
+                                      password); the password from OUTREACH_ADMIN_PASSWORD
+                                      or typed twice at the prompt
+outreach campaign ID                  a campaign's progress: status, sends by outcome,
+                                      SES results, eligible prospects left
+outreach rebuild-projections          drop the read tables and replay the event store
+outreach dead-letters list [--queue Q] [--limit N]
+                                      what is in a consumer's dead-letter queue, and why
+outreach dead-letters show MESSAGE_ID [--queue Q]
+                                      one dead letter: headers and body
+outreach dead-letters replay (--all | MESSAGE_ID) [--queue Q]
+                                      send dead letters back to their consumer
+outreach ses-register-identity        register SES_FROM_EMAIL's domain with the SES endpoint
+                                      (for an emulator; on real SES, verify the domain instead)
+
+Q is a consumer: projector (default) or sender.
 """
 
 from __future__ import annotations
@@ -16,8 +27,11 @@ import contextlib
 import getpass
 import os
 import sys
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+import aio_pika
 
 from shared import db
 from shared.logging import configure_logging
@@ -77,28 +91,136 @@ async def _create_admin(settings: Settings, email: str | None) -> None:
     print(f"admin {address} {'created' if created else 'given a new password'}; sign in at /admin")
 
 
-COMMANDS: dict[str, Callable[..., Coroutine[Any, Any, None]]] = {
-    "migrate": _migrate,
-    "ses-register-identity": _register_identity,
-    "create-admin": _create_admin,
-}
+async def _rebuild(settings: Settings, _: argparse.Namespace) -> None:
+    from projector.handlers import ProjectionOptions
+    from projector.rebuild import rebuild
+
+    async with db.pool_context(settings.database_url, max_size=2) as pool:
+        replayed = await rebuild(pool, ProjectionOptions())
+    print(f"replayed {replayed} events into fresh read tables")
 
 
-def main(argv: list[str] | None = None) -> None:
+async def _campaign(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        campaign_id = uuid.UUID(args.campaign_id)
+    except ValueError:
+        raise SystemExit(f"outreach: {args.campaign_id!r} is not a campaign id") from None
+    async with db.pool_context(settings.database_url, max_size=1) as pool:
+        progress = await campaign_progress(pool, campaign_id)
+    if progress is None:
+        raise SystemExit(f"outreach: no campaign {campaign_id}")
+    for line in progress:
+        print(line)
+
+
+async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | None:
+    campaign = await pool.fetchrow(
+        "SELECT name, status, status_reason, started_at, completed_at FROM email_campaigns WHERE id = $1",
+        campaign_id,
+    )
+    if campaign is None:
+        return None
+    outcomes = await pool.fetch(
+        "SELECT outcome, count(*) AS n FROM email_sends WHERE campaign_id = $1 GROUP BY 1 ORDER BY 1",
+        campaign_id,
+    )
+    stats = await pool.fetchrow("SELECT * FROM campaign_stats WHERE campaign_id = $1", campaign_id)
+    eligible = await pool.fetchval("SELECT count(*) FROM eligible_prospects($1, 2147483647, 0)", campaign_id)
+    lines = [
+        f"campaign   {campaign['name']} ({campaign_id})",
+        f"status     {campaign['status']}"
+        + (f": {campaign['status_reason']}" if campaign["status_reason"] else ""),
+        f"started    {campaign['started_at'] or '-'}   completed {campaign['completed_at'] or '-'}",
+        f"eligible   {eligible} prospect(s) not yet sent to",
+        "sends      " + (", ".join(f"{r['outcome']} {r['n']}" for r in outcomes) or "none yet"),
+    ]
+    if stats is not None:
+        names = ("delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "rejected",
+                 "delivery_delayed")  # fmt: skip
+        lines.append("from SES   " + ", ".join(f"{name} {stats[name]}" for name in names))
+    return lines
+
+
+async def _dead_letters(settings: Settings, args: argparse.Namespace) -> None:
+    from shared import dead_letters
+
+    try:
+        queue = dead_letters.consumer_queue(args.queue)
+    except ValueError as exc:
+        raise SystemExit(f"outreach: {exc}") from None
+    connection = await aio_pika.connect_robust(settings.amqp_url)
+    try:
+        if args.action == "replay":
+            if not args.all and not args.message_id:
+                raise SystemExit("outreach: name a MESSAGE_ID, or --all")
+            count = await dead_letters.replay(
+                connection, queue, message_id=None if args.all else args.message_id
+            )
+            print(f"replayed {count} message(s) from {queue.dead_letter_name} to {queue.name}")
+            return
+        letters = await dead_letters.peek(
+            connection, queue, limit=args.limit if args.action == "list" else 10_000
+        )
+    finally:
+        await connection.close()
+    if args.action == "show":
+        letter = next((d for d in letters if d.message_id == args.message_id), None)
+        if letter is None:
+            raise SystemExit(f"outreach: no message {args.message_id} in {queue.dead_letter_name}")
+        for name, value in sorted(letter.headers.items()):
+            print(f"{name}: {value}")
+        print()
+        print(letter.pretty_body())
+        return
+    print(
+        f"{len(letters)} message(s) shown from {queue.dead_letter_name}"
+        + (" (oldest first)" if letters else "")
+    )
+    for d in letters:
+        print(f"- {d.message_id}  {d.type or '?'}  {d.reason}  attempts={d.attempts or '?'}  "
+              f"at={d.dead_lettered_at or '?'}  replayed={d.replayed}")  # fmt: skip
+        if d.error:
+            print(f"    {d.error.splitlines()[0][:200]}")
+
+
+Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outreach", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )  # fmt: skip
-    parser.add_argument("command", choices=sorted(COMMANDS))
-    parser.add_argument("argument", nargs="?", help="the admin's email address (create-admin)")
-    args = parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("migrate").set_defaults(run=lambda s, _: _migrate(s))
+    commands.add_parser("ses-register-identity").set_defaults(run=lambda s, _: _register_identity(s))
+    admin = commands.add_parser("create-admin")
+    admin.add_argument("email")
+    admin.set_defaults(run=lambda s, a: _create_admin(s, a.email))
+    campaign = commands.add_parser("campaign")
+    campaign.add_argument("campaign_id")
+    campaign.set_defaults(run=_campaign)
+    commands.add_parser("rebuild-projections").set_defaults(run=_rebuild)
+    dead = commands.add_parser("dead-letters").add_subparsers(dest="action", required=True)
+    for action in ("list", "show", "replay"):
+        sub = dead.add_parser(action)
+        sub.add_argument("--queue", default="projector", help="projector (default) or sender")
+        if action == "list":
+            sub.add_argument("--limit", type=int, default=50)
+        else:
+            sub.add_argument("message_id", nargs="?" if action == "replay" else None)
+        if action == "replay":
+            sub.add_argument("--all", action="store_true", help="every message in the queue")
+        sub.set_defaults(run=_dead_letters, action=action)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
     settings = load_settings(Settings, "outreach")
     configure_logging("outreach-cli", level=settings.log_level, fmt="console")
-    command = COMMANDS[args.command]
-    if args.command == "create-admin":
-        asyncio.run(command(settings, args.argument))
-    else:
-        asyncio.run(command(settings))
+    run: Command = args.run
+    asyncio.run(run(settings, args))
 
 
 if __name__ == "__main__":

@@ -6,17 +6,16 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import aio_pika
 import asyncpg
 import pytest
 
 from shared import db
-from shared.broker import event_message
-from shared.consumer import Consumer, Handler, PermanentError, apply_once
+from shared.consumer import PermanentError, apply_once
 from shared.events import CampaignRequested, CampaignResumed, CampaignResumedData
-from shared.topology import PROJECTOR, declare_topology
+from shared.topology import PROJECTOR
+from tests.harness.consuming import consuming, publish_event, publish_raw
 from tests.harness.events import sample_event
 
 pytestmark = pytest.mark.integration
@@ -37,35 +36,6 @@ async def record_effect(event: CampaignRequested, conn: asyncpg.Connection) -> N
 
 async def effect_count(pool: asyncpg.Pool) -> int:
     return await pool.fetchval("SELECT count(*) FROM effects")
-
-
-@asynccontextmanager
-async def consuming(amqp_url: str, pool: asyncpg.Pool, handler: Handler, *, max_attempts: int = 3):
-    connection = await aio_pika.connect_robust(amqp_url)
-    channel = await connection.channel()
-    exchange = await declare_topology(channel)
-    consumer = Consumer(
-        queue=PROJECTOR,
-        pool=pool,
-        handlers={CampaignRequested: handler},
-        max_attempts=max_attempts,
-        retry_delay=0.01,
-    )
-    await consumer.start(connection)
-    try:
-        yield exchange, channel
-    finally:
-        await consumer.stop()
-        await connection.close()
-
-
-async def publish_raw(exchange, body: bytes, routing_key: str = "campaign.requested") -> None:
-    await exchange.publish(aio_pika.Message(body=body, message_id="m-1"), routing_key=routing_key)
-
-
-async def publish_event(exchange, event) -> None:
-    body = event.model_dump_json().encode()
-    await exchange.publish(event_message(body, event=json.loads(body)), routing_key=event.type)
 
 
 async def next_dead_letter(channel, timeout: float = 10.0) -> aio_pika.abc.AbstractIncomingMessage:
