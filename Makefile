@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help install up down run admin test test-unit test-integration test-browser compose-test compose-check migrate lint bench lock clean
+.PHONY: help install up down run admin test test-unit test-integration test-faults test-browser compose-test compose-check migrate lint bench lock clean
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 help:
@@ -50,6 +50,9 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
+
+test-faults: $(STAMP) ## the fault suite: `make run` here (or E2E_* URLs), kills and restarts, then audits; restarts PostgreSQL and RabbitMQ
+	$(BIN)/python -m pytest -m faults tests/e2e -s
 
 test-browser: $(STAMP) $(AXE) ## headless Chromium (Debian's /usr/bin/chromium) through Playwright, axe-core
 	@test -x /usr/bin/chromium || { echo "test-browser needs Chromium: apt-get install -y chromium"; exit 1; }

@@ -4,12 +4,17 @@ Reads the defaults of .env.example (any variable already in the environment
 wins), creates the database if missing and applies migrations, starts the
 local SES emulator when SES_ENDPOINT_URL is not given (and registers the
 domain of SES_FROM_EMAIL with it, as an operator verifies it in SES), then
-runs every service. Ctrl-C or SIGTERM stops them all; if one dies, all stop.
+runs every service. A service that exits is started again after a short
+pause (as Compose's `restart: unless-stopped`), so a crash or a SIGKILL
+looks in development as it does in production. Each service's PID is in
+$OUTREACH_RUN_DIR/<service>.pid (default var/run) for tools and the fault
+suite. Ctrl-C or SIGTERM stops them all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -25,6 +30,7 @@ SERVICES = {
     "projector": "projector",
 }
 STOP_TIMEOUT = 40.0
+RESTART_DELAY = 1.0
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -96,24 +102,16 @@ async def main() -> int:
         env["SES_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         print(f"make run: local SES emulator at {env['SES_ENDPOINT_URL']}", file=sys.stderr)
         await run_cli(env, "ses-register-identity")
-    for name, module in SERVICES.items():
-        processes[name] = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
-
+    run_dir = prepare_run_dir(env)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    waits = {asyncio.create_task(p.wait(), name=n): n for n, p in processes.items()}
-    stopper = asyncio.create_task(stop.wait())
-    done, _ = await asyncio.wait([*waits, stopper], return_when=asyncio.FIRST_COMPLETED)
-    status = 0
-    for task in done:
-        if task in waits:
-            print(
-                f"make run: {waits[task]} exited with {task.result()}; stopping all",
-                file=sys.stderr,
-            )
-            status = 1
+    supervisors = [
+        asyncio.create_task(supervise(name, module, env, run_dir, processes, stop))
+        for name, module in SERVICES.items()
+    ]
+    await stop.wait()
     for process in processes.values():
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -124,7 +122,40 @@ async def main() -> int:
         for process in processes.values():
             if process.returncode is None:
                 process.kill()
-    return status
+    await asyncio.gather(*supervisors, return_exceptions=True)
+    return 0
+
+
+def prepare_run_dir(env: dict[str, str]) -> Path:
+    run_dir = Path(env.get("OUTREACH_RUN_DIR") or ROOT / "var" / "run")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def write_pid(path: Path, pid: int | None) -> None:
+    if pid is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(f"{pid}\n")
+
+
+async def supervise(
+    name: str, module: str, env: dict[str, str], run_dir: Path,
+    processes: dict[str, asyncio.subprocess.Process], stop: asyncio.Event,
+) -> None:  # fmt: skip
+    """Run the service; whenever it exits (crash, kill), start it again until told to stop."""
+    pid_file = run_dir / f"{name}.pid"
+    while not stop.is_set():
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
+        processes[name] = process
+        write_pid(pid_file, process.pid)
+        code = await process.wait()
+        if stop.is_set():
+            break
+        print(f"make run: {name} exited with {code}; starting it again in {RESTART_DELAY} s", file=sys.stderr)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=RESTART_DELAY)
+    write_pid(pid_file, None)
 
 
 if __name__ == "__main__":
