@@ -50,12 +50,31 @@ async def json_body(request: web.Request, model: type[ModelT]) -> ModelT:
         raise Invalid("The body is nested too deeply.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise Invalid("The body must be a JSON object.", code="invalid_json")
+    if _has_nul(data):
+        raise Invalid(NUL_MESSAGE, code="invalid_json")
     return validate(model, data)
 
 
 def query(request: web.Request, model: type[ModelT]) -> ModelT:
     """The query string validated into `model` (repeated keys: the last wins)."""
-    return validate(model, {key: request.query.getall(key)[-1] for key in request.query})
+    params = {key: request.query.getall(key)[-1] for key in request.query}
+    if _has_nul(params):
+        raise Invalid(NUL_MESSAGE, code="validation_failed")
+    return validate(model, params)
+
+
+# PostgreSQL text cannot hold U+0000: refused here with a reason instead of failing there.
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:

@@ -96,3 +96,11 @@ def test_the_fast_path_normalises_exactly_as_email_validator(raw):
 @pytest.mark.parametrize("raw", ["0@00--0.com", "a@xn--bcher-kva.example", "a@ab--cd.org", "a@b-c.io"])
 def test_hyphen_rules_of_idna_agree_with_email_validator(raw):
     assert_same_as_email_validator(raw)
+
+
+def test_a_nul_character_rejects_its_row_with_the_line_and_the_header_as_a_whole():
+    rows, parser = parse_in_chunks(b"email,first_name\na@example.com,Ann\nb@example.com,B\x00b\n", 64)
+    assert [r[2] for r in rows] == ["a@example.com"]
+    assert [(e.line, e.reason) for e in parser.tally.errors] == [(3, "contains the NUL character (U+0000)")]
+    with pytest.raises(Invalid, match="NUL"):
+        parse_in_chunks(b"email,no\x00te\na@example.com,x\n", 64)

@@ -159,6 +159,8 @@ def parse_header(names: list[str], delimiter: str) -> Header:
     columns: list[str | None] = []
     attributes: list[str | None] = []
     seen: set[str] = set()
+    if any("\x00" in raw for raw in names):
+        raise Invalid("The header row contains the NUL character (U+0000).", code="invalid_header")
     for raw in names:
         name = " ".join(raw.strip().split()).lower()
         known = COLUMN_ALIASES.get(name)
@@ -241,6 +243,9 @@ class CsvImportParser:
         self.tally.rows += 1
         if not raw_email:
             self.tally.reject(line, "no email address")
+            return None
+        if any("\x00" in cell for cell in record):  # PostgreSQL text cannot hold it
+            self.tally.reject(line, "contains the NUL character (U+0000)")
             return None
         try:
             email = fast_normalize_email(raw_email)

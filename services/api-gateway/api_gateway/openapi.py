@@ -77,7 +77,10 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         "description": "error",
         "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
     }
-    for status in (*route.errors, 401, 403) if route.auth != "none" else route.errors:
+    statuses = [*route.errors, *((401, 403) if route.auth != "none" else ())]
+    if route.method in ("POST", "PATCH", "PUT"):
+        statuses.append(413)  # any body past the app's size limit, whatever its content
+    for status in statuses:
         responses[str(status)] = error
     operation: dict[str, Any] = {
         "summary": route.summary,

@@ -185,3 +185,14 @@ async def test_delete_erases_personal_data_but_keeps_the_opt_out(client, gw_pool
     again = await (await create(client, email="forget.me@EXAMPLE.com")).json()
     assert again["status"] == "unsubscribed"
     assert (await client.delete(url, headers=ADMIN)).status == 404
+
+
+async def test_a_nul_character_anywhere_is_a_400_not_a_database_error(client):
+    response = await client.get("/api/prospects?q=a%00b", headers=ADMIN)
+    assert response.status == 400 and "NUL" in (await response.json())["error"]["message"]
+    response = await client.post("/api/prospects", json={"email": "nul@example.com", "first_name": "a\u0000"},
+                                 headers=ADMIN)  # fmt: skip
+    assert response.status == 400 and "NUL" in (await response.json())["error"]["message"]
+    response = await client.post("/api/prospects", json={"email": "nul@example.com", "attributes": {"k\u0000": 1}},
+                                 headers=ADMIN)  # fmt: skip
+    assert response.status == 400
