@@ -52,7 +52,7 @@ test-integration: $(STAMP)
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 test-faults: $(STAMP) ## the fault suite: `make run` here (or E2E_* URLs), kills and restarts, then audits; restarts PostgreSQL and RabbitMQ
-	$(BIN)/python -m pytest -m faults tests/e2e -s
+	$(BIN)/python -m pytest -m faults tests/e2e -s $(PYTEST_ARGS)
 
 test-browser: $(STAMP) $(AXE) ## headless Chromium (Debian's /usr/bin/chromium) through Playwright, axe-core
 	@test -x /usr/bin/chromium || { echo "test-browser needs Chromium: apt-get install -y chromium"; exit 1; }
@@ -71,10 +71,11 @@ compose-test: ## build the Compose stack, run the suite against it, tear it down
 	TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
 
-lint: $(STAMP) ## ruff + mypy
+lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS template)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared services bench infra
+	$(BIN)/cfn-lint infra/aws/*.yaml
 
 bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
 	$(BIN)/python -m bench.eligible
