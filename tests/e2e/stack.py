@@ -42,6 +42,11 @@ class Stack:
     webhook_secret: str
     run_dir: Path | None = None
     faults: list[str] = field(default_factory=list)  # what was done, for the report
+    fault_times: list[tuple[float, str]] = field(default_factory=list)  # (epoch seconds, what)
+
+    def _note(self, what: str) -> None:
+        self.faults.append(what)
+        self.fault_times.append((time.time(), what))
 
     def admin_headers(self) -> dict[str, str]:
         claims = {"sub": "e2e", "email": "e2e@example.com", "aud": "authenticated",
@@ -61,7 +66,7 @@ class Stack:
 
     async def kill(self, service: str) -> None:
         """SIGKILL one service (its supervisor starts it again)."""
-        self.faults.append(f"SIGKILL {service}")
+        self._note(f"SIGKILL {service}")
         if command := os.environ.get("E2E_KILL_COMMAND"):
             await _shell(command.format(service=service))
             return
@@ -70,13 +75,13 @@ class Stack:
         os.kill(pid, signal.SIGKILL)
 
     async def restart_rabbitmq(self) -> None:
-        self.faults.append("RabbitMQ restarted")
+        self._note("RabbitMQ restarted")
         await _shell(
             os.environ.get("E2E_RESTART_RABBITMQ", "rabbitmqctl -q stop_app && rabbitmqctl -q start_app")
         )
 
     async def restart_postgres(self) -> None:
-        self.faults.append("PostgreSQL restarted")
+        self._note("PostgreSQL restarted")
         default = (
             'pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main restart'
         )

@@ -132,7 +132,8 @@ async def test_a_campaign_survives_kills_and_restarts_exactly(stack: Stack):
 
         messages = await sent_messages(http, stack, domain)
     sends = await fetch(stack.database_url, """
-        SELECT p.email, s.outcome FROM email_sends s JOIN prospects p ON p.id = s.prospect_id
+        SELECT p.email, s.outcome, extract(epoch FROM s.claimed_at)::float8 AS claimed, s.error_code
+        FROM email_sends s JOIN prospects p ON p.id = s.prospect_id
         WHERE s.campaign_id = $1""", cid)  # fmt: skip
     outcomes = Counter(r["outcome"] for r in sends)
     duplicates = sum(n - 1 for n in messages.values() if n > 1)
@@ -155,6 +156,11 @@ async def test_a_campaign_survives_kills_and_restarts_exactly(stack: Stack):
         f"faults: {', '.join(stack.faults)}; duplicates = {duplicates}; lost = {len(not_reached)}; "
         f"events not applied = {unapplied}; stats sent {stats['sent']} unknown {stats['unknown']} vs recount {recount}"
     )
+    # When each unknown was claimed, against the faults (seconds from the first fault).
+    zero = stack.fault_times[0][0] if stack.fault_times else 0.0
+    print("faults at", [(round(t - zero, 2), what) for t, what in stack.fault_times])
+    print("unknown claimed at", sorted((round(r["claimed"] - zero, 2), r["error_code"]) for r in sends
+                                       if r["outcome"] == "unknown"))  # fmt: skip
     assert duplicates == 0
     assert max(by_prospect.values()) == 1 and len(by_prospect) == PROSPECTS  # one claim per prospect
     assert not_reached == set()  # a message, or counted unknown

@@ -23,6 +23,12 @@ from shared.mime import build_message, to_bytes
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
 
 log = get_logger(__name__)
+# Errors of a database that is restarting or unreachable, not of the statement itself.
+DATABASE_AWAY = (
+    OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+)  # fmt: skip
+RECORD_ATTEMPTS = 20  # about 45 s of waiting in all
 
 
 @dataclass(frozen=True)
@@ -269,7 +275,21 @@ class ChunkRunner:
     async def _record(
         self, state: ChunkState, claim: store.Claim, outcome: str, **detail: str | None
     ) -> None:
-        if await store.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail):
+        """Record what SES answered. The answer is known, so a database that is briefly away
+        (a restart, a failover) is waited for rather than leaving the send `unknown`; the
+        statement is idempotent (only a claim still `claimed` takes an outcome)."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                recorded = await store.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail)
+                break
+            except DATABASE_AWAY as exc:
+                if attempt == RECORD_ATTEMPTS - 1:
+                    raise
+                log.warning(
+                    "recording a send's outcome failed; retrying", error=repr(exc), attempt=attempt + 1
+                )
+                await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+        if recorded:
             state.counts[outcome] += 1
             SENDS.labels(outcome).inc()
 
