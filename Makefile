@@ -65,11 +65,21 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 compose-check: ## validate docker-compose.yml with docker-compose (offline)
 	docker-compose -f docker-compose.yml config -q
 
-compose-test: ## build the Compose stack, run the suite against it, tear it down
-	$(COMPOSE) up --build -d --wait
+compose-test: ## build the Compose stack, run the suite and the fault suite against it, tear it down
+	SEND_RATE_PER_SECOND=200 SEND_MAX_IN_FLIGHT=1 $(COMPOSE) up --build -d --wait
 	TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
 	TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
-	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
+	$(BIN)/python -m pytest $(PYTEST_ARGS) \
+	&& E2E_GATEWAY_URL=http://127.0.0.1:8080 E2E_INGEST_URL=http://127.0.0.1:8081 \
+	E2E_UNSUBSCRIBE_URL=http://127.0.0.1:8082 E2E_SENDER_URL=http://127.0.0.1:8083 \
+	E2E_PROJECTOR_URL=http://127.0.0.1:8084 E2E_SES_URL=http://127.0.0.1:4566 \
+	DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/outreach \
+	TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
+	TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
+	ADMIN_JWT_SECRET=dev-admin-jwt-secret-change-me-please SES_WEBHOOK_SECRET=dev-webhook-secret-change-me \
+	E2E_KILL_COMMAND="$(COMPOSE) kill -s KILL {service}" \
+	E2E_RESTART_RABBITMQ="$(COMPOSE) restart rabbitmq" E2E_RESTART_POSTGRES="$(COMPOSE) restart postgres" \
+	$(BIN)/python -m pytest -m faults tests/e2e -s $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
 
 lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS template)
 	$(BIN)/ruff check .

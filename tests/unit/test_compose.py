@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from sender.settings import SenderSettings
 from shared.settings import Settings
 
 pytestmark = pytest.mark.unit
@@ -54,7 +55,7 @@ def test_infrastructure_has_the_console_and_the_ses_emulator(compose):
 
 def test_the_services_get_every_setting_they_require(compose):
     env = compose["services"]["sender"]["environment"]
-    names = {field.upper() for field in Settings.model_fields}
+    names = {field.upper() for kind in (Settings, SenderSettings) for field in kind.model_fields}
     required = {
         "DATABASE_URL", "AMQP_URL", "SES_FROM_EMAIL", "PUBLIC_BASE_URL", "SES_WEBHOOK_SECRET",
         "PROXY_SHARED_SECRET", "ADMIN_JWT_SECRET", "SES_ENDPOINT_URL",
