@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
-import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
@@ -27,12 +24,12 @@ from shared import db
 from tests.browser.conftest import SCREENSHOTS, axe_violations
 from tests.harness.gateway import gateway_settings
 from tests.harness.sending import running_sender
+from tests.harness.ses_events import addressed
 from unsubscribe.app import create_app as create_unsubscribe
 from unsubscribe.settings import UnsubscribeSettings
 
 pytestmark = pytest.mark.browser
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eventbridge"
 ADMIN_EMAIL = "admin@example.com"
 PASSWORD = "a long admin passphrase"
 SECRET = "webhook-secret-0123456789"
@@ -74,18 +71,6 @@ async def narrow(page: Page, name: str) -> None:
         )
     await audit(page, f"{name}-360")
     await page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def ses_event(kind: str, send: dict) -> dict:
-    payload = json.loads((FIXTURES / f"{kind}.json").read_text())
-    payload["id"] = str(uuid.uuid4())
-    mail = payload["detail"]["mail"]
-    mail["messageId"] = send["ses_message_id"]
-    mail["tags"].update({
-        "send_id": [str(send["id"])], "campaign_id": [str(send["campaign_id"])],
-        "prospect_id": [str(send["prospect_id"])],
-    })  # fmt: skip
-    return payload
 
 
 async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database, make_vhost, ses_emulator):
@@ -218,8 +203,8 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         sends = await pool.fetch(
             "SELECT id, campaign_id, prospect_id, ses_message_id FROM email_sends ORDER BY prospect_seq"
         )
-        events = [ses_event("delivery", s) for s in sends] + [ses_event("open", s) for s in sends[:2]]
-        events.append(ses_event("click", sends[0]))
+        events = [addressed("delivery", s) for s in sends] + [addressed("open", s) for s in sends[:2]]
+        events.append(addressed("click", sends[0]))
         async with ClientSession() as http:
             for payload in events:
                 async with http.post(f"{ingest_base}/api/webhooks/ses-events", json=payload,

@@ -10,7 +10,6 @@ import json
 import random
 import time
 import uuid
-from pathlib import Path
 
 import aiohttp
 import asyncpg
@@ -19,10 +18,10 @@ import pytest
 from shared import db
 from tests.e2e.stack import Stack
 from tests.harness.sending import seed_campaign, seed_prospects
+from tests.harness.ses_events import addressed
 
 pytestmark = pytest.mark.faults
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eventbridge"
 EVENTS = 10_000
 CLIENTS = 16
 
@@ -50,18 +49,6 @@ def plan(sends: list[asyncpg.Record]) -> tuple[list[tuple[str, asyncpg.Record]],
     return events, expected
 
 
-def payload(kind: str, send: asyncpg.Record) -> dict:
-    body = json.loads((FIXTURES / f"{kind}.json").read_text())
-    body["id"] = str(uuid.uuid4())
-    mail = body["detail"]["mail"]
-    mail["messageId"] = send["ses_message_id"]
-    mail["tags"].update({
-        "send_id": [str(send["id"])], "campaign_id": [str(send["campaign_id"])],
-        "prospect_id": [str(send["prospect_id"])],
-    })  # fmt: skip
-    return body
-
-
 async def test_a_redelivery_storm_leaves_exact_stats(stack: Stack):
     async with db.pool_context(stack.database_url) as pool:
         prospects = await seed_prospects(pool, EVENTS // 3)
@@ -80,7 +67,7 @@ async def test_a_redelivery_storm_leaves_exact_stats(stack: Stack):
     rng = random.Random(7)
     bodies = []
     for kind, send in events:
-        first = payload(kind, send)
+        first = addressed(kind, send)
         again = copy.deepcopy(first)
         if rng.random() < 0.5:
             again["id"] = str(uuid.uuid4())  # the same SES event under another envelope

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 
 import aio_pika
 import asyncpg
@@ -14,6 +12,7 @@ import pytest
 
 from shared import db
 from shared.topology import PROJECTOR
+from tests.harness.cli import run_outreach
 from tests.harness.consuming import consuming, publish_event
 from tests.harness.events import sample_event
 from tests.harness.sending import seed_campaign, seed_prospects
@@ -22,16 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 async def outreach(*args: str, database_url: str = "", amqp_url: str = "") -> tuple[int, str, str]:
-    env = {**os.environ, **({"DATABASE_URL": database_url} if database_url else {}),
-           **({"AMQP_URL": amqp_url} if amqp_url else {})}  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+    env = {"DATABASE_URL": database_url} if database_url else {}
+    return await run_outreach(*args, **env, **({"AMQP_URL": amqp_url} if amqp_url else {}))
 
 
 async def dead_letter_count(amqp_url: str) -> int:

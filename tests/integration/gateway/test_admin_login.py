@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 import uuid
 
 import jwt
@@ -12,6 +9,7 @@ import pytest
 
 from api_gateway.adapters.admins import upsert
 from api_gateway.admins import hash_password
+from tests.harness.cli import run_outreach
 from tests.harness.gateway import ADMIN, JWT_SECRET, gateway
 
 pytestmark = pytest.mark.integration
@@ -77,20 +75,9 @@ async def test_sign_in_is_rate_limited_per_client(gateway_db, amqp_url, admin):
         assert (await blocked.json())["error"]["code"] == "too_many_attempts"
 
 
-async def outreach_cli(*args: str, **env: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", *args, env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(60):
-        out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 async def test_the_cli_creates_an_admin_who_can_then_sign_in(client, gateway_db, gw_pool):
     email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
-    code, out, err = await outreach_cli(
+    code, out, err = await run_outreach(
         "create-admin", email, DATABASE_URL=gateway_db, OUTREACH_ADMIN_PASSWORD=PASSWORD
     )
     assert code == 0, err
@@ -99,12 +86,12 @@ async def test_the_cli_creates_an_admin_who_can_then_sign_in(client, gateway_db,
     assert stored.startswith("$argon2id$") and PASSWORD not in stored
     assert (await login(client, email, PASSWORD)).status == 200
     # Again: a new password for the same admin; a short one is refused.
-    code, out, _ = await outreach_cli(
+    code, out, _ = await run_outreach(
         "create-admin", email.upper(), DATABASE_URL=gateway_db, OUTREACH_ADMIN_PASSWORD=PASSWORD + " two"
     )
     assert code == 0 and "given a new password" in out
     assert (await login(client, email, PASSWORD + " two")).status == 200
-    code, _, err = await outreach_cli(
+    code, _, err = await run_outreach(
         "create-admin", email, DATABASE_URL=gateway_db, OUTREACH_ADMIN_PASSWORD="short"
     )
     assert code != 0 and "at least 12 characters" in err

@@ -10,17 +10,13 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from event_ingest.adapters.store import GroupCommit, RawDelivery
-from event_ingest.app import create_app
 from event_ingest.http import GROUP_COMMIT
-from event_ingest.settings import EventIngestSettings
-from shared import db
+from tests.integration.ingest.conftest import SECRET
 
 pytestmark = pytest.mark.integration
 
-SECRET = "webhook-secret-0123456789"
 FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "eventbridge"
 
 
@@ -29,14 +25,6 @@ def delivery(n: int) -> dict:
     payload["id"] = f"eb-{n}"
     payload["detail"]["mail"]["messageId"] = f"message-{n}"
     return payload
-
-
-@pytest.fixture
-async def ingest(make_database, make_vhost):
-    database_url, amqp_url = await make_database(), await make_vhost()
-    settings = EventIngestSettings(database_url=database_url, amqp_url=amqp_url, ses_webhook_secret=SECRET)
-    async with TestClient(TestServer(create_app(settings))) as client, db.pool_context(database_url) as pool:
-        yield client, pool
 
 
 async def post(client, body: dict | bytes):

@@ -9,17 +9,13 @@ import uuid
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from event_ingest.app import create_app
-from event_ingest.settings import EventIngestSettings
-from shared import db
 from shared.http import DB_POOL
 from tests.harness.sending import seed_campaign, seed_prospects
+from tests.integration.ingest.conftest import SECRET
 
 pytestmark = pytest.mark.integration
 
-SECRET = "webhook-secret-0123456789"
 FIXTURES = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "eventbridge"
 EXPECTED_TYPES = {
     "send.json": "ses.send", "delivery.json": "ses.delivery", "bounce-permanent.json": "ses.bounce",
@@ -32,14 +28,6 @@ EXPECTED_TYPES = {
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-async def ingest(make_database, make_vhost):
-    database_url, amqp_url = await make_database(), await make_vhost()
-    settings = EventIngestSettings(database_url=database_url, amqp_url=amqp_url, ses_webhook_secret=SECRET)
-    async with TestClient(TestServer(create_app(settings))) as client, db.pool_context(database_url) as pool:
-        yield client, pool
 
 
 async def post(client, body, secret: str | None = SECRET, content_type: str = "application/json"):

@@ -1,0 +1,36 @@
+"""The renderer with hostile personal fields: placeholders in values stay text, HTML stays escaped."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.rendering import Recipient, parse_campaign, render
+
+pytestmark = pytest.mark.unit
+
+URL = "https://links.example.com/api/unsubscribe?token=t0k3n"
+
+
+def test_a_placeholder_inside_a_personal_field_is_never_expanded():
+    templates = parse_campaign("Hi {{ first_name }}", "<p>Hi {{ first_name }}</p>", "Hi {{ first_name }}")
+    out = render(
+        templates, Recipient(email="e@example.com", first_name="{{ unsubscribe_url }}{{email}}"), URL
+    )
+    assert out.subject == "Hi {{ unsubscribe_url }}{{email}}"
+    assert out.html == "<p>Hi {{ unsubscribe_url }}{{email}}</p>"
+    assert out.text == "Hi {{ unsubscribe_url }}{{email}}"
+    assert URL not in out.html + out.text + out.subject
+
+
+def test_html_in_a_personal_field_is_escaped_in_html_only_and_a_line_break_never_reaches_the_subject():
+    templates = parse_campaign(
+        "Hi {{ last_name }}",
+        '<a href="{{ unsubscribe_url }}" title="{{ last_name }}">x</a>',
+        "{{ last_name }}",
+    )
+    hostile = '"><script>alert(1)</script>\r\nBcc: victim@example.com'
+    out = render(templates, Recipient(email="e@example.com", last_name=hostile), URL)
+    assert "<script>" not in out.html and "&lt;script&gt;" in out.html and "&quot;&gt;" in out.html
+    assert f'href="{URL}"' in out.html  # the link itself is not escaped
+    assert out.text == hostile  # plain text is not HTML: no entities
+    assert "\r" not in out.subject and "\n" not in out.subject
