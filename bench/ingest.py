@@ -100,6 +100,13 @@ async def lag_samples(metrics_url: str, stop: asyncio.Event) -> list[float]:
     return samples
 
 
+async def published(database_url: str, timeout: float = 300) -> None:
+    """Wait until the outbox relay has published every stored event."""
+    async with db.pool_context(database_url) as pool, asyncio.timeout(timeout):
+        while await pool.fetchval("SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NULL)"):
+            await asyncio.sleep(0.1)
+
+
 async def drain(database_url: str, since: float, timeout: float = 300) -> float:
     """Wait until the projector has applied every stored event; seconds since `since`."""
     async with db.pool_context(database_url) as pool, asyncio.timeout(timeout):
@@ -160,6 +167,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         # The webhook alone (as where the projector runs on other machines: the broker keeps
         # the events for it), then with the projector on the same two cores.
         await burst("burst, webhook alone", url, payloads(args.burst, worlds))
+        await published(database_url)  # the relay has sent the burst on: the next phase starts level
         await burst(f"offered {args.offered:,.0f}/s, webhook alone", url,
                     payloads(int(args.offered * 10), worlds), rate=args.offered)  # fmt: skip
         started = time.perf_counter()
