@@ -7,7 +7,9 @@ import random
 import time
 import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncpg
 
@@ -23,12 +25,24 @@ from shared.mime import build_message, to_bytes
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
 
 log = get_logger(__name__)
+T = TypeVar("T")
 # Errors of a database that is restarting or unreachable, not of the statement itself.
 DATABASE_AWAY = (
     OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
 )  # fmt: skip
-RECORD_ATTEMPTS = 20  # about 45 s of waiting in all
+OUTAGE_ATTEMPTS = 20  # about 45 s of waiting in all
+
+
+async def through_outages(what: str, operation: Callable[[int], Awaitable[T]]) -> T:
+    """Run operation(attempt), again while the database is away (a restart, a failover)."""
+    for attempt in range(OUTAGE_ATTEMPTS - 1):
+        try:
+            return await operation(attempt)
+        except DATABASE_AWAY as exc:
+            log.warning(f"{what} failed; retrying", error=repr(exc), attempt=attempt + 1)
+            await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+    return await operation(OUTAGE_ATTEMPTS - 1)
 
 
 @dataclass(frozen=True)
@@ -194,7 +208,7 @@ class ChunkRunner:
         if not quota.try_reserve():
             await self._stop_for_quota(state)
             return
-        claim = await store.claim(self._pool, state.campaign_id, prospect["id"], state.lease)
+        claim = await self._claim(state, prospect["id"])
         if claim is None:
             quota.unreserve()
             if not await store.still_ours(self._pool, state.campaign_id, state.lease):
@@ -272,23 +286,24 @@ class ChunkRunner:
             state.stop = reason
             await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
 
+    async def _claim(self, state: ChunkState, prospect_id: uuid.UUID) -> store.Claim | None:
+        """Commit the claim. A claim whose commit answer was lost to a database restart is
+        recognised by its id on the next attempt and taken up, not left `claimed`."""
+        wanted = store.new_claim(state.campaign_id, prospect_id)
+        return await through_outages(
+            "claiming", lambda attempt: store.claim(self._pool, wanted, state.lease, retrying=attempt > 0)
+        )
+
     async def _record(
         self, state: ChunkState, claim: store.Claim, outcome: str, **detail: str | None
     ) -> None:
         """Record what SES answered. The answer is known, so a database that is briefly away
-        (a restart, a failover) is waited for rather than leaving the send `unknown`; the
-        statement is idempotent (only a claim still `claimed` takes an outcome)."""
-        for attempt in range(RECORD_ATTEMPTS):
-            try:
-                recorded = await store.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail)
-                break
-            except DATABASE_AWAY as exc:
-                if attempt == RECORD_ATTEMPTS - 1:
-                    raise
-                log.warning(
-                    "recording a send's outcome failed; retrying", error=repr(exc), attempt=attempt + 1
-                )
-                await asyncio.sleep(min(0.2 * 2**attempt, 3.0))
+        is waited for rather than leaving the send `unknown`; the statement is idempotent
+        (only a claim still `claimed` takes an outcome)."""
+        recorded = await through_outages(
+            "recording a send's outcome",
+            lambda _: store.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail),
+        )
         if recorded:
             state.counts[outcome] += 1
             SENDS.labels(outcome).inc()

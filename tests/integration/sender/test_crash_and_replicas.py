@@ -6,10 +6,12 @@ import asyncio
 import os
 import signal
 import sys
+import uuid
 from collections import Counter
 
 import pytest
 
+from sender.adapters import store
 from tests.harness.sending import (
     FROM_EMAIL,
     PUBLIC_BASE_URL,
@@ -116,3 +118,28 @@ async def test_a_sender_killed_mid_campaign_finishes_after_restart_without_dupli
     missing = {p["email"] for p in seeded} - set(recipients)
     assert len(missing) <= result.get("unknown", 0), "only an unknown send may be missing"
     assert 12 <= sent_before_restart < 40
+
+
+async def test_a_claim_whose_commit_answer_was_lost_is_taken_up_not_doubled(backends):
+    """A database restart can drop the answer to a claim that did commit: the retry finds
+    its own claim by id (SES was not called for it) instead of leaving it `claimed`."""
+    _, _, pool = backends
+    first, second = await seed_prospects(pool, 2)
+    campaign_id = await seed_campaign(pool)
+    lease = uuid.uuid4()
+    await pool.execute(
+        "UPDATE email_campaigns SET status = 'sending', sender_lease = $2 WHERE id = $1", campaign_id, lease
+    )
+    committed = store.new_claim(campaign_id, first["id"])
+    assert await store.claim(pool, committed, lease) == committed  # committed; say the answer was lost
+    assert await store.claim(pool, committed, lease, retrying=True) == committed  # taken up
+    lost = store.new_claim(campaign_id, second["id"])  # the first attempt never reached the database
+    assert await store.claim(pool, lost, lease, retrying=True) == lost
+    rows = await pool.fetch(
+        "SELECT id, outcome FROM email_sends WHERE campaign_id = $1 ORDER BY id", campaign_id
+    )
+    assert sorted((r["id"], r["outcome"]) for r in rows) == sorted(
+        [(committed.send_id, "claimed"), (lost.send_id, "claimed")]
+    )
+    # Another sender's claim on the same prospect is never taken up: a fresh id conflicts.
+    assert await store.claim(pool, store.new_claim(campaign_id, first["id"]), lease, retrying=True) is None

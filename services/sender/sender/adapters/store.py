@@ -120,13 +120,28 @@ async def eligible(
     return await conn.fetch(ELIGIBLE, campaign_id, limit, after_seq)
 
 
+def new_claim(campaign_id: uuid.UUID, prospect_id: uuid.UUID) -> Claim:
+    """A claim not yet committed: its id and token are chosen here, so a retry can tell
+    whether an earlier attempt whose answer was lost did commit it."""
+    return Claim(uuid7(), campaign_id, prospect_id, secrets.token_urlsafe(24))  # 192 random bits
+
+
 async def claim(
-    pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID, lease: uuid.UUID
+    pool: asyncpg.Pool, wanted: Claim, lease: uuid.UUID, *, retrying: bool = False
 ) -> Claim | None:
-    """Commit a claim; None when the campaign stopped or the prospect is no longer eligible."""
-    token = secrets.token_urlsafe(24)  # 192 random bits
-    send_id = await pool.fetchval(CLAIM, campaign_id, prospect_id, uuid7(), token, lease)
-    return Claim(send_id, campaign_id, prospect_id, token) if send_id is not None else None
+    """Commit the claim; None when the campaign stopped or the prospect is no longer eligible.
+
+    `retrying`: an earlier attempt failed without an answer (the database went away). If it
+    did commit, the claim is ours, still `claimed`, and SES was not called for it: it is taken
+    up again rather than left for the next sender to declare unknown."""
+    if retrying and await pool.fetchval(
+        "SELECT 1 FROM email_sends WHERE id = $1 AND outcome = 'claimed'", wanted.send_id
+    ):
+        return wanted
+    send_id = await pool.fetchval(
+        CLAIM, wanted.campaign_id, wanted.prospect_id, wanted.send_id, wanted.token, lease
+    )
+    return wanted if send_id is not None else None
 
 
 async def still_ours(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID) -> bool:
