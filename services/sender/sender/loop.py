@@ -30,6 +30,8 @@ T = TypeVar("T")
 DATABASE_AWAY = (
     OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
     asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    # A connection the server dropped mid-operation can be left in a state asyncpg refuses.
+    asyncpg.InternalClientError,
 )  # fmt: skip
 OUTAGE_ATTEMPTS = 20  # about 45 s of waiting in all
 
@@ -67,6 +69,7 @@ class ChunkState:
     campaign: asyncpg.Record
     counts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "failed": 0, "unknown": 0})
     stop: str | None = None  # why the chunk ends early
+    failure: BaseException | None = None  # a send that failed unexpectedly: the chunk fails with it
     max_seq: int = 0
 
 
@@ -191,10 +194,17 @@ class ChunkRunner:
             def done(finished: asyncio.Task[None]) -> None:
                 tasks.discard(finished)
                 slots.release()
+                if not finished.cancelled() and (exc := finished.exception()) is not None:
+                    state.failure = state.failure or exc
+                    state.stop = state.stop or "a send failed unexpectedly"
 
             task.add_done_callback(done)
         if tasks:
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if state.failure is not None:
+            # The chunk fails and is redelivered: its retry reconciles whatever claim the
+            # failed send left, instead of a later chunk finding it by chance.
+            raise state.failure
 
     async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> None:
         slot = self._cadence.next_slot(loop.time())
