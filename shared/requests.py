@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any, TypeVar
 
@@ -39,7 +40,8 @@ async def json_body(request: web.Request, model: type[ModelT]) -> ModelT:
         raise ApiError(415, "unsupported_media_type", "Send the body as application/json.")
     raw = await request.read()  # bounded by the app's client_max_size (413 above)
     try:
-        data = json.loads(raw)
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # as json.loads(bytes) does
+        data = json.loads(text)
     except UnicodeDecodeError:
         raise Invalid("The body is not valid UTF-8.", code="invalid_json") from None
     except json.JSONDecodeError as exc:
@@ -50,7 +52,7 @@ async def json_body(request: web.Request, model: type[ModelT]) -> ModelT:
         raise Invalid("The body is nested too deeply.", code="invalid_json") from None
     if not isinstance(data, dict):
         raise Invalid("The body must be a JSON object.", code="invalid_json")
-    if _has_nul(data):
+    if has_nul_escape(text):
         raise Invalid(NUL_MESSAGE, code="invalid_json")
     return validate(model, data)
 
@@ -58,23 +60,21 @@ async def json_body(request: web.Request, model: type[ModelT]) -> ModelT:
 def query(request: web.Request, model: type[ModelT]) -> ModelT:
     """The query string validated into `model` (repeated keys: the last wins)."""
     params = {key: request.query.getall(key)[-1] for key in request.query}
-    if _has_nul(params):
+    if any("\x00" in key or "\x00" in value for key, value in params.items()):
         raise Invalid(NUL_MESSAGE, code="validation_failed")
     return validate(model, params)
 
 
 # PostgreSQL text cannot hold U+0000: refused here with a reason instead of failing there.
 NUL_MESSAGE = "Text may not contain the NUL character (U+0000)."
+# In JSON text a NUL can only be the escape \u0000 (strict parsing refuses raw control
+# characters); an escaped backslash followed by "u0000" is not one.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def _has_nul(value: object) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+def has_nul_escape(json_text: str) -> bool:
+    """Whether valid JSON text holds a NUL character in any string or key (cheap when not)."""
+    return "\\u0000" in json_text and _NUL_ESCAPE.search(json_text) is not None
 
 
 def path_uuid(request: web.Request, name: str = "id") -> uuid.UUID:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import re
 
 from aiohttp import web
 
@@ -15,9 +14,8 @@ from event_ingest.metrics import SES_EVENTS
 from event_ingest.settings import EventIngestSettings
 from shared.errors import ApiError, Invalid
 from shared.http import DB_POOL, REQUEST_ID, SETTINGS
+from shared.requests import has_nul_escape
 
-# \u0000 itself, not an escaped backslash followed by "u0000".
-NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 GROUP_COMMIT = web.AppKey("group_commit", store.GroupCommit)
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
 
@@ -40,7 +38,7 @@ async def ses_events(request: web.Request) -> web.Response:
         payload = json.loads(text)
         if not isinstance(payload, dict):
             raise RejectedPayload("the body must be a JSON object")
-        if "\\u0000" in text and NUL_ESCAPE.search(text):  # valid JSON, but jsonb cannot hold a NUL
+        if has_nul_escape(text):  # valid JSON, but jsonb cannot hold a NUL
             raise RejectedPayload("the body contains a NUL character (\\u0000)")
         incoming = parse_delivery(payload)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
