@@ -114,6 +114,9 @@ async def _campaign(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | None:
+    # The gateway's definitions of eligibility and of the stats: one of each in the project.
+    from api_gateway.adapters.campaigns import STAT_NAMES, count_eligible
+
     campaign = await pool.fetchrow(
         "SELECT name, status, status_reason, started_at, completed_at FROM email_campaigns WHERE id = $1",
         campaign_id,
@@ -125,7 +128,7 @@ async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | No
         campaign_id,
     )
     stats = await pool.fetchrow("SELECT * FROM campaign_stats WHERE campaign_id = $1", campaign_id)
-    eligible = await pool.fetchval("SELECT count(*) FROM eligible_prospects($1, 2147483647, 0)", campaign_id)
+    eligible = await count_eligible(pool, campaign_id)
     lines = [
         f"campaign   {campaign['name']} ({campaign_id})",
         f"status     {campaign['status']}"
@@ -135,9 +138,8 @@ async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | No
         "sends      " + (", ".join(f"{r['outcome']} {r['n']}" for r in outcomes) or "none yet"),
     ]
     if stats is not None:
-        names = ("delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "rejected",
-                 "delivery_delayed")  # fmt: skip
-        lines.append("from SES   " + ", ".join(f"{name} {stats[name]}" for name in names))
+        from_ses = [name for name in STAT_NAMES if name not in ("sent", "failed", "unknown")]
+        lines.append("from SES   " + ", ".join(f"{name} {stats[name]}" for name in from_ses))
     return lines
 
 

@@ -21,17 +21,20 @@ OUTBOX_CHANNEL = "outreach_outbox"  # notified by append_events() (infra/migrati
 _COLUMN_TYPES = ("uuid", "text", "int", "timestamptz", "text", "uuid", "jsonb")
 
 
+def _arrays(first: int) -> str:
+    """The seven event_columns() array parameters, numbered from $first."""
+    return ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_COLUMN_TYPES))
+
+
 def _append_call(first: int) -> str:
-    """append_events() with its seven array parameters numbered from $first."""
-    return "append_events(" + ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_COLUMN_TYPES)) + ")"
+    return f"append_events({_arrays(first)})"
 
 
 def event_unnest(first: int) -> str:
     """The seven event_columns() arrays from $first as rows: event_id, type, version,
     occurred_at, correlation_id, causation_id, data, ord (for batch statements)."""
-    arrays = ", ".join(f"${first + i}::{t}[]" for i, t in enumerate(_COLUMN_TYPES))
     return (
-        f"unnest({arrays}) WITH ORDINALITY"
+        f"unnest({_arrays(first)}) WITH ORDINALITY"
         " AS e(event_id, type, version, occurred_at, correlation_id, causation_id, data, ord)"
     )
 

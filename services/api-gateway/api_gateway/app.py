@@ -29,8 +29,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[AUTH_CONFIG] = auth_config(settings)
     app.middlewares.append(auth_middleware(app[AUTH_CONFIG]))
     install_login_limiter(
-        app, settings.login_rate_limit, settings.login_rate_window_seconds, settings.login_block_seconds
-    )
+        app, settings.login_rate_limit, settings.login_rate_window_seconds, settings.login_block_seconds,
+        settings.trusted_proxies,
+    )  # fmt: skip
     routes.register(app)
     admin_ui.register(app)
     app[SPEC] = build_spec()

@@ -19,17 +19,21 @@ from shared.ratelimit import RateLimiter, client_address, parse_networks
 from shared.requests import json_body
 
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 log = get_logger(__name__)
 
 
-def install_login_limiter(app: web.Application, limit: int, window: int, block: int) -> None:
+def install_login_limiter(
+    app: web.Application, limit: int, window: int, block: int, trusted_proxies: str
+) -> None:
     app[LOGIN_LIMITER] = RateLimiter(limit, window, block)
+    app[TRUSTED_PROXIES] = parse_networks(trusted_proxies)
 
 
 async def login(request: web.Request) -> web.Response:
     config = settings(request)
     client = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), parse_networks(config.trusted_proxies)
+        request.remote, request.headers.get("X-Forwarded-For"), request.app[TRUSTED_PROXIES]
     )
     wait = request.app[LOGIN_LIMITER].allow(client)
     if wait is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,9 +106,9 @@ class GroupCommit:
                 STORE_BATCH_SIZE.observe(len(batch))
                 try:
                     stored = await _store_batch(pool, [delivery for delivery, _ in batch])
-                except asyncpg.PostgresError:
+                except asyncpg.PostgresError as exc:
                     if len(batch) == 1:
-                        _settle(batch, exc=sys.exc_info()[1])
+                        _settle(batch, exc=exc)
                         continue
                     # One bad delivery must not fail the others: each on its own.
                     for one in batch:

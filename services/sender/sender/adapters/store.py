@@ -61,21 +61,16 @@ RETURNING id
 """
 
 # Only a claim still `claimed` takes an outcome: a claim another sender already
-# declared unknown stays unknown. The event rides in the same statement.
-RECORD = """
+# declared unknown stays unknown. The event rides in the same statement. A claim
+# whose prospect was erased while its message was in flight keeps its outcome,
+# with no event that would name the erased prospect again (RECORD_ERASED).
+_SET_OUTCOME = """
 UPDATE email_sends
 SET outcome = $2, ses_message_id = $3, error_code = $4, error_message = $5, attempted_at = now()
-WHERE id = $1 AND outcome = 'claimed' AND prospect_id IS NOT NULL
-RETURNING id
+WHERE id = $1 AND outcome = 'claimed'
 """
-
-# The prospect was erased while its message was in flight: the outcome is kept,
-# with no event that would name the erased prospect again.
-RECORD_ERASED = """
-UPDATE email_sends
-SET outcome = $2, ses_message_id = $3, error_code = $4, error_message = $5, attempted_at = now()
-WHERE id = $1 AND outcome = 'claimed' AND prospect_id IS NULL
-"""
+RECORD = _SET_OUTCOME + "AND prospect_id IS NOT NULL RETURNING id"
+RECORD_ERASED = _SET_OUTCOME + "AND prospect_id IS NULL"
 
 STILL_OURS = "SELECT status = 'sending' AND sender_lease = $2 FROM email_campaigns WHERE id = $1"
 
