@@ -6,6 +6,7 @@ COPY requirements.lock ./
 RUN pip install -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY shared ./shared
+COPY ops ./ops
 COPY services ./services
 COPY infra ./infra
 RUN pip install --no-deps . \

@@ -36,11 +36,11 @@ run: $(STAMP) ## every service as local processes against DATABASE_URL / AMQP_UR
 	$(BIN)/python infra/run_local.py
 
 migrate: $(STAMP) ## create the database if missing and apply migrations
-	$(BIN)/python -m shared.cli migrate
+	$(BIN)/python -m ops migrate
 
 admin: $(STAMP) ## create an admin for /admin: make admin EMAIL=you@example.com (asks for the password)
 	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.com"; exit 2; }
-	$(BIN)/python -m shared.cli create-admin "$(EMAIL)"
+	$(BIN)/python -m ops create-admin "$(EMAIL)"
 
 test: $(STAMP) ## the whole suite against real PostgreSQL, RabbitMQ and the SES emulator
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -84,7 +84,7 @@ compose-test: ## build the Compose stack, run the suite and the fault suite agai
 lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS template)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared services bench infra
+	$(BIN)/mypy shared ops services bench infra
 	$(BIN)/cfn-lint infra/aws/*.yaml
 
 bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)

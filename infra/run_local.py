@@ -77,7 +77,7 @@ def free_port(preferred: int) -> int:
 
 
 async def run_cli(env: dict[str, str], command: str) -> None:
-    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "shared.cli", command, env=env)
+    process = await asyncio.create_subprocess_exec(sys.executable, "-m", "ops", command, env=env)
     if await process.wait() != 0:
         raise SystemExit(f"make run: `outreach {command}` failed")
 

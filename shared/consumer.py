@@ -66,6 +66,11 @@ async def apply_once_on(conn: asyncpg.Connection, consumer: str, event: Envelope
         return True
 
 
+async def forget_applied(conn: asyncpg.Connection, consumer: str) -> None:
+    """Forget what `consumer` applied (a projection rebuild replays everything again)."""
+    await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
+
+
 def delivery_attempt(message: AbstractIncomingMessage) -> int:
     """1 for the first delivery. Quorum queues count redeliveries in x-delivery-count."""
     count = (message.headers or {}).get("x-delivery-count")

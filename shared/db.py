@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+# The errors of a database that is restarting, failing over or out of reach, not of the
+# statement itself: worth waiting out (the sender) or answering 503 (HTTP). The one list.
+DATABASE_AWAY: tuple[type[BaseException], ...] = (
+    OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+    # A connection the server dropped mid-operation can be left in a state asyncpg refuses.
+    asyncpg.InternalClientError,
+)  # fmt: skip
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -83,18 +92,10 @@ async def ensure_database(dsn: str) -> bool:
         await admin.close()
 
 
-async def update_by_id(
-    conn: asyncpg.Connection, table: str, row_id: object, changes: dict[str, Any], *, returning: str
-) -> asyncpg.Record:
-    """UPDATE table SET <changes>, updated_at = now() WHERE id = $1 RETURNING ...
+def set_clause(changes: Mapping[str, Any], *, first: int) -> tuple[str, list[Any]]:
+    """`a = $first, b = $first+1, ...` and the values in that order, for an UPDATE's SET.
 
-    `table`, the column names and `returning` come from the code, never from
-    input (callers pass validated model fields); the values are parameters.
-    """
+    The column names come from the code, never from input (callers pass
+    validated model fields); the values are parameters."""
     names = list(changes)
-    assignments = "".join(f"{name} = ${i + 2}, " for i, name in enumerate(names))
-    return await conn.fetchrow(
-        f"UPDATE {table} SET {assignments}updated_at = now() WHERE id = $1 RETURNING {returning}",
-        row_id,
-        *(changes[name] for name in names),
-    )
+    return ", ".join(f"{name} = ${first + i}" for i, name in enumerate(names)), [changes[n] for n in names]

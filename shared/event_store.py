@@ -61,16 +61,30 @@ async def append(conn: asyncpg.Connection, *events: Envelope) -> None:
 
 
 async def change_and_append(
-    conn: asyncpg.Connection | asyncpg.Pool, change: str, args: Sequence[Any], *events: Envelope
+    conn: asyncpg.Connection | asyncpg.Pool,
+    change: str,
+    args: Sequence[Any],
+    *events: Envelope,
+    before: str = "",
 ) -> asyncpg.Record | None:
     """One statement: `change` (an INSERT/UPDATE/DELETE ... RETURNING of at most
     one row, parameters $1..$n) and, only when it returns its row, the events.
     Returns that row, or None when nothing changed (and nothing was appended).
-    Atomic on its own: no transaction needed, so one round trip."""
+    Atomic on its own: no transaction needed, so one round trip.
+
+    `before`: common table expressions (`name AS (...), `) the change reads, for a
+    change that is itself several data-modifying steps (PostgreSQL allows those
+    only at the statement's top level)."""
     statement = (
-        f"WITH change AS ({change}) SELECT change.*, {_append_call(len(args) + 1)} AS appended FROM change"
+        f"WITH {before}change AS ({change})"
+        f" SELECT change.*, {_append_call(len(args) + 1)} AS appended FROM change"
     )
     return await conn.fetchrow(statement, *args, *event_columns(events))
+
+
+async def mark_published(conn: asyncpg.Connection, positions: Sequence[int]) -> None:
+    """The outbox relay's one write: these events reached the broker (confirmed)."""
+    await conn.execute("UPDATE events SET published_at = now() WHERE position = ANY($1::bigint[])", positions)
 
 
 @dataclass(frozen=True)

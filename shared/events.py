@@ -97,6 +97,11 @@ class CampaignCompletedData(CampaignRef):
     attempted: int = Field(ge=0)
 
 
+class CampaignCancelledData(CampaignRef):
+    reason: Reason
+    cancelled_by: str | None = Field(default=None, max_length=320)
+
+
 class CampaignRequested(Envelope):
     type: Literal["campaign.requested"] = "campaign.requested"
     version: Literal[1] = 1
@@ -125,6 +130,12 @@ class CampaignCompleted(Envelope):
     type: Literal["campaign.completed"] = "campaign.completed"
     version: Literal[1] = 1
     data: CampaignCompletedData
+
+
+class CampaignCancelled(Envelope):
+    type: Literal["campaign.cancelled"] = "campaign.cancelled"
+    version: Literal[1] = 1
+    data: CampaignCancelledData
 
 
 # ------------------------------------------------------------------ sends
@@ -340,6 +351,7 @@ CATALOG: tuple[type[Envelope], ...] = (
     CampaignPaused,
     CampaignResumed,
     CampaignCompleted,
+    CampaignCancelled,
     SendAttempted,
     SesSend,
     SesDelivery,

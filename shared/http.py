@@ -58,6 +58,8 @@ _HTTP_ERROR_CODES = {
 }
 
 log = get_logger(__name__)
+# A backing service restarting or out of reach: the request may succeed if retried.
+PASSING_FAULTS: tuple[type[BaseException], ...] = (*db.DATABASE_AWAY, TimeoutError)
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> web.Response:
@@ -116,8 +118,7 @@ async def _with_json_errors(
         return response
     except asyncio.CancelledError:
         raise
-    except (OSError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-            asyncpg.InterfaceError) as exc:  # fmt: skip
+    except PASSING_FAULTS as exc:
         # A passing fault (database restarting, broker gone): 503 so clients retry.
         log.warning("dependency unavailable", path=request.path, error=repr(exc))
         response = error_response(503, "unavailable", "A backing service is unavailable; retry shortly.")

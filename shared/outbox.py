@@ -27,7 +27,7 @@ import asyncpg
 from aio_pika.abc import AbstractExchange
 
 from shared.broker import event_message
-from shared.event_store import OUTBOX_CHANNEL, row_to_message
+from shared.event_store import OUTBOX_CHANNEL, mark_published, row_to_message
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 
@@ -97,10 +97,7 @@ class OutboxRelay:
             ]
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if confirmed:
-                await conn.execute(
-                    "UPDATE events SET published_at = now() WHERE position = ANY($1::bigint[])",
-                    confirmed,
-                )
+                await mark_published(conn, confirmed)
                 OUTBOX_LAG_SECONDS.observe(float(rows[len(confirmed) - 1]["lag_seconds"]))
             pending = bool(await conn.fetchval(_ANY_PENDING))
         OUTBOX_PUBLISHED.inc(len(confirmed))

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
 
 PERSONAL_FIELDS = ("first_name", "last_name", "email", "company", "title")
 PLACEHOLDERS = (*PERSONAL_FIELDS, "unsubscribe_url")
@@ -115,6 +116,11 @@ class Recipient:
     last_name: str | None = None
     company: str | None = None
     title: str | None = None
+
+    @classmethod
+    def of(cls, prospect: Mapping[str, Any]) -> Recipient:
+        """The recipient fields of a prospect row."""
+        return cls(**{name: prospect[name] for name in PERSONAL_FIELDS})
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from aiobotocore.session import get_session
 from botocore.config import Config
 
-from shared.settings import Settings
+from shared.settings import SesAccess
 
 
 def client_config(max_pool_connections: int = 10) -> Config:
@@ -26,7 +26,7 @@ def client_config(max_pool_connections: int = 10) -> Config:
 
 
 @asynccontextmanager
-async def ses_client(settings: Settings, *, max_pool_connections: int = 10) -> AsyncIterator[Any]:
+async def ses_client(settings: SesAccess, *, max_pool_connections: int = 10) -> AsyncIterator[Any]:
     """An SES v2 client; SES_ENDPOINT_URL (an emulator) when set, else real AWS."""
     session = get_session()
     async with session.create_client(

@@ -1,22 +1,25 @@
-"""Settings from the environment only (pydantic-settings).
+"""Settings from the environment only (pydantic-settings): the part every process shares.
 
-Each service declares which secrets it cannot run without by subclassing
-`Settings` and re-declaring those fields as required; `load_settings` turns a
-missing or unusable value into a one-line error that names the variable.
+Each service declares its own class in its own package (its port, its secrets,
+its knobs) on top of `Settings`, and keeps it under a typed app key, so no
+service reads another's variables and nobody casts a settings object back.
+Mixins here hold what two services read alike (SES access, the message
+identity). `load_settings` turns a missing or unusable value into a one-line
+error that names the variable.
 """
 
 from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic import AnyHttpUrl, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16
 
 
 class Settings(BaseSettings):
-    """Every variable any service reads, with the defaults for local use."""
+    """What every process reads: where the database and broker are, logging, pools, shutdown."""
 
     # An empty variable means "not set" (so SES_ENDPOINT_URL= selects real SES).
     model_config = SettingsConfigDict(
@@ -25,22 +28,6 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql://postgres@127.0.0.1:5432/outreach"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    aws_region: str = "us-east-1"
-    ses_endpoint_url: AnyHttpUrl | None = None
-    ses_from_email: str | None = None
-    ses_configuration_set: str | None = None
-    public_base_url: AnyHttpUrl | None = None
-    ses_webhook_secret: SecretStr | None = None
-    proxy_shared_secret: SecretStr | None = None
-    admin_jwt_secret: SecretStr | None = None
-    send_rate_per_second: float = Field(default=5.0, gt=0, le=100_000)
-    send_batch_size: int = Field(default=1000, ge=1, le=10_000)
-
-    gateway_port: int = 8080
-    event_ingest_port: int = 8081
-    unsubscribe_port: int = 8082
-    sender_port: int = 8083
-    projector_port: int = 8084
     # Processes serving the same port (SO_REUSEPORT); every service is stateless.
     http_workers: int = Field(default=1, ge=1, le=64)
     http_host: str = "0.0.0.0"  # noqa: S104 - services run in containers behind a proxy
@@ -56,6 +43,25 @@ class Settings(BaseSettings):
     # Every service applies pending migrations at start (serialised by an advisory lock).
     migrate_on_start: bool = True
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class SesAccess(BaseSettings):
+    """Where SES is: SES_ENDPOINT_URL (an emulator) when set, else real AWS in AWS_REGION."""
+
+    model_config = Settings.model_config
+    aws_region: str = "us-east-1"
+    ses_endpoint_url: AnyHttpUrl | None = None
+    ses_configuration_set: str | None = None
+
+
+class MessageIdentity(BaseSettings):
+    """What every message carries, read alike by the sender and the gateway's preview."""
+
+    model_config = Settings.model_config
+    # Campaigns send from this address or another address of its domain.
+    ses_from_email: str = Field(min_length=3)
+    # The base of the unsubscribe link in every message.
+    public_base_url: AnyHttpUrl
 
 
 class ConfigError(SystemExit):

@@ -1,4 +1,4 @@
-"""`outreach` (shared.cli) as the operator runs it: a subprocess with its own environment."""
+"""`outreach` (ops.cli) as the operator runs it: a subprocess with its own environment."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 async def run_outreach(*args: str, **env: str) -> tuple[int, str, str]:
     """(exit code, stdout, stderr); `env` is added to this process's environment."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "shared.cli", *args, env={**os.environ, **env},
+        sys.executable, "-m", "ops", *args, env={**os.environ, **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     async with asyncio.timeout(60):

@@ -12,9 +12,9 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 
 from api_gateway import campaigns as gateway_campaigns
-from api_gateway.adapters import campaigns as campaign_store
 from sender.app import RUNNER, create_app
 from sender.settings import SenderSettings
+from shared.lifecycle import campaign as campaigns
 
 FROM_EMAIL = "outreach@example.com"
 PUBLIC_BASE_URL = "https://links.example.com"
@@ -48,8 +48,7 @@ async def seed_prospects(
 
 
 async def seed_campaign(pool: asyncpg.Pool, **overrides: Any) -> uuid.UUID:
-    async with pool.acquire() as conn:
-        row = await campaign_store.insert(conn, {**TEMPLATE, **overrides})
+    row = await campaigns.insert(pool, {**TEMPLATE, **overrides})
     return row["id"]
 
 

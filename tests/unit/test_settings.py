@@ -9,31 +9,61 @@ import sys
 import pytest
 
 from api_gateway.settings import GatewaySettings
+from event_ingest.settings import EventIngestSettings
+from projector.settings import ProjectorSettings
+from sender.settings import SenderSettings
 from shared.settings import ConfigError, Settings, load_settings
+from unsubscribe.settings import UnsubscribeSettings
 
 pytestmark = pytest.mark.unit
 
 
-def test_defaults_are_those_for_local_use(monkeypatch):
+def clear_environment(monkeypatch) -> None:
     for name in list(os.environ):
-        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_")) or name.endswith("_PORT"):
+        if name.startswith(("DATABASE_", "AMQP_", "SEND_", "SES_", "AWS_", "PUBLIC_")) or name.endswith(
+            "_PORT"
+        ):
             monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_are_those_for_local_use(monkeypatch):
+    clear_environment(monkeypatch)
     settings = Settings()
     assert settings.database_url == "postgresql://postgres@127.0.0.1:5432/outreach"
     assert settings.amqp_url == "amqp://guest:guest@127.0.0.1:5672/"
-    assert settings.aws_region == "us-east-1"
-    assert settings.ses_endpoint_url is None
-    assert settings.send_rate_per_second == 5
-    assert settings.send_batch_size == 1000
-    ports = (settings.gateway_port, settings.event_ingest_port, settings.unsubscribe_port,
-             settings.sender_port, settings.projector_port)  # fmt: skip
+    monkeypatch.setenv("SES_FROM_EMAIL", "outreach@example.com")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://links.example.com")
+    sender = SenderSettings()
+    assert sender.aws_region == "us-east-1"
+    assert sender.ses_endpoint_url is None
+    assert sender.send_rate_per_second == 5
+    assert sender.send_batch_size == 1000
+    for name, value in {"PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "a" * 32,
+                        "SES_WEBHOOK_SECRET": "w" * 32}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    ports = (GatewaySettings().gateway_port, EventIngestSettings().event_ingest_port,
+             UnsubscribeSettings().unsubscribe_port, sender.sender_port,
+             ProjectorSettings().projector_port)  # fmt: skip
     assert ports == (8080, 8081, 8082, 8083, 8084)
 
 
+def test_each_service_reads_only_its_own_settings(monkeypatch):
+    """A service's class declares its own variables: the common part knows no service."""
+    clear_environment(monkeypatch)
+    common = set(Settings.model_fields)
+    assert not {"gateway_port", "sender_port", "admin_jwt_secret", "ses_webhook_secret",
+                "send_rate_per_second"} & common  # fmt: skip
+    assert "admin_jwt_secret" not in SenderSettings.model_fields
+    assert "send_rate_per_second" not in GatewaySettings.model_fields
+    assert "ses_webhook_secret" not in GatewaySettings.model_fields
+
+
 def test_the_environment_sets_values_and_empty_means_unset(monkeypatch):
+    monkeypatch.setenv("SES_FROM_EMAIL", "outreach@example.com")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://links.example.com")
     monkeypatch.setenv("SEND_RATE_PER_SECOND", "12.5")
     monkeypatch.setenv("SES_ENDPOINT_URL", "")
-    settings = Settings()
+    settings = SenderSettings()
     assert settings.send_rate_per_second == 12.5
     assert settings.ses_endpoint_url is None
 

@@ -3,6 +3,7 @@ from aiohttp import web
 from api_gateway import routes
 from api_gateway.auth import AUTH_CONFIG, AuthConfig, auth_middleware
 from api_gateway.http import admin_ui
+from api_gateway.http.context import GATEWAY_SETTINGS
 from api_gateway.http.sessions import install_login_limiter
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
@@ -26,6 +27,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app = create_base_app(
         settings, service=SERVICE, outbox_relay=True, client_max_size=settings.json_max_bytes
     )
+    app[GATEWAY_SETTINGS] = settings
     app[AUTH_CONFIG] = auth_config(settings)
     app.middlewares.append(auth_middleware(app[AUTH_CONFIG]))
     install_login_limiter(

@@ -1,8 +1,12 @@
 """Admin authentication: an admin JWT (HS256) or the proxy shared secret.
 
-Every /api/prospects*, /api/campaigns* and /internal/* route is guarded;
-/internal/* takes the proxy secret only. 401: no or invalid credentials;
-403: a valid token of someone who is not an admin.
+What a route requires is what the route table (api_gateway.routes) declares
+for it, the same declaration the OpenAPI document shows: "admin" takes an
+admin JWT or the proxy secret, "proxy" the proxy secret only, "none" nothing.
+The middleware looks the matched route up; routes outside the table are the
+public ones (health, metrics, the spec, the admin app's static files), and
+tests/unit/test_architecture.py keeps that list closed. 401: no or invalid
+credentials; 403: a valid token of someone who is not an admin.
 """
 
 from __future__ import annotations
@@ -11,16 +15,17 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import jwt
 from aiohttp import web
 
 from shared.errors import ApiError
 
-PROTECTED_PREFIXES = ("/api/prospects", "/api/campaigns", "/internal/")
-PROXY_ONLY_PREFIXES = ("/internal/",)
+Auth = Literal["admin", "proxy", "none"]
 BEARER = "bearer "
+# What each registered route requires, filled by api_gateway.routes.register.
+ROUTE_AUTH = web.AppKey("route_auth", dict)
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,14 @@ def secret_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def authenticate(headers: Any, path: str, config: AuthConfig) -> Principal:
+def authenticate(headers: Any, required: Auth, config: AuthConfig) -> Principal:
+    """The caller, for a route that requires `required` ("admin" or "proxy")."""
     proxy = headers.get("X-Proxy-Secret")
     if proxy is not None:
         if secret_matches(proxy, config.proxy_secret):
             return Principal("service", "proxy")
         raise _unauthorized("The proxy secret is wrong.")
-    if path.startswith(PROXY_ONLY_PREFIXES):
+    if required == "proxy":
         raise _unauthorized("This route takes the proxy secret (X-Proxy-Secret).")
     authorization = headers.get("Authorization", "")
     if not authorization.lower().startswith(BEARER):
@@ -106,13 +112,18 @@ def auth_middleware(config: AuthConfig) -> Callable[..., Awaitable[web.StreamRes
     ) -> web.StreamResponse:
         # Decide by the route that matched, not the raw path: no spelling of a
         # path reaches a protected view without passing here.
-        resource = request.match_info.route.resource
-        pattern = resource.canonical if resource is not None else ""
-        if pattern.startswith(PROTECTED_PREFIXES):
-            request[PRINCIPAL] = authenticate(request.headers, pattern, config)
+        required = required_auth(request)
+        if required != "none":
+            request[PRINCIPAL] = authenticate(request.headers, required, config)
         return await handler(request)
 
     return middleware
+
+
+def required_auth(request: web.Request) -> Auth:
+    """What the matched route declared; "none" for the public routes outside the table."""
+    declared: Auth = request.app[ROUTE_AUTH].get(request.match_info.route, "none")
+    return declared
 
 
 def actor(request: web.Request) -> str:

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
 from api_gateway.adapters import campaigns as store
 from api_gateway.adapters import prospects as prospect_store
-from api_gateway.domain import check_editable, check_pausable, check_sender_address, decide_send
+from api_gateway.domain import check_sender_address
 from api_gateway.schemas import CampaignCreate, CampaignUpdate, Preview, SendAccepted
+from shared import eligibility
+from shared.compose import compose
 from shared.errors import Conflict, Invalid, NotFound
 from shared.event_store import append
 from shared.events import (
-    CampaignPaused,
-    CampaignPausedData,
     CampaignRequested,
     CampaignRequestedData,
     CampaignResumed,
     CampaignResumedData,
 )
+from shared.lifecycle import campaign as lifecycle
 from shared.links import unsubscribe_url
-from shared.mime import build_message, header_items
-from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
+from shared.mime import header_items
+from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
 
 PREVIEW_TOKEN = "preview-token"  # noqa: S105 - a visible stand-in, not a credential
 SAMPLE_RECIPIENT = Recipient(
@@ -56,8 +56,7 @@ def parse_templates(subject: str, body_html: str, body_text: str | None) -> Camp
 async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
     check_sender_address(data.from_email, rules.ses_from_email)
     parse_templates(data.subject, data.body_html, data.body_text)
-    async with pool.acquire() as conn:
-        return await store.insert(conn, data.model_dump())
+    return await lifecycle.insert(pool, data.model_dump())
 
 
 async def get_with_stats(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[asyncpg.Record, dict[str, int]]:
@@ -67,7 +66,7 @@ async def get_with_stats(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[as
             raise NotFound(f"No campaign {campaign_id}.")
         stats: dict[str, int] = {
             **store.stats_of(row),
-            "eligible": await store.count_eligible(conn, campaign_id),
+            "eligible": await eligibility.count(conn, campaign_id),
         }
     return row, stats
 
@@ -78,61 +77,44 @@ async def update(
 ) -> asyncpg.Record:  # fmt: skip
     fields = data.model_dump(include=data.model_fields_set - {"status", "reason"})
     async with pool.acquire() as conn, conn.transaction():
-        row = await store.get(conn, campaign_id, for_update=True)
-        if row is None:
-            raise NotFound(f"No campaign {campaign_id}.")
-        changes: dict[str, Any] = {}
+        row = await _locked(conn, campaign_id)
         if fields:
-            check_editable(row["status"])
+            lifecycle.check_editable(row["status"])
             merged = {**dict(row), **fields}
             if "from_email" in fields:
                 check_sender_address(merged["from_email"], rules.ses_from_email)
             parse_templates(merged["subject"], merged["body_html"], merged["body_text"])
-            changes.update({k: (v if k != "body_text" else v or "") for k, v in fields.items()})
-        if data.status is not None and data.status != row["status"]:
-            changes.update(await _status_change(conn, row, data, actor=actor, correlation_id=correlation_id))
-        if not changes:
-            return row
-        return await store.update(conn, campaign_id, changes)
-
-
-async def _status_change(
-    conn: asyncpg.Connection,
-    row: asyncpg.Record,
-    data: CampaignUpdate,
-    *,
-    actor: str,
-    correlation_id: str,
-) -> dict[str, Any]:
-    if data.status == "paused":
-        check_pausable(row["status"])
-        reason = data.reason or f"paused by {actor}"
-        await append(
-            conn,
-            CampaignPaused.new(
-                CampaignPausedData(campaign_id=row["id"], reason=reason, paused_by="admin"),
-                correlation_id=correlation_id,
-            ),
-        )
-        return {"status": "paused", "status_reason": reason}
-    if data.status == "cancelled":
-        if row["status"] not in ("draft", "paused"):
-            raise Conflict(
-                f"A {row['status']} campaign cannot be cancelled; pause it first.",
-                code="not_cancellable",
+            row = await lifecycle.edit(
+                conn, campaign_id, {k: (v if k != "body_text" else v or "") for k, v in fields.items()}
             )
-        return {"status": "cancelled", "status_reason": data.reason or f"cancelled by {actor}"}
-    raise Conflict(f"A {row['status']} campaign cannot go back to draft.", code="not_draftable")
+        if data.status is None or data.status == row["status"]:
+            return row
+        if data.status == "paused":
+            lifecycle.check_pausable(row["status"])
+            reason = data.reason or f"paused by {actor}"
+            await lifecycle.pause(conn, campaign_id, reason, by="admin", correlation_id=correlation_id)
+        elif data.status == "cancelled":
+            lifecycle.check_cancellable(row["status"])
+            reason = data.reason or f"cancelled by {actor}"
+            await lifecycle.cancel(conn, campaign_id, reason, by=actor, correlation_id=correlation_id)
+        else:
+            raise Conflict(f"A {row['status']} campaign cannot go back to draft.", code="not_draftable")
+        return await _locked(conn, campaign_id)
+
+
+async def _locked(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.Record:
+    row = await store.get(conn, campaign_id, for_update=True)
+    if row is None:
+        raise NotFound(f"No campaign {campaign_id}.")
+    return row
 
 
 async def request_send(
     pool: asyncpg.Pool, campaign_id: uuid.UUID, *, actor: str, correlation_id: str
 ) -> SendAccepted:
     async with pool.acquire() as conn, conn.transaction():
-        row = await store.get(conn, campaign_id, for_update=True)
-        if row is None:
-            raise NotFound(f"No campaign {campaign_id}.")
-        decision = decide_send(row["status"])
+        row = await _locked(conn, campaign_id)
+        decision = lifecycle.decide_send(row["status"])
         if decision == "already_sending":
             return SendAccepted(
                 campaign_id=campaign_id, status="sending", accepted=True, detail="already sending"
@@ -148,15 +130,7 @@ async def request_send(
                 CampaignResumedData(campaign_id=campaign_id, resumed_by=actor),
                 correlation_id=correlation_id,
             )
-        await conn.execute(
-            """
-            UPDATE email_campaigns SET status = 'sending', status_reason = NULL,
-                   started_at = COALESCE(started_at, now()), updated_at = now()
-            WHERE id = $1
-            """,
-            campaign_id,
-        )
-        await append(conn, event)
+        await lifecycle.start(conn, event)
     detail = "sending requested" if decision == "request" else "sending resumed"
     return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail=detail)
 
@@ -166,9 +140,7 @@ async def continue_sending(
 ) -> SendAccepted:
     """Re-request a campaign that is sending (chunk re-entry, as in the reference design)."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await store.get(conn, campaign_id, for_update=True)
-        if row is None:
-            raise NotFound(f"No campaign {campaign_id}.")
+        row = await _locked(conn, campaign_id)
         if row["status"] != "sending":
             raise Conflict(
                 f"Only a sending campaign can be continued; this one is {row['status']}.",
@@ -198,21 +170,11 @@ async def preview(
             prospect = await prospect_store.get(conn, prospect_id)
             if prospect is None:
                 raise NotFound(f"No prospect {prospect_id}.")
-            recipient = Recipient(
-                **{k: prospect[k] for k in ("email", "first_name", "last_name", "company", "title")}
-            )
+            recipient = Recipient.of(prospect)
     templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
-    link = unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN)
-    content = render(templates, recipient, link)
-    message = build_message(
-        content,
-        from_email=campaign["from_email"],
-        from_name=campaign["from_name"],
-        to=recipient.email,
-        reply_to=campaign["reply_to"],
-        unsubscribe_url=link,
-    )
+    composed = compose(campaign, templates, recipient, unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN))
+    content = composed.content
     return Preview(
-        subject=content.subject, html=content.html, text=content.text, headers=header_items(message),
-        prospect_id=prospect_id,
+        subject=content.subject, html=content.html, text=content.text,
+        headers=header_items(composed.message), mime=composed.raw().decode("ascii"), prospect_id=prospect_id,
     )  # fmt: skip

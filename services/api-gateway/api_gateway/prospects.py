@@ -9,7 +9,6 @@ import asyncpg
 
 from api_gateway.adapters import prospects as store
 from api_gateway.csv_import import CsvImportParser, CsvRecordSplitter, StagedRow
-from api_gateway.domain import check_status_change
 from api_gateway.schemas import (
     ImportError_,
     ImportReport,
@@ -21,18 +20,12 @@ from api_gateway.schemas import (
     page_info,
 )
 from shared.errors import Conflict, Invalid, NotFound, TooLarge
-from shared.event_store import append
-from shared.events import (
-    ProspectErased,
-    ProspectErasedData,
-    ProspectStatusChanged,
-    ProspectStatusChangedData,
-)
+from shared.lifecycle import prospect as lifecycle
 
 
 async def create(pool: asyncpg.Pool, data: ProspectCreate) -> asyncpg.Record:
     async with pool.acquire() as conn, conn.transaction():
-        row = await store.insert(conn, data.model_dump())
+        row = await lifecycle.insert(conn, data.model_dump())
         if row is None:
             existing = await store.id_by_email(conn, data.email)
             raise Conflict(
@@ -76,50 +69,29 @@ async def update(
     correlation_id: str,
 ) -> asyncpg.Record:
     given = data.model_dump(include=data.model_fields_set)
-    changes = {k: v for k, v in given.items() if k not in ("status", "override_suppression", "status_reason")}
-    if "attributes" in changes and changes["attributes"] is None:
-        changes["attributes"] = {}
+    fields = {k: v for k, v in given.items() if k in lifecycle.PERSONAL_FIELDS}
+    if "attributes" in fields and fields["attributes"] is None:
+        fields["attributes"] = {}
     async with pool.acquire() as conn, conn.transaction():
         row = await store.get(conn, prospect_id, for_update=True)
         if row is None:
             raise NotFound(f"No prospect {prospect_id}.")
         if data.status is not None and data.status != row["status"]:
-            check_status_change(row["status"], data.status, override_suppression=data.override_suppression)
-            changes["status"] = data.status
-            changes["status_reason"] = data.status_reason
-            if data.status == "active":
-                await store.lift_suppression(conn, row["email"])
-            await append(
-                conn,
-                ProspectStatusChanged.new(
-                    ProspectStatusChangedData(
-                        prospect_id=prospect_id,
-                        from_status=row["status"],
-                        to_status=data.status,
-                        reason=data.status_reason,
-                        override_suppression=data.override_suppression,
-                        changed_by=actor,
-                    ),
-                    correlation_id=correlation_id,
-                ),
-            )
-        if not changes:
+            await lifecycle.change_status(
+                conn, row, data.status, reason=data.status_reason,
+                override_suppression=data.override_suppression, actor=actor, correlation_id=correlation_id,
+            )  # fmt: skip
+        elif not fields:
             return row
-        return await store.update(conn, prospect_id, changes)
+        if fields:
+            return await lifecycle.edit(conn, prospect_id, fields)
+        return await store.get(conn, prospect_id)
 
 
 async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, correlation_id: str) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        if await store.get(conn, prospect_id, for_update=True) is None:
+    async with pool.acquire() as conn:
+        if not await lifecycle.erase(conn, prospect_id, actor=actor, correlation_id=correlation_id):
             raise NotFound(f"No prospect {prospect_id}.")
-        await store.erase(conn, prospect_id)
-        await append(
-            conn,
-            ProspectErased.new(
-                ProspectErasedData(prospect_id=prospect_id, erased_by=actor),
-                correlation_id=correlation_id,
-            ),
-        )
 
 
 async def import_csv(pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int) -> ImportReport:
@@ -143,7 +115,7 @@ async def import_csv(pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_byte
             raise Invalid("The file is empty: it needs a header row with an email column.", code="empty_file")
 
     async with pool.acquire() as conn, conn.transaction():
-        counts = await store.bulk_upsert(conn, rows())
+        counts = await lifecycle.bulk_upsert(conn, rows())
     tally = parser.tally
     inserted, updated = int(counts["inserted"]), int(counts["updated"])
     return ImportReport(

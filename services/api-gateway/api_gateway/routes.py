@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from aiohttp import web
 from pydantic import BaseModel
 
 from api_gateway import schemas as s
+from api_gateway.auth import ROUTE_AUTH, Auth
 from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
 from api_gateway.http import reports as r
 from api_gateway.http import sessions
-
-Auth = Literal["admin", "proxy", "none"]
 
 
 @dataclass(frozen=True)
@@ -72,5 +70,8 @@ ROUTES: tuple[Route, ...] = (
 
 
 def register(app: web.Application) -> None:
+    """Serve every route, each guarded by the auth it declares (the one declaration)."""
+    app[ROUTE_AUTH] = {}
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.view)
+        registered = app.router.add_route(route.method, route.path, route.view)
+        app[ROUTE_AUTH][registered] = route.auth

@@ -9,8 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared.addresses import InvalidAddress, normalize_email
-
-ProspectStatus = Literal["active", "unsubscribed", "bounced", "complained"]
+from shared.events import ProspectStatus
 
 
 def _address(value: str) -> str:
@@ -158,6 +157,9 @@ class PreviewQuery(Input):
 
 
 class CampaignStats(BaseModel):
+    """`eligible` (asked for on one campaign's page), then one count per name in
+    shared.campaign_stats.STAT_NAMES, in that order (tests/unit/test_architecture.py checks)."""
+
     eligible: int | None = None
     sent: int
     delivered: int
@@ -216,6 +218,9 @@ class Preview(BaseModel):
     html: str
     text: str
     headers: list[tuple[str, str]]
+    # The whole message (RFC 5322, CRLF line ends) exactly as the sender hands it to SES,
+    # but for the per-send unsubscribe token and the MIME boundary.
+    mime: str
     prospect_id: uuid.UUID | None
 
 

@@ -1,15 +1,12 @@
-from pydantic import AnyHttpUrl, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from shared.settings import MIN_SECRET_LENGTH, Settings
+from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, Settings
 
 
-class GatewaySettings(Settings):
+class GatewaySettings(Settings, MessageIdentity):
+    gateway_port: int = 8080
     proxy_shared_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
     admin_jwt_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
-    # Campaigns may send only from this address or its domain.
-    ses_from_email: str = Field(min_length=3)
-    # The preview shows the unsubscribe link exactly as the sender builds it.
-    public_base_url: AnyHttpUrl
     # Supabase access tokens: aud "authenticated", the role in app_metadata.role.
     admin_jwt_audience: str = "authenticated"
     admin_role_claim: str = "app_metadata.role"

@@ -1,7 +1,7 @@
 from aiohttp import web
 
 from event_ingest.adapters.store import GroupCommit
-from event_ingest.http import GROUP_COMMIT, ses_events
+from event_ingest.http import GROUP_COMMIT, INGEST_SETTINGS, ses_events
 from event_ingest.settings import EventIngestSettings
 from shared.http import create_base_app
 
@@ -12,6 +12,7 @@ def create_app(settings: EventIngestSettings) -> web.Application:
     app = create_base_app(
         settings, service=SERVICE, outbox_relay=True, client_max_size=settings.webhook_max_bytes
     )
+    app[INGEST_SETTINGS] = settings
     app[GROUP_COMMIT] = GroupCommit()
     app.router.add_post("/api/webhooks/ses-events", ses_events)
     return app

@@ -11,7 +11,7 @@ from event_ingest.adapters import store
 from event_ingest.domain import Incoming, domain_event
 from event_ingest.metrics import SES_EVENTS
 from shared.events import SesSendingStatusChanged
-from shared.pausing import pause_sending
+from shared.lifecycle import campaign as campaigns
 
 Result = Literal["stored", "duplicate", "ignored"]
 
@@ -41,7 +41,7 @@ async def accept(
             stored = await store.store_raw(conn, delivery)
             if stored:
                 reason = f"SES sending disabled for the account: {event.data.reason or 'no reason given'}"
-                await pause_sending(conn, reason, by="ses", cause=event)
+                await campaigns.pause_all_sending(conn, reason, by="ses", cause=event)
     else:  # the common case: stored with whatever else arrives meanwhile, in one statement
         stored = await batch.store(pool, delivery)
     if not stored:

@@ -13,21 +13,16 @@ from event_ingest.handlers import accept
 from event_ingest.metrics import SES_EVENTS
 from event_ingest.settings import EventIngestSettings
 from shared.errors import ApiError, Invalid
-from shared.http import DB_POOL, REQUEST_ID, SETTINGS
+from shared.http import DB_POOL, REQUEST_ID
 from shared.requests import has_nul_escape
 
 GROUP_COMMIT = web.AppKey("group_commit", store.GroupCommit)
+INGEST_SETTINGS = web.AppKey("event_ingest_settings", EventIngestSettings)
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
 
 
-def _settings(request: web.Request) -> EventIngestSettings:
-    settings = request.app[SETTINGS]
-    assert isinstance(settings, EventIngestSettings)
-    return settings
-
-
 async def ses_events(request: web.Request) -> web.Response:
-    expected = _settings(request).ses_webhook_secret.get_secret_value().encode()
+    expected = request.app[INGEST_SETTINGS].ses_webhook_secret.get_secret_value().encode()
     given = request.headers.get(SECRET_HEADER, "").encode()
     if not hmac.compare_digest(given, expected):
         raise ApiError(401, "unauthorized", f"Missing or wrong {SECRET_HEADER}.")

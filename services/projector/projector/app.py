@@ -12,10 +12,11 @@ from projector.policy import ReputationLimits
 from projector.settings import ProjectorSettings
 from shared.consumer import Consumer
 from shared.events import CATALOG
-from shared.http import AMQP, DB_POOL, SETTINGS, create_base_app
+from shared.http import AMQP, DB_POOL, create_base_app
 from shared.topology import PROJECTOR
 
 SERVICE = "projector"
+PROJECTOR_SETTINGS = web.AppKey("projector_settings", ProjectorSettings)
 
 
 def options_of(settings: ProjectorSettings, *, side_effects: bool = True) -> ProjectionOptions:
@@ -32,13 +33,13 @@ def options_of(settings: ProjectorSettings, *, side_effects: bool = True) -> Pro
 def create_app(settings: ProjectorSettings) -> web.Application:
     # The reputation guard appends CampaignPaused: the projector runs a relay too.
     app = create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app[PROJECTOR_SETTINGS] = settings
     app.cleanup_ctx.append(_consumer_ctx)
     return app
 
 
 async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, ProjectorSettings)
+    settings = app[PROJECTOR_SETTINGS]
     handler = partial(project, options=options_of(settings))
     consumer = Consumer(
         queue=PROJECTOR,

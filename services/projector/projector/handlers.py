@@ -12,7 +12,8 @@ from projector.adapters import store
 from projector.metrics import APPLIED, LAG
 from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach
 from shared.events import Envelope, ProspectUnsubscribed
-from shared.pausing import pause_sending
+from shared.lifecycle import campaign as campaigns
+from shared.lifecycle import prospect as prospects
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ async def _side_effects(
 ) -> None:
     if changes.prospect_status and changes.prospect_id is not None:
         reason = f"{event.type} {changes.error or ''}".strip()[:500]
-        await store.raise_prospect(conn, changes.prospect_id, changes.prospect_status, reason)
+        await prospects.raise_status(conn, changes.prospect_id, changes.prospect_status, reason, cause=event)
     if changes.unsubscribe_source and changes.prospect_id is not None:
         why = None if isinstance(event, ProspectUnsubscribed) else "complaint"
         await store.audit_unsubscribe(conn, event.event_id, changes, changes.unsubscribe_source, why)
@@ -59,4 +60,4 @@ async def _guard_reputation(
         return
     reason = reputation_breach(counts["sent"], counts["bounced"], counts["complained"], limits)
     if reason:
-        await pause_sending(conn, reason, by="reputation", cause=event, campaign_id=campaign_id)
+        await campaigns.pause(conn, campaign_id, reason, by="reputation", cause=event)

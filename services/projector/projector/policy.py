@@ -10,9 +10,11 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from shared.events import (
     Envelope,
+    ProspectStatus,
     ProspectUnsubscribed,
     SendAttempted,
     SesBounce,
@@ -41,8 +43,6 @@ STATUS_BY_RANK = (
     ("clicked_at", "clicked"), ("unsubscribed_at", "unsubscribed"), ("bounced_at", "bounced"),
     ("complained_at", "complained"),
 )  # fmt: skip
-# Prospect status from SES facts: only ever upward in this order.
-PROSPECT_RANK = {"active": 0, "bounced": 1, "unsubscribed": 2, "complained": 3}
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class SendChanges:
     error: str | None = None
     bounce_type: str | None = None
     ses_message_id: str | None = None
-    prospect_status: str | None = None  # raise the prospect to this status
+    prospect_status: ProspectStatus | None = None  # raise the prospect to this status
     unsubscribe_source: str | None = None  # write an unsubscribes audit row
 
 
@@ -113,7 +113,7 @@ def changes_for(event: Envelope) -> SendChanges | None:
     return None
 
 
-def _ses(data: SesEventData, facts: dict[str, datetime], **extra: str | None) -> SendChanges:
+def _ses(data: SesEventData, facts: dict[str, datetime], **extra: Any) -> SendChanges:
     return SendChanges(
         data.send_id, data.campaign_id, data.prospect_id, facts, ses_message_id=data.ses_message_id, **extra
     )

@@ -4,6 +4,7 @@ from shared.settings import Settings
 
 
 class ProjectorSettings(Settings):
+    projector_port: int = 8084
     reputation_min_sends: int = Field(default=100, ge=1)
     reputation_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
     reputation_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)

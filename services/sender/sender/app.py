@@ -15,23 +15,24 @@ from sender.quota import QuotaKeeper
 from sender.settings import SenderSettings
 from shared.consumer import Consumer
 from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed
-from shared.http import AMQP, DB_POOL, SETTINGS, create_base_app
+from shared.http import AMQP, DB_POOL, create_base_app
 from shared.ses import ses_client
 from shared.topology import SENDER
 
 SERVICE = "sender"
 RUNNER = web.AppKey("chunk_runner", ChunkRunner)
+SENDER_SETTINGS = web.AppKey("sender_settings", SenderSettings)
 
 
 def create_app(settings: SenderSettings) -> web.Application:
     app = create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app[SENDER_SETTINGS] = settings
     app.cleanup_ctx.append(_sending_ctx)
     return app
 
 
 async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    assert isinstance(settings, SenderSettings)
+    settings = app[SENDER_SETTINGS]
     async with ses_client(settings, max_pool_connections=settings.send_max_in_flight + 4) as client:
         ses = SesGateway(
             client, configuration_set=settings.ses_configuration_set, timeout=settings.ses_timeout_seconds

@@ -18,21 +18,17 @@ from sender.adapters.ses import SesGateway
 from sender.domain import Cadence, SesOutcome, Verdict, throttle_backoff
 from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
 from sender.quota import QuotaKeeper
+from shared import eligibility
+from shared.compose import compose
+from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope
+from shared.lifecycle import campaign as campaigns
 from shared.links import unsubscribe_url
 from shared.logging import get_logger
-from shared.mime import build_message, to_bytes
-from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign, render
+from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
 
 log = get_logger(__name__)
 T = TypeVar("T")
-# Errors of a database that is restarting or unreachable, not of the statement itself.
-DATABASE_AWAY = (
-    OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
-    # A connection the server dropped mid-operation can be left in a state asyncpg refuses.
-    asyncpg.InternalClientError,
-)  # fmt: skip
 OUTAGE_ATTEMPTS = 20  # about 45 s of waiting in all
 
 
@@ -110,7 +106,7 @@ class ChunkRunner:
     async def run(self, campaign_id: uuid.UUID, *, run_id: uuid.UUID, chunk: int, cause: Envelope) -> None:
         lease = uuid.uuid4()
         async with self._pool.acquire() as conn, conn.transaction():
-            campaign = await store.begin_chunk(conn, campaign_id, run_id, chunk, lease)
+            campaign = await campaigns.begin_chunk(conn, campaign_id, run_id, chunk, lease)
             if campaign is None:
                 log.info(
                     "stale or stopped campaign request ignored", campaign_id=str(campaign_id), chunk=chunk
@@ -123,18 +119,18 @@ class ChunkRunner:
         try:
             templates = parse_campaign(campaign["subject"], campaign["body_html"], campaign["body_text"])
         except TemplateError as exc:
-            await store.pause(
+            await campaigns.pause(
                 self._pool, campaign_id, f"the template is invalid: {exc}", by="sender", cause=cause
             )
             return
         state = ChunkState(campaign_id, lease, cause, templates, campaign)
         await self._quota.refresh_if_due()
         if (reason := self._quota.quota.exhausted()) is not None:
-            await store.pause(self._pool, campaign_id, reason, by="sender", cause=cause)
+            await campaigns.pause(self._pool, campaign_id, reason, by="sender", cause=cause)
             return
         batch = await self._next_batch(campaign_id, campaign["cursor_seq"])
         if not batch:
-            if await store.complete(self._pool, campaign_id, lease, cause):
+            if await campaigns.complete(self._pool, campaign_id, lease, cause):
                 ELIGIBLE_REMAINING.labels(str(campaign_id)).set(0)
                 log.info("campaign completed", campaign_id=str(campaign_id))
             return
@@ -170,7 +166,7 @@ class ChunkRunner:
 
     async def _read_batch(self, campaign_id: uuid.UUID, after_seq: int) -> list[asyncpg.Record]:
         async with self._pool.acquire() as conn:
-            return await store.eligible(conn, campaign_id, self._config.batch_size, after_seq)
+            return await eligibility.batch(conn, campaign_id, self._config.batch_size, after_seq)
 
     async def _send_batch(self, state: ChunkState, batch: list[asyncpg.Record], deadline: float) -> None:
         loop = asyncio.get_running_loop()
@@ -227,15 +223,7 @@ class ChunkRunner:
         link = unsubscribe_url(self._config.public_base_url, claim.token)
         campaign = state.campaign
         try:
-            recipient = Recipient(
-                **{k: prospect[k] for k in ("email", "first_name", "last_name", "company", "title")}
-            )
-            message = build_message(
-                render(state.templates, recipient, link), from_email=campaign["from_email"],
-                from_name=campaign["from_name"], to=prospect["email"], reply_to=campaign["reply_to"],
-                unsubscribe_url=link,
-            )  # fmt: skip
-            raw = to_bytes(message)
+            raw = compose(campaign, state.templates, Recipient.of(prospect), link).raw()
         except (ValueError, TypeError) as exc:
             quota.unreserve()
             await self._record(state, claim, "failed", code="RenderError", message=str(exc)[:500])
@@ -276,7 +264,7 @@ class ChunkRunner:
             if self._ambiguous_streak >= self._config.ambiguous_to_pause:
                 reason = f"SES unreachable or failing ({self._ambiguous_streak} ambiguous errors in a row)"
                 state.stop = reason
-                await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
+                await campaigns.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
         else:  # PAUSE, or still THROTTLED / NOT_SENT after the retries: not accepted, stays eligible
             self._quota.quota.unreserve()
             await store.release(self._pool, claim)
@@ -286,7 +274,7 @@ class ChunkRunner:
             )
             state.stop = reason
             if verdict is Verdict.PAUSE:
-                await store.pause(self._pool, state.campaign_id, reason, by="ses", cause=state.cause)
+                await campaigns.pause(self._pool, state.campaign_id, reason, by="ses", cause=state.cause)
             else:
                 log.warning("SES throttling persists; the chunk ends early", code=outcome.code)
 
@@ -294,7 +282,7 @@ class ChunkRunner:
         reason = self._quota.quota.exhausted() or "daily quota"
         if state.stop is None:
             state.stop = reason
-            await store.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
+            await campaigns.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
 
     async def _claim(self, state: ChunkState, prospect_id: uuid.UUID) -> store.Claim | None:
         """Commit the claim. A claim whose commit answer was lost to a database restart is
@@ -325,7 +313,7 @@ class ChunkRunner:
             campaign_id=state.campaign_id, run_id=run_id, chunk=chunk,
             attempted=sum(state.counts.values()), cursor_seq=state.max_seq, has_more=True, **state.counts,
         )  # fmt: skip
-        await store.finish_chunk(self._pool, data, state.lease, state.cause)
+        await campaigns.finish_chunk(self._pool, data, state.lease, state.cause)
         self._report_remaining(state.campaign_id)
         if state.stop and not self._stopping:  # throttled: give SES a moment before continuing
             await asyncio.sleep(2.0)
@@ -343,9 +331,7 @@ class ChunkRunner:
 
     async def _count_remaining(self, campaign_id: uuid.UUID) -> None:
         try:
-            ELIGIBLE_REMAINING.labels(str(campaign_id)).set(
-                await store.count_eligible(self._pool, campaign_id)
-            )
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            ELIGIBLE_REMAINING.labels(str(campaign_id)).set(await eligibility.count(self._pool, campaign_id))
+        except (asyncpg.PostgresError, *DATABASE_AWAY) as exc:
             # A gauge is not worth failing for.
             log.warning("eligible count failed", campaign_id=str(campaign_id), error=repr(exc))

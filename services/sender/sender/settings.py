@@ -1,11 +1,12 @@
-from pydantic import AnyHttpUrl, Field
+from pydantic import Field
 
-from shared.settings import Settings
+from shared.settings import MessageIdentity, SesAccess, Settings
 
 
-class SenderSettings(Settings):
-    ses_from_email: str = Field(min_length=3)
-    public_base_url: AnyHttpUrl
+class SenderSettings(Settings, SesAccess, MessageIdentity):
+    sender_port: int = 8083
+    send_rate_per_second: float = Field(default=5.0, gt=0, le=100_000)
+    send_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Sends in the last 24 hours past which every campaign pauses ("daily cap").
     daily_send_cap: int | None = Field(default=None, ge=1)
     # At high rates an SES call outlasts the interval: this many may be in flight.

@@ -4,6 +4,7 @@ from shared.settings import Settings
 
 
 class UnsubscribeSettings(Settings):
+    unsubscribe_port: int = 8082
     unsubscribe_rate_limit: int = Field(default=30, ge=1)
     unsubscribe_rate_window_seconds: int = Field(default=60, ge=1)
     unsubscribe_block_seconds: int = Field(default=600, ge=0)

@@ -8,17 +8,18 @@ from aiohttp import web
 from api_gateway.auth import actor
 from api_gateway.campaigns import CampaignRules
 from api_gateway.settings import GatewaySettings
-from shared.http import DB_POOL, REQUEST_ID, SETTINGS
+from shared.http import DB_POOL, REQUEST_ID
 
 
 def pool(request: web.Request) -> asyncpg.Pool:
     return request.app[DB_POOL]
 
 
+GATEWAY_SETTINGS = web.AppKey("gateway_settings", GatewaySettings)
+
+
 def settings(request: web.Request) -> GatewaySettings:
-    value = request.app[SETTINGS]
-    assert isinstance(value, GatewaySettings)
-    return value
+    return request.app[GATEWAY_SETTINGS]
 
 
 def rules(request: web.Request) -> CampaignRules:

@@ -1,4 +1,8 @@
-"""The projector's SQL: set-once facts on sends, counters on campaigns, prospect status upward only."""
+"""The projector's SQL: set-once facts on sends, counters on campaigns, the opt-out audit.
+
+The only statements that write send_status, campaign_stats and unsubscribes. A prospect's
+status (raised by bounces and complaints) is shared.lifecycle.prospect's.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from projector.policy import FACT_COUNTERS, PROSPECT_RANK, SendChanges, status_of
+from projector.policy import FACT_COUNTERS, SendChanges, status_of
+from shared.consumer import forget_applied
 
 FACT_COLUMNS = (*FACT_COUNTERS, "transient_bounce_at")
 _SELECT_FACTS = ", ".join(FACT_COLUMNS)
@@ -22,13 +27,6 @@ ON CONFLICT (send_id) DO NOTHING
 BUMP_STATS = """
 INSERT INTO campaign_stats AS s (campaign_id) VALUES ($1)
 ON CONFLICT (campaign_id) DO NOTHING
-"""
-
-RAISE_PROSPECT = """
-UPDATE prospects SET status = $2, status_reason = $3, updated_at = now()
-WHERE id = $1 AND (CASE status WHEN 'active' THEN 0 WHEN 'bounced' THEN 1
-                               WHEN 'unsubscribed' THEN 2 ELSE 3 END) < $4
-RETURNING id
 """
 
 # The audit row of an opt-out, once per event; references only what exists.
@@ -88,10 +86,6 @@ async def apply_send_changes(conn: asyncpg.Connection, changes: SendChanges) -> 
     return counters
 
 
-async def raise_prospect(conn: asyncpg.Connection, prospect_id: uuid.UUID, status: str, reason: str) -> bool:
-    return await conn.fetchval(RAISE_PROSPECT, prospect_id, status, reason, PROSPECT_RANK[status]) is not None
-
-
 async def audit_unsubscribe(
     conn: asyncpg.Connection, event_id: uuid.UUID, changes: SendChanges, source: str, reason: str | None
 ) -> None:
@@ -108,4 +102,4 @@ async def campaign_counts(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> a
 
 async def truncate_read_tables(conn: asyncpg.Connection, consumer: str) -> None:
     await conn.execute("TRUNCATE send_status, campaign_stats")
-    await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
+    await forget_applied(conn, consumer)

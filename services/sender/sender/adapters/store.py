@@ -1,4 +1,8 @@
-"""The sender's SQL: chunks, claims, outcomes. Each statement says why it is shaped so."""
+"""The sender's SQL: the only statements that write `email_sends` (claims and outcomes).
+
+The campaign's own state (runs, leases, cursor, status) is `shared.lifecycle.campaign`'s.
+Each statement says why it is shaped so.
+"""
 
 from __future__ import annotations
 
@@ -9,29 +13,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from shared.event_store import append, change_and_append
-from shared.events import (
-    CampaignChunkCompleted,
-    CampaignChunkCompletedData,
-    CampaignCompleted,
-    CampaignCompletedData,
-    Envelope,
-    SendAttempted,
-    SendAttemptedData,
-)
+from shared.events import Envelope, SendAttempted, SendAttemptedData
 from shared.ids import uuid7
-from shared.pausing import pause_sending
-
-# A chunk is current when it is: the first chunk of a new run (a send or resume
-# request takes over), a redelivery of the current chunk, or the successor of
-# the last one. Taking it hands out a fresh lease; claims must hold it.
-BEGIN_CHUNK = """
-UPDATE email_campaigns
-SET sender_run = $2, sender_chunk = $3, sender_lease = $4
-WHERE id = $1 AND status = 'sending'
-  AND (   (sender_run IS DISTINCT FROM $2 AND $3 = 1)
-       OR (sender_run = $2 AND sender_chunk IN ($3, $3 - 1)))
-RETURNING id, subject, body_html, body_text, from_email, from_name, reply_to, cursor_seq
-"""
 
 # Claims left `claimed` belong to a sender that died between claim and
 # outcome: SES may or may not have the message. They become `unknown`, for good.
@@ -41,8 +24,6 @@ UPDATE email_sends SET outcome = 'unknown', error_code = 'interrupted',
 WHERE campaign_id = $1 AND outcome = 'claimed'
 RETURNING id, prospect_id
 """
-
-ELIGIBLE = "SELECT * FROM eligible_prospects($1, $2, $3)"
 
 # The claim, committed before the SES call. It re-checks everything that may
 # have changed since the batch was read: the campaign still sending under our
@@ -83,12 +64,6 @@ class Claim:
     token: str
 
 
-async def begin_chunk(
-    conn: asyncpg.Connection, campaign_id: uuid.UUID, run_id: uuid.UUID, chunk: int, lease: uuid.UUID
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(BEGIN_CHUNK, campaign_id, run_id, chunk, lease)
-
-
 async def reconcile(conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Envelope) -> int:
     rows = await conn.fetch(RECONCILE, campaign_id)
     events = [
@@ -107,12 +82,6 @@ async def reconcile(conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Env
     ]
     await append(conn, *events)
     return len(rows)
-
-
-async def eligible(
-    conn: asyncpg.Connection, campaign_id: uuid.UUID, limit: int, after_seq: int
-) -> list[asyncpg.Record]:
-    return await conn.fetch(ELIGIBLE, campaign_id, limit, after_seq)
 
 
 def new_claim(campaign_id: uuid.UUID, prospect_id: uuid.UUID) -> Claim:
@@ -173,49 +142,6 @@ async def release(pool: asyncpg.Pool, claim: Claim) -> None:
     await pool.execute("DELETE FROM email_sends WHERE id = $1 AND outcome = 'claimed'", claim.send_id)
 
 
-async def pause(pool: asyncpg.Pool, campaign_id: uuid.UUID, reason: str, *, by: str, cause: Envelope) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await pause_sending(conn, reason, by=by, cause=cause, campaign_id=campaign_id)
-
-
-async def finish_chunk(
-    pool: asyncpg.Pool, data: CampaignChunkCompletedData, lease: uuid.UUID, cause: Envelope
-) -> None:
-    """Move the cursor and ask for the next chunk (a continuation through the outbox)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "UPDATE email_campaigns SET cursor_seq = GREATEST(cursor_seq, $2) WHERE id = $1 AND sender_lease = $3",
-            data.campaign_id,
-            data.cursor_seq,
-            lease,
-        )
-        await append(conn, CampaignChunkCompleted.new(data, cause=cause))
-
-
-async def complete(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, cause: Envelope) -> bool:
-    async with pool.acquire() as conn, conn.transaction():
-        completed = await conn.fetchval(
-            """
-            UPDATE email_campaigns SET status = 'completed', completed_at = now(), updated_at = now()
-            WHERE id = $1 AND status = 'sending' AND sender_lease = $2 RETURNING id
-            """,
-            campaign_id,
-            lease,
-        )
-        if completed is None:
-            return False
-        attempted = await conn.fetchval(
-            "SELECT count(*) FROM email_sends WHERE campaign_id = $1", campaign_id
-        )
-        await append(
-            conn,
-            CampaignCompleted.new(
-                CampaignCompletedData(campaign_id=campaign_id, attempted=attempted), cause=cause
-            ),
-        )
-        return True
-
-
 async def sent_last_24_hours(pool: asyncpg.Pool) -> int:
     return int(
         await pool.fetchval(
@@ -223,7 +149,3 @@ async def sent_last_24_hours(pool: asyncpg.Pool) -> int:
             " AND outcome IN ('sent', 'unknown')"
         )
     )
-
-
-async def count_eligible(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> int:
-    return int(await pool.fetchval("SELECT count(*) FROM eligible_prospects($1, 2147483647, 0)", campaign_id))

@@ -1,4 +1,4 @@
-"""The unsubscribe SQL: find a send by its token; opt its prospect out, once."""
+"""The unsubscribe service's reads: a send by its token. The opt-out is shared.lifecycle.prospect's."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.event_store import change_and_append
 from shared.events import ProspectUnsubscribed, ProspectUnsubscribedData
+from shared.lifecycle import prospect as prospects
 
 FIND = """
 SELECT s.id AS send_id, s.campaign_id, s.prospect_id, p.email, p.status,
@@ -17,14 +17,6 @@ FROM email_sends s
 LEFT JOIN prospects p ON p.id = s.prospect_id
 LEFT JOIN email_campaigns c ON c.id = s.campaign_id
 WHERE s.unsubscribe_token = $1
-"""
-
-# Effective at once for the sender (its claim checks the status); a complained
-# prospect stays complained. Only a real change appends the event.
-OPT_OUT = """
-UPDATE prospects SET status = 'unsubscribed', status_reason = 'unsubscribed by the recipient', updated_at = now()
-WHERE id = $1 AND status IN ('active', 'bounced')
-RETURNING id
 """
 
 
@@ -62,5 +54,5 @@ async def opt_out(pool: asyncpg.Pool, token: str, *, source: str, correlation_id
         ),
         correlation_id=correlation_id,
     )
-    await change_and_append(pool, OPT_OUT, (found.prospect_id,), event)
+    await prospects.opt_out(pool, event)
     return found

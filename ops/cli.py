@@ -33,13 +33,26 @@ from typing import Any
 
 import aio_pika
 
-from shared import db
+from api_gateway.adapters.admins import upsert
+from api_gateway.admins import WeakPassword, hash_password
+from projector.handlers import ProjectionOptions
+from projector.rebuild import rebuild
+from shared import db, dead_letters, eligibility
+from shared.addresses import InvalidAddress, normalize_email
+from shared.campaign_stats import SES_STATS
 from shared.logging import configure_logging
 from shared.migrations import migrate_database
-from shared.settings import Settings, load_settings
+from shared.ses import ses_client
+from shared.settings import SesAccess, Settings, load_settings
 
 
-async def _migrate(settings: Settings) -> None:
+class OperatorSettings(Settings, SesAccess):
+    """The command line reads the common settings, SES access and the sender's address."""
+
+    ses_from_email: str | None = None
+
+
+async def _migrate(settings: OperatorSettings) -> None:
     created = await db.ensure_database(settings.database_url)
     if created:
         print(f"created database {db.database_name(settings.database_url)}")
@@ -47,9 +60,7 @@ async def _migrate(settings: Settings) -> None:
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
 
 
-async def _register_identity(settings: Settings) -> None:
-    from shared.ses import ses_client
-
+async def _register_identity(settings: OperatorSettings) -> None:
     if not settings.ses_from_email or "@" not in settings.ses_from_email:
         raise SystemExit("outreach: SES_FROM_EMAIL must be set to an address")
     if settings.ses_endpoint_url is None:
@@ -74,12 +85,7 @@ def _read_password() -> str:
     return first
 
 
-async def _create_admin(settings: Settings, email: str | None) -> None:
-    # The gateway's own modules: this command is the gateway's, run from the shell.
-    from api_gateway.adapters.admins import upsert
-    from api_gateway.admins import WeakPassword, hash_password
-    from shared.addresses import InvalidAddress, normalize_email
-
+async def _create_admin(settings: OperatorSettings, email: str | None) -> None:
     try:
         address = normalize_email(email or "")
         password_hash = hash_password(_read_password())
@@ -91,16 +97,13 @@ async def _create_admin(settings: Settings, email: str | None) -> None:
     print(f"admin {address} {'created' if created else 'given a new password'}; sign in at /admin")
 
 
-async def _rebuild(settings: Settings, _: argparse.Namespace) -> None:
-    from projector.handlers import ProjectionOptions
-    from projector.rebuild import rebuild
-
+async def _rebuild(settings: OperatorSettings, _: argparse.Namespace) -> None:
     async with db.pool_context(settings.database_url, max_size=2) as pool:
         replayed = await rebuild(pool, ProjectionOptions())
     print(f"replayed {replayed} events into fresh read tables")
 
 
-async def _campaign(settings: Settings, args: argparse.Namespace) -> None:
+async def _campaign(settings: OperatorSettings, args: argparse.Namespace) -> None:
     try:
         campaign_id = uuid.UUID(args.campaign_id)
     except ValueError:
@@ -114,9 +117,6 @@ async def _campaign(settings: Settings, args: argparse.Namespace) -> None:
 
 
 async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | None:
-    # The gateway's definitions of eligibility and of the stats: one of each in the project.
-    from api_gateway.adapters.campaigns import STAT_NAMES, count_eligible
-
     campaign = await pool.fetchrow(
         "SELECT name, status, status_reason, started_at, completed_at FROM email_campaigns WHERE id = $1",
         campaign_id,
@@ -128,7 +128,7 @@ async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | No
         campaign_id,
     )
     stats = await pool.fetchrow("SELECT * FROM campaign_stats WHERE campaign_id = $1", campaign_id)
-    eligible = await count_eligible(pool, campaign_id)
+    eligible = await eligibility.count(pool, campaign_id)
     lines = [
         f"campaign   {campaign['name']} ({campaign_id})",
         f"status     {campaign['status']}"
@@ -138,14 +138,11 @@ async def campaign_progress(pool: Any, campaign_id: uuid.UUID) -> list[str] | No
         "sends      " + (", ".join(f"{r['outcome']} {r['n']}" for r in outcomes) or "none yet"),
     ]
     if stats is not None:
-        from_ses = [name for name in STAT_NAMES if name not in ("sent", "failed", "unknown")]
-        lines.append("from SES   " + ", ".join(f"{name} {stats[name]}" for name in from_ses))
+        lines.append("from SES   " + ", ".join(f"{name} {stats[name]}" for name in SES_STATS))
     return lines
 
 
-async def _dead_letters(settings: Settings, args: argparse.Namespace) -> None:
-    from shared import dead_letters
-
+async def _dead_letters(settings: OperatorSettings, args: argparse.Namespace) -> None:
     try:
         queue = dead_letters.consumer_queue(args.queue)
     except ValueError as exc:
@@ -185,7 +182,7 @@ async def _dead_letters(settings: Settings, args: argparse.Namespace) -> None:
             print(f"    {d.error.splitlines()[0][:200]}")
 
 
-Command = Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]
+Command = Callable[[OperatorSettings, argparse.Namespace], Coroutine[Any, Any, None]]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -219,7 +216,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    settings = load_settings(Settings, "outreach")
+    settings = load_settings(OperatorSettings, "outreach")
     configure_logging("outreach-cli", level=settings.log_level, fmt="console")
     run: Command = args.run
     asyncio.run(run(settings, args))

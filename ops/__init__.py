@@ -1,0 +1,1 @@
+"""ops: the operator's entry points (the `outreach` command). It may import services; nothing imports it."""

@@ -1,0 +1,5 @@
+import sys
+
+from ops.cli import main
+
+main(sys.argv[1:])

@@ -1,0 +1,38 @@
+"""The message for one prospect, as the sender sends it and the gateway's preview shows it.
+
+One function, so the preview cannot drift from what goes out: render the
+campaign's templates for the recipient, then build the MIME message with the
+campaign's sender, reply-to and the recipient's unsubscribe link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+
+from shared.mime import build_message, to_bytes
+from shared.rendering import CampaignTemplates, Recipient, RenderedContent, render
+
+
+@dataclass(frozen=True)
+class Composed:
+    content: RenderedContent
+    message: Message
+
+    def raw(self) -> bytes:
+        return to_bytes(self.message)
+
+
+def compose(
+    campaign: Mapping[str, Any], templates: CampaignTemplates, recipient: Recipient, unsubscribe_url: str
+) -> Composed:
+    """`campaign` has from_email, from_name and reply_to (a campaign row).
+    Raises ValueError when a header value would carry a line break."""
+    content = render(templates, recipient, unsubscribe_url)
+    message = build_message(
+        content, from_email=campaign["from_email"], from_name=campaign["from_name"], to=recipient.email,
+        reply_to=campaign["reply_to"], unsubscribe_url=unsubscribe_url,
+    )  # fmt: skip
+    return Composed(content, message)

@@ -1,0 +1,267 @@
+"""A campaign's lifecycle: who may move it between which states, and the only statements
+that write `email_campaigns`.
+
+    draft ──request──► sending ──complete──► completed
+      │                 │  ▲
+      │           pause │  │ resume
+      │                 ▼  │
+      └────cancel────► cancelled ◄──cancel── paused
+
+Every status change is one statement that re-checks the source state in its
+WHERE clause (so two writers racing cannot both win) and appends its event
+only when it changed the row. The gateway (admin), the sender, event-ingest
+(SES account state) and the projector's reputation guard all call these.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import asyncpg
+
+from shared.db import set_clause
+from shared.errors import Conflict
+from shared.event_store import change_and_append
+from shared.events import (
+    CampaignCancelled,
+    CampaignCancelledData,
+    CampaignChunkCompleted,
+    CampaignChunkCompletedData,
+    CampaignCompleted,
+    CampaignCompletedData,
+    CampaignPaused,
+    CampaignPausedData,
+    CampaignRequested,
+    CampaignResumed,
+    Envelope,
+)
+from shared.ids import uuid7
+
+Status = Literal["draft", "sending", "paused", "completed", "cancelled"]
+Actor = Literal["admin", "sender", "ses", "reputation"]
+TransitionName = Literal["request", "resume", "pause", "complete", "cancel"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    sources: frozenset[str]
+    target: Status
+    actors: frozenset[Actor]
+
+
+TRANSITIONS: Mapping[TransitionName, Transition] = {
+    "request": Transition(frozenset({"draft"}), "sending", frozenset({"admin"})),
+    "resume": Transition(frozenset({"paused"}), "sending", frozenset({"admin"})),
+    "pause": Transition(
+        frozenset({"sending"}), "paused", frozenset({"admin", "sender", "ses", "reputation"})
+    ),
+    "complete": Transition(frozenset({"sending"}), "completed", frozenset({"sender"})),
+    "cancel": Transition(frozenset({"draft", "paused"}), "cancelled", frozenset({"admin"})),
+}
+# Content (subject, bodies, sender) changes only while nothing is being sent.
+EDITABLE: frozenset[str] = frozenset({"draft", "paused"})
+
+
+def may(transition: TransitionName, status: str, actor: Actor) -> bool:
+    rule = TRANSITIONS[transition]
+    return status in rule.sources and actor in rule.actors
+
+
+# ------------------------------------------------------------------ the admin's checks (pure)
+
+SendDecision = Literal["request", "resume", "already_sending"]
+
+
+def decide_send(status: str) -> SendDecision:
+    """What the admin's "send" means for a campaign in `status`."""
+    if status == "sending":
+        return "already_sending"
+    if may("request", status, "admin"):
+        return "request"
+    if may("resume", status, "admin"):
+        return "resume"
+    raise Conflict(
+        f"A {status} campaign cannot be sent again.", code="not_sendable", details={"status": status}
+    )
+
+
+def check_editable(status: str) -> None:
+    if status not in EDITABLE:
+        raise Conflict(
+            f"A {status} campaign cannot be edited; pause it first.", code="not_editable",
+            details={"status": status},
+        )  # fmt: skip
+
+
+def check_pausable(status: str) -> None:
+    """The admin may ask to pause a sending campaign; asking again once paused is no change."""
+    if not may("pause", status, "admin") and status != "paused":
+        raise Conflict(f"Only a sending campaign can be paused; this one is {status}.", code="not_pausable")
+
+
+def check_cancellable(status: str) -> None:
+    if not may("cancel", status, "admin"):
+        raise Conflict(f"A {status} campaign cannot be cancelled; pause it first.", code="not_cancellable")
+
+
+# ------------------------------------------------------------------ the statements
+
+COLUMNS = (
+    "id, name, subject, body_html, body_text, from_email, from_name, reply_to, status, "
+    "status_reason, created_at, updated_at, started_at, completed_at"
+)
+CONTENT_FIELDS = frozenset(
+    {"name", "subject", "body_html", "body_text", "from_email", "from_name", "reply_to"}
+)
+
+INSERT = f"""
+INSERT INTO email_campaigns (id, name, subject, body_html, body_text, from_email, from_name, reply_to)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+RETURNING {COLUMNS}
+"""
+
+# Each transition: $1 the campaign, $2 its source states (from TRANSITIONS).
+START = """
+UPDATE email_campaigns SET status = 'sending', status_reason = NULL,
+       started_at = COALESCE(started_at, now()), updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[])
+RETURNING id
+"""
+PAUSE = """
+UPDATE email_campaigns SET status = 'paused', status_reason = $3, updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[])
+RETURNING id
+"""
+CANCEL = f"""
+UPDATE email_campaigns SET status = 'cancelled', status_reason = $3, updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[])
+RETURNING {COLUMNS}
+"""
+# Only the sender holding the run's lease completes it.
+COMPLETE = """
+UPDATE email_campaigns SET status = 'completed', completed_at = now(), updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[]) AND sender_lease = $3
+RETURNING id
+"""
+SENDING = "SELECT id FROM email_campaigns WHERE status = 'sending' ORDER BY id"
+
+
+async def insert(conn: asyncpg.Connection | asyncpg.Pool, fields: Mapping[str, Any]) -> asyncpg.Record:
+    """A new draft."""
+    return await conn.fetchrow(
+        INSERT, uuid7(), fields["name"], fields["subject"], fields["body_html"], fields.get("body_text") or "",
+        fields["from_email"], fields.get("from_name"), fields.get("reply_to"),
+    )  # fmt: skip
+
+
+async def edit(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, changes: Mapping[str, Any]
+) -> asyncpg.Record:
+    """Content only (the caller checked `check_editable` under a row lock)."""
+    unknown = set(changes) - CONTENT_FIELDS
+    if unknown:
+        raise ValueError(f"not campaign content: {sorted(unknown)}")
+    assignments, values = set_clause(changes, first=2)
+    return await conn.fetchrow(
+        f"UPDATE email_campaigns SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
+        campaign_id,
+        *values,
+    )
+
+
+def _sources(transition: TransitionName) -> list[str]:
+    return sorted(TRANSITIONS[transition].sources)
+
+
+async def start(conn: asyncpg.Connection | asyncpg.Pool, event: CampaignRequested | CampaignResumed) -> bool:
+    """draft -> sending (CampaignRequested) or paused -> sending (CampaignResumed)."""
+    transition: TransitionName = "request" if isinstance(event, CampaignRequested) else "resume"
+    args = (event.data.campaign_id, _sources(transition))
+    return await change_and_append(conn, START, args, event) is not None
+
+
+async def pause(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    campaign_id: uuid.UUID,
+    reason: str,
+    *,
+    by: Actor,
+    cause: Envelope | None = None,
+    correlation_id: str | None = None,
+) -> bool:
+    """sending -> paused, with the reason shown to the admin. False when it was not sending."""
+    event = CampaignPaused.new(
+        CampaignPausedData(campaign_id=campaign_id, reason=reason, paused_by=by),
+        cause=cause, correlation_id=correlation_id,
+    )  # fmt: skip
+    return await change_and_append(conn, PAUSE, (campaign_id, _sources("pause"), reason), event) is not None
+
+
+async def pause_all_sending(
+    conn: asyncpg.Connection, reason: str, *, by: Actor, cause: Envelope
+) -> list[uuid.UUID]:
+    """Every sending campaign -> paused (an account-level fault); returns those paused."""
+    candidates = [row["id"] for row in await conn.fetch(SENDING)]
+    return [id_ for id_ in candidates if await pause(conn, id_, reason, by=by, cause=cause)]
+
+
+async def cancel(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, reason: str, *, by: str, correlation_id: str
+) -> asyncpg.Record | None:
+    """draft or paused -> cancelled, for good."""
+    event = CampaignCancelled.new(
+        CampaignCancelledData(campaign_id=campaign_id, reason=reason, cancelled_by=by),
+        correlation_id=correlation_id,
+    )
+    return await change_and_append(conn, CANCEL, (campaign_id, _sources("cancel"), reason), event)
+
+
+async def complete(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, cause: Envelope) -> bool:
+    """sending -> completed, by the sender that holds the lease (nothing is in flight then)."""
+    attempted = await pool.fetchval("SELECT count(*) FROM email_sends WHERE campaign_id = $1", campaign_id)
+    event = CampaignCompleted.new(
+        CampaignCompletedData(campaign_id=campaign_id, attempted=attempted), cause=cause
+    )
+    args = (campaign_id, _sources("complete"), lease)
+    return await change_and_append(pool, COMPLETE, args, event) is not None
+
+
+# ------------------------------------------------------------------ the sender's place in a run
+
+# A chunk is current when it is: the first chunk of a new run (a send or resume
+# request takes over), a redelivery of the current chunk, or the successor of
+# the last one. Taking it hands out a fresh lease; claims must hold it.
+BEGIN_CHUNK = """
+UPDATE email_campaigns
+SET sender_run = $2, sender_chunk = $3, sender_lease = $4
+WHERE id = $1 AND status = 'sending'
+  AND (   (sender_run IS DISTINCT FROM $2 AND $3 = 1)
+       OR (sender_run = $2 AND sender_chunk IN ($3, $3 - 1)))
+RETURNING id, subject, body_html, body_text, from_email, from_name, reply_to, cursor_seq
+"""
+# The cursor moves and the continuation is asked for together, under the lease.
+ADVANCE = """
+UPDATE email_campaigns SET cursor_seq = GREATEST(cursor_seq, $2)
+WHERE id = $1 AND sender_lease = $3
+RETURNING id
+"""
+
+
+async def begin_chunk(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, run_id: uuid.UUID, chunk: int, lease: uuid.UUID
+) -> asyncpg.Record | None:
+    """Take the chunk with a fresh lease; None for a stale request or a campaign not sending."""
+    return await conn.fetchrow(BEGIN_CHUNK, campaign_id, run_id, chunk, lease)
+
+
+async def finish_chunk(
+    pool: asyncpg.Pool, data: CampaignChunkCompletedData, lease: uuid.UUID, cause: Envelope
+) -> bool:
+    """Move the cursor and ask for the next chunk (a continuation through the outbox)."""
+    event = CampaignChunkCompleted.new(data, cause=cause)
+    return (
+        await change_and_append(pool, ADVANCE, (data.campaign_id, data.cursor_seq, lease), event) is not None
+    )

@@ -1,0 +1,263 @@
+"""A prospect's lifecycle: how its status may move, and the only statements that write
+`prospects` and `suppressions`.
+
+Status from what the recipient or SES did only rises, in RANK order
+(active < bounced < unsubscribed < complained): a late bounce never hides an
+unsubscribe. Only the admin moves a prospect down, and back to active from an
+opt-out only with an explicit override. Erasure deletes the row and keeps the
+address's hash in `suppressions`, so no later import can revive it.
+
+Writers: the gateway (admin edits, imports, erasure), the unsubscribe service
+(the recipient's opt-out) and the projector (bounces and complaints from SES).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable, Mapping
+from typing import Any, get_args
+
+import asyncpg
+
+from shared.addresses import email_hash
+from shared.db import set_clause
+from shared.errors import Conflict
+from shared.event_store import change_and_append
+from shared.events import (
+    Envelope,
+    ProspectErased,
+    ProspectErasedData,
+    ProspectStatus,
+    ProspectStatusChanged,
+    ProspectStatusChangedData,
+    ProspectUnsubscribed,
+)
+from shared.ids import uuid7
+
+STATUSES: tuple[str, ...] = get_args(ProspectStatus)
+# The order in which SES facts and the recipient may raise a status; SQL gets it as a parameter.
+RANK: tuple[str, ...] = ("active", "bounced", "unsubscribed", "complained")
+# Leaving these for "active" needs an explicit override: the person said no.
+OPTED_OUT: frozenset[str] = frozenset({"unsubscribed", "complained"})
+# The status an address comes back with when it was suppressed before (suppressions.reason).
+SUPPRESSED_AS: Mapping[str, ProspectStatus] = {
+    "unsubscribed": "unsubscribed", "bounced": "bounced", "complained": "complained", "manual": "unsubscribed",
+}  # fmt: skip
+
+
+def rises(current: str, target: str) -> bool:
+    """Whether a status from SES or the recipient replaces `current`."""
+    return RANK.index(target) > RANK.index(current)
+
+
+def check_status_change(current: str, wanted: str, *, override_suppression: bool) -> None:
+    """The admin's rule: anything goes, except back to active from an opt-out without the override."""
+    if wanted == "active" and current in OPTED_OUT and not override_suppression:
+        raise Conflict(
+            f"This prospect is {current}; moving them back to active needs "
+            '{"status": "active", "override_suppression": true}.',
+            code="suppressed",
+            details={"status": current},
+        )
+
+
+def _suppressed_status_sql(reason: str) -> str:
+    """SQL for SUPPRESSED_AS[reason] (NULL when not suppressed)."""
+    cases = " ".join(f"WHEN '{r}' THEN '{s}'" for r, s in SUPPRESSED_AS.items())
+    return f"(CASE {reason} {cases} END)"
+
+
+# ------------------------------------------------------------------ creating and editing
+
+COLUMNS = (
+    "id, email, first_name, last_name, company, title, attributes, status, status_reason, "
+    "created_at, updated_at"
+)
+PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
+
+# A re-created address that was erased after opting out comes back suppressed.
+INSERT_ONE = f"""
+INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
+                       status, status_reason)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+       COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
+       (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
+ON CONFLICT (email_hash) DO NOTHING
+RETURNING {COLUMNS}
+"""
+
+
+async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any]) -> asyncpg.Record | None:
+    """The new row, or None when the address exists already."""
+    return await conn.fetchrow(
+        INSERT_ONE, uuid7(), fields["email"], email_hash(fields["email"]), fields.get("first_name"),
+        fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
+    )  # fmt: skip
+
+
+async def edit(
+    conn: asyncpg.Connection, prospect_id: uuid.UUID, changes: Mapping[str, Any]
+) -> asyncpg.Record:
+    """Personal fields only; the status moves through the functions below."""
+    unknown = set(changes) - PERSONAL_FIELDS
+    if unknown:
+        raise ValueError(f"not personal fields: {sorted(unknown)}")
+    assignments, values = set_clause(changes, first=2)
+    return await conn.fetchrow(
+        f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
+        prospect_id,
+        *values,
+    )
+
+
+STAGING_COLUMNS = (
+    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attributes",
+)  # fmt: skip
+
+CREATE_STAGING = """
+CREATE TEMP TABLE import_staging (
+    line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
+    company text, title text, attributes text
+) ON COMMIT DROP
+"""
+
+# One statement: the last occurrence of an address in the file wins; new
+# addresses are inserted (suppressed ones come back suppressed); existing ones
+# get the file's non-empty values, and their status is never touched, so an
+# import cannot re-activate anyone. Rows whose values would not change are not
+# written at all.
+UPSERT = f"""
+WITH staged AS (
+    SELECT DISTINCT ON (email_hash) *
+    FROM import_staging
+    ORDER BY email_hash, line DESC
+), written AS (
+    INSERT INTO prospects AS p (id, email, email_hash, first_name, last_name, company, title,
+                                attributes, status, status_reason)
+    SELECT s.id, s.email, s.email_hash, s.first_name, s.last_name, s.company, s.title,
+           COALESCE(s.attributes::jsonb, '{{}}'::jsonb),
+           COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
+           CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
+    FROM staged s
+    LEFT JOIN suppressions sup ON sup.email_hash = s.email_hash
+    ON CONFLICT (email_hash) DO UPDATE SET
+        first_name = COALESCE(EXCLUDED.first_name, p.first_name),
+        last_name = COALESCE(EXCLUDED.last_name, p.last_name),
+        company = COALESCE(EXCLUDED.company, p.company),
+        title = COALESCE(EXCLUDED.title, p.title),
+        attributes = p.attributes || EXCLUDED.attributes,
+        updated_at = now()
+    WHERE (p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
+          (COALESCE(EXCLUDED.first_name, p.first_name), COALESCE(EXCLUDED.last_name, p.last_name),
+           COALESCE(EXCLUDED.company, p.company), COALESCE(EXCLUDED.title, p.title),
+           p.attributes || EXCLUDED.attributes)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM import_staging) AS staged,
+       (SELECT count(*) FROM staged) AS distinct_rows,
+       count(*) FILTER (WHERE inserted) AS inserted,
+       count(*) FILTER (WHERE NOT inserted) AS updated
+FROM written
+"""
+
+# A million rows take minutes on a small machine; the pool's 60 s default would cut them off.
+IMPORT_STATEMENT_TIMEOUT = 3600.0
+
+
+async def bulk_upsert(conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, ...]]) -> asyncpg.Record:
+    """COPY the rows (STAGING_COLUMNS) into a staging table and upsert them in one
+    statement, in the caller's transaction."""
+    await conn.execute("SET LOCAL work_mem = '256MB'")
+    await conn.execute(CREATE_STAGING)
+    await conn.copy_records_to_table(
+        "import_staging", records=rows, columns=STAGING_COLUMNS, timeout=IMPORT_STATEMENT_TIMEOUT
+    )
+    return await conn.fetchrow(UPSERT, timeout=IMPORT_STATEMENT_TIMEOUT)
+
+
+# ------------------------------------------------------------------ status
+
+SET_STATUS = """
+UPDATE prospects SET status = $2, status_reason = $3, updated_at = now()
+WHERE id = $1
+RETURNING id
+"""
+# Upward only: $4 is RANK.
+RAISE = """
+UPDATE prospects SET status = $2, status_reason = $3, updated_at = now()
+WHERE id = $1 AND array_position($4::text[], status) < array_position($4::text[], $2)
+RETURNING id
+"""
+LIFT_SUPPRESSION = "DELETE FROM suppressions WHERE email_hash = $1"
+
+
+async def change_status(
+    conn: asyncpg.Connection,
+    current: asyncpg.Record,
+    wanted: ProspectStatus,
+    *,
+    reason: str | None,
+    override_suppression: bool,
+    actor: str,
+    correlation_id: str,
+) -> None:
+    """The admin's change of `current` (a row read FOR UPDATE in the caller's transaction).
+    Back to active also lifts the address's suppression."""
+    check_status_change(current["status"], wanted, override_suppression=override_suppression)
+    if wanted == "active":
+        await conn.execute(LIFT_SUPPRESSION, email_hash(current["email"]))
+    event = ProspectStatusChanged.new(
+        ProspectStatusChangedData(
+            prospect_id=current["id"], from_status=current["status"], to_status=wanted, reason=reason,
+            override_suppression=override_suppression, changed_by=actor,
+        ),
+        correlation_id=correlation_id,
+    )  # fmt: skip
+    await change_and_append(conn, SET_STATUS, (current["id"], wanted, reason), event)
+
+
+async def raise_status(
+    conn: asyncpg.Connection, prospect_id: uuid.UUID, target: ProspectStatus, reason: str, *, cause: Envelope
+) -> bool:
+    """SES said so (a permanent bounce, a complaint): raise the status if it is lower.
+    Runs in the caller's transaction (the projector's, with its tracking row)."""
+    current = await conn.fetchval("SELECT status FROM prospects WHERE id = $1 FOR UPDATE", prospect_id)
+    if current is None or not rises(current, target):
+        return False
+    event = ProspectStatusChanged.new(
+        ProspectStatusChangedData(
+            prospect_id=prospect_id, from_status=current, to_status=target, reason=reason, changed_by="ses"
+        ),
+        cause=cause,
+    )
+    return await change_and_append(conn, RAISE, (prospect_id, target, reason, RANK), event) is not None
+
+
+async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubscribed) -> bool:
+    """The recipient's unsubscribe: effective at once for the sender (its claim checks the
+    status); a complained prospect stays complained. Only a real change appends the event."""
+    args = (event.data.prospect_id, "unsubscribed", "unsubscribed by the recipient", RANK)
+    return await change_and_append(conn, RAISE, args, event) is not None
+
+
+# ------------------------------------------------------------------ erasure
+
+# The row (and with it every personal field) goes; an opted-out or bounced
+# address leaves its hash behind so no later import can revive it.
+ERASE_ROW = "gone AS (DELETE FROM prospects WHERE id = $1 RETURNING id, email_hash, status), "
+KEEP_SUPPRESSION = """
+INSERT INTO suppressions (email_hash, reason)
+SELECT email_hash, status FROM gone WHERE status <> 'active'
+ON CONFLICT (email_hash) DO NOTHING
+"""
+
+
+async def erase(conn: asyncpg.Connection, prospect_id: uuid.UUID, *, actor: str, correlation_id: str) -> bool:
+    """Delete the prospect, keep its suppression, append ProspectErased: one statement."""
+    event = ProspectErased.new(
+        ProspectErasedData(prospect_id=prospect_id, erased_by=actor), correlation_id=correlation_id
+    )
+    before = f"{ERASE_ROW}kept AS ({KEEP_SUPPRESSION}), "
+    return (
+        await change_and_append(conn, "SELECT id FROM gone", (prospect_id,), event, before=before) is not None
+    )
