@@ -30,13 +30,17 @@ def _append_call(first: int) -> str:
     return f"append_events({_arrays(first)})"
 
 
-def event_unnest(first: int) -> str:
-    """The seven event_columns() arrays from $first as rows: event_id, type, version,
-    occurred_at, correlation_id, causation_id, data, ord (for batch statements)."""
-    return (
-        f"unnest({_arrays(first)}) WITH ORDINALITY"
-        " AS e(event_id, type, version, occurred_at, correlation_id, causation_id, data, ord)"
-    )
+def append_those_changed(first: int, changed: str, key: str) -> str:
+    """A common table expression, `appended`, for a statement that changes many rows: it
+    appends the events (the seven event_columns() arrays from $first, in their order) whose
+    event_id the CTE `changed` returned in its column `key`, and none when it returned none."""
+    columns = ("event_id", "type", "version", "occurred_at", "correlation_id", "causation_id", "data")
+    return f"""appended AS (
+    SELECT append_events({", ".join(f"array_agg(e.{c} ORDER BY e.ord)" for c in columns)}) AS n
+    FROM unnest({_arrays(first)}) WITH ORDINALITY AS e({", ".join(columns)}, ord)
+    JOIN {changed} ON {changed}.{key} = e.event_id
+    HAVING count(*) > 0
+)"""
 
 
 def event_columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:

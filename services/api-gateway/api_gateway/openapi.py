@@ -27,6 +27,12 @@ ERROR_SCHEMA = {
         }
     },
 }
+# What each declared auth accepts, as the middleware enforces it (api_gateway.auth).
+SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "admin": [{"adminJwt": []}, {"proxySecret": []}],
+    "proxy": [{"proxySecret": []}],
+    "none": [],
+}
 SERVICE_ROUTES = {
     "/healthz": "The process is up",
     "/readyz": "Database and broker reachable",
@@ -87,9 +93,7 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
         "operationId": route.view.__name__,
         "parameters": _parameters(route, schemas),
         "responses": responses,
-        "security": [{"proxySecret": []}]
-        if route.auth == "proxy"
-        else [{"adminJwt": []}, {"proxySecret": []}],
+        "security": SECURITY[route.auth],
     }
     if route.body is not None:
         body_schema = {"$ref": REF.format(model=route.body.__name__)}

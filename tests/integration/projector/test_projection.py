@@ -95,7 +95,9 @@ async def test_rebuild_equals_the_live_tables_after_a_mixed_workload(make_databa
             live = await snapshot(conn)
             # The history, plus what the live projector decided on the way (the prospects its
             # bounces and complaints raised, one ProspectStatusChanged each).
-            decided = await conn.fetchval("SELECT count(*) FROM events WHERE type = 'prospect.status_changed'")
+            decided = await conn.fetchval(
+                "SELECT count(*) FROM events WHERE type = 'prospect.status_changed'"
+            )
         replayed = await rebuild(pool, OPTIONS)
         async with pool.acquire() as conn:
             rebuilt = await snapshot(conn)

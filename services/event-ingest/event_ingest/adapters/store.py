@@ -10,7 +10,7 @@ import asyncpg
 
 from event_ingest.domain import SendRef
 from event_ingest.metrics import STORE_BATCH_SIZE
-from shared.event_store import change_and_append, event_columns, event_unnest
+from shared.event_store import append_those_changed, change_and_append, event_columns
 from shared.events import Envelope
 
 _RAW_COLUMNS = (
@@ -35,15 +35,7 @@ WITH raw AS (
                          $8::text[]::jsonb[])
     ON CONFLICT DO NOTHING
     RETURNING eventbridge_id, event_id
-), appended AS (
-    SELECT append_events(array_agg(e.event_id ORDER BY e.ord), array_agg(e.type ORDER BY e.ord),
-                         array_agg(e.version ORDER BY e.ord), array_agg(e.occurred_at ORDER BY e.ord),
-                         array_agg(e.correlation_id ORDER BY e.ord), array_agg(e.causation_id ORDER BY e.ord),
-                         array_agg(e.data ORDER BY e.ord)) AS n
-    FROM {event_unnest(9)}
-    JOIN raw ON raw.event_id = e.event_id
-    HAVING count(*) > 0
-)
+), {append_those_changed(9, "raw", "event_id")}
 SELECT raw.eventbridge_id, (SELECT n FROM appended) AS appended FROM raw
 """
 
