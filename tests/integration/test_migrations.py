@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from shared import db
+from shared.campaign_stats import STAT_NAMES
 from shared.migrations import MIGRATION_LOCK_KEY, MIGRATIONS_DIR, MigrationError, discover, migrate_database
 
 pytestmark = pytest.mark.integration
@@ -77,3 +78,18 @@ def test_badly_named_files_are_refused(tmp_path):
     (tmp_path / "1_oops.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="badly named"):
         discover(tmp_path)
+
+
+async def test_the_stats_table_has_a_counter_for_each_stat_name(database_url):
+    """The one list of stat names (shared.campaign_stats) against the projector's table."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        columns = {
+            row["column_name"]: row["data_type"]
+            for row in await conn.fetch(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'campaign_stats'"
+            )
+        }
+    finally:
+        await conn.close()
+    assert {name: columns.get(name) for name in STAT_NAMES} == dict.fromkeys(STAT_NAMES, "bigint")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import itertools
+import re
 from collections import Counter
 
 import pytest
@@ -200,3 +203,38 @@ async def test_a_fast_chunk_takes_further_batches_until_its_minimum_time(backend
     # Three batches of four in one chunk: one hand-off, then the completing chunk finds none left.
     assert [c["data"]["attempted"] for c in chunks] == [12]
     assert len(await emulator.sent_messages()) == 12
+
+
+async def test_the_preview_is_byte_for_byte_the_message_the_sender_sends(backends, emulator):
+    """One compose() for both: only the per-send token and the MIME boundary differ."""
+    database_url, amqp_url, pool = backends
+    prospect = (await seed_prospects(pool, 1))[0]
+    await pool.execute(
+        "UPDATE prospects SET first_name = 'Zoë <Ann> & Co', company = 'Ünïcode GmbH' WHERE id = $1",
+        prospect["id"],
+    )
+    campaign_id = await seed_campaign(pool, subject="Hello {{ first_name }} at {{company}}")
+    async with running_sender(database_url, amqp_url, emulator.endpoint_url):
+        await request_send(pool, campaign_id)
+        await wait_for_status(pool, campaign_id, "completed")
+    [sent] = await emulator.sent_messages()
+    token = await pool.fetchval(
+        "SELECT unsubscribe_token FROM email_sends WHERE campaign_id = $1", campaign_id
+    )
+    rules = campaigns.CampaignRules(ses_from_email="outreach@example.com", public_base_url=PUBLIC_BASE_URL)
+    preview = await campaigns.preview(pool, campaign_id, prospect["id"], rules)
+
+    def normalized(raw: str, own_token: str) -> list[tuple[list[tuple[str, str]], bytes | None]]:
+        """Every part's headers exactly as on the wire and its decoded body, with the token
+        and the boundary replaced by stand-ins."""
+        unify = lambda text: re.sub(r"outreach\.[0-9a-f]{32}", "BOUNDARY", text.replace(own_token, "TOKEN"))  # noqa: E731
+        parts = email.message_from_string(raw, policy=email.policy.compat32).walk()
+        return [
+            ([(name, unify(value)) for name, value in part.items()],
+             None if part.is_multipart() else unify(part.get_payload(decode=True).decode()).encode())
+            for part in parts
+        ]  # fmt: skip
+
+    assert normalized(sent.raw, token) == normalized(preview.mime, campaigns.PREVIEW_TOKEN)
+    assert len(normalized(sent.raw, token)) == 3  # multipart/alternative: text, then HTML
+    assert "Hello Zo" in preview.subject and "=?utf-8?" in preview.mime  # encoded, as sent

@@ -1,0 +1,338 @@
+"""The pure rules, table-driven: one row per case, readable as a spec.
+
+SES error classification and the cadence (sender), the campaign and prospect
+transitions (shared.lifecycle), EventBridge parsing and deduplication
+(event-ingest), and what each event means for the read tables (projector).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from event_ingest.domain import RejectedPayload, SendRef, dedupe_key, domain_event, parse_delivery
+from projector.policy import changes_for
+from sender.domain import Cadence, Quota, Verdict, classify_error
+from shared.errors import Conflict
+from shared.events import ProspectUnsubscribed, ProspectUnsubscribedData, SendAttempted, SendAttemptedData
+from shared.lifecycle import campaign, prospect
+from tests.harness.ses_events import FIXTURES, addressed
+
+pytestmark = pytest.mark.unit
+
+# ------------------------------------------------------------------ sender: SES errors
+
+
+@pytest.mark.parametrize(
+    ("code", "http_status", "verdict"),
+    [
+        ("TooManyRequestsException", 429, Verdict.THROTTLED),  # rate: the same recipient goes again
+        ("Throttling", 429, Verdict.THROTTLED),  # any 429
+        ("LimitExceededException", 400, Verdict.PAUSE),  # the daily quota
+        ("SendingPausedException", 400, Verdict.PAUSE),
+        ("AccountSuspendedException", 400, Verdict.PAUSE),
+        ("MailFromDomainNotVerifiedException", 400, Verdict.PAUSE),
+        ("NotFoundException", 404, Verdict.PAUSE),  # configuration set or identity missing
+        ("MessageRejected", 400, Verdict.FAILED),  # this message only
+        ("BadRequestException", 400, Verdict.FAILED),
+        ("SomethingNew", 403, Verdict.FAILED),  # an unknown 4xx: this message, not the account
+        ("InternalFailure", 500, Verdict.AMBIGUOUS),  # SES may have accepted: never resent
+        ("ServiceUnavailable", 503, Verdict.AMBIGUOUS),
+        ("", None, Verdict.AMBIGUOUS),  # no status at all: assume the worst
+    ],
+)
+def test_classify_error(code, http_status, verdict):
+    assert classify_error(code, http_status) is verdict
+
+
+# ------------------------------------------------------------------ sender: cadence and quota
+
+
+@pytest.mark.parametrize(
+    ("interval", "asked_at", "slots"),
+    [
+        (0.2, [0.0, 0.0, 0.0], [0.0, 0.2, 0.4]),  # back to back: one interval apart
+        (0.2, [0.0, 0.1, 0.5], [0.0, 0.2, 0.5]),  # late asks start at once, never early
+        (1.0, [0.0, 10.0, 10.0], [0.0, 10.0, 11.0]),  # after idling: no burst to catch up
+        (0.5, [3.0, 3.2, 3.3, 3.4], [3.0, 3.5, 4.0, 4.5]),
+    ],
+)
+def test_cadence(interval, asked_at, slots):
+    cadence = Cadence(interval)
+    assert [cadence.next_slot(now) for now in asked_at] == pytest.approx(slots)
+
+
+@pytest.mark.parametrize(
+    ("quota", "exhausted"),
+    [
+        (Quota(), None),  # nothing known: no limit
+        (Quota(max_24_hour_send=200, sent_last_24_hours=199), None),
+        (Quota(max_24_hour_send=200, sent_last_24_hours=200), "daily quota"),
+        (Quota(max_24_hour_send=-1, sent_last_24_hours=10**6), None),  # -1: unlimited
+        (Quota(daily_cap=50, sent_by_us_last_24_hours=50), "daily cap"),
+        (Quota(daily_cap=50, sent_by_us_last_24_hours=49), None),
+    ],
+)
+def test_quota_exhaustion(quota, exhausted):
+    assert quota.exhausted() == exhausted
+    assert quota.try_reserve() is (exhausted is None)
+
+
+# ------------------------------------------------------------------ campaign lifecycle
+
+
+@pytest.mark.parametrize(
+    ("transition", "status", "actor", "allowed"),
+    [
+        ("request", "draft", "admin", True),
+        ("request", "paused", "admin", False),  # that is a resume
+        ("resume", "paused", "admin", True),
+        ("resume", "paused", "sender", False),  # only the admin resumes
+        ("pause", "sending", "admin", True),
+        ("pause", "sending", "sender", True),
+        ("pause", "sending", "ses", True),
+        ("pause", "sending", "reputation", True),
+        ("pause", "draft", "admin", False),
+        ("pause", "completed", "sender", False),
+        ("complete", "sending", "sender", True),
+        ("complete", "sending", "admin", False),  # the admin cancels instead
+        ("complete", "paused", "sender", False),
+        ("cancel", "draft", "admin", True),
+        ("cancel", "paused", "admin", True),
+        ("cancel", "sending", "admin", False),  # pause it first
+        ("cancel", "completed", "admin", False),
+    ],
+)
+def test_campaign_transitions(transition, status, actor, allowed):
+    assert campaign.may(transition, status, actor) is allowed
+
+
+@pytest.mark.parametrize(
+    ("status", "decision"),
+    [
+        ("draft", "request"),
+        ("paused", "resume"),
+        ("sending", "already_sending"),
+        ("completed", "not_sendable"),
+        ("cancelled", "not_sendable"),
+    ],
+)
+def test_decide_send(status, decision):
+    try:
+        assert campaign.decide_send(status) == decision
+    except Conflict as exc:
+        assert exc.code == decision
+
+
+@pytest.mark.parametrize(
+    ("check", "status", "refused"),
+    [
+        (campaign.check_editable, "draft", None),
+        (campaign.check_editable, "paused", None),
+        (campaign.check_editable, "sending", "not_editable"),
+        (campaign.check_editable, "completed", "not_editable"),
+        (campaign.check_pausable, "sending", None),
+        (campaign.check_pausable, "paused", None),  # asking again changes nothing
+        (campaign.check_pausable, "draft", "not_pausable"),
+        (campaign.check_cancellable, "paused", None),
+        (campaign.check_cancellable, "sending", "not_cancellable"),
+    ],
+)
+def test_the_admins_campaign_checks(check, status, refused):
+    if refused is None:
+        check(status)
+    else:
+        with pytest.raises(Conflict) as raised:
+            check(status)
+        assert raised.value.code == refused
+
+
+# ------------------------------------------------------------------ prospect lifecycle
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "override", "allowed"),
+    [
+        ("active", "unsubscribed", False, True),
+        ("active", "bounced", False, True),
+        ("bounced", "active", False, True),  # a bounce is not a person's no
+        ("unsubscribed", "active", False, False),
+        ("unsubscribed", "active", True, True),
+        ("complained", "active", False, False),
+        ("complained", "active", True, True),
+        ("complained", "unsubscribed", False, True),  # the admin may move down, just not to active
+    ],
+)
+def test_check_status_change(current, wanted, override, allowed):
+    if allowed:
+        prospect.check_status_change(current, wanted, override_suppression=override)
+    else:
+        with pytest.raises(Conflict) as raised:
+            prospect.check_status_change(current, wanted, override_suppression=override)
+        assert raised.value.code == "suppressed"
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "rises"),
+    [
+        ("active", "bounced", True),
+        ("active", "complained", True),
+        ("bounced", "unsubscribed", True),  # the recipient's no outranks a bounce
+        ("unsubscribed", "bounced", False),  # a late bounce never hides an unsubscribe
+        ("complained", "unsubscribed", False),
+        ("unsubscribed", "unsubscribed", False),
+    ],
+)
+def test_status_rank(current, target, rises):
+    assert prospect.rises(current, target) is rises
+
+
+def test_the_rank_and_the_statuses_agree():
+    assert sorted(prospect.RANK) == sorted(prospect.STATUSES)
+    assert set(prospect.SUPPRESSED_AS.values()) <= set(prospect.STATUSES) - {"active"}
+
+
+# ------------------------------------------------------------------ event-ingest: parsing
+
+SEND = {
+    "id": uuid.UUID("0190a0a0-0000-7000-8000-000000000001"),
+    "campaign_id": uuid.UUID("0190a0a0-0000-7000-8000-000000000002"),
+    "prospect_id": uuid.UUID("0190a0a0-0000-7000-8000-000000000003"),
+    "ses_message_id": "0100018f-test-message",
+}
+
+
+def fixture(kind: str, **detail_changes: object) -> dict:
+    payload = addressed(kind, SEND)
+    payload["detail"].update(detail_changes)
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("payload", "event_type", "rejected"),
+    [
+        (fixture("delivery"), "Delivery", None),
+        (fixture("bounce-permanent"), "Bounce", None),
+        (fixture("complaint"), "Complaint", None),
+        (fixture("click"), "Click", None),
+        (json.loads((FIXTURES / "sending-status-disabled.json").read_text()), None, None),  # account-level
+        ({"id": "x"}, None, "not an EventBridge SES event"),
+        (fixture("delivery", mail={"messageId": 7}), None, "the SES event detail is invalid"),
+        (fixture("bounce-permanent", bounce=None), None, "a Bounce event without its bounce object"),
+    ],
+)
+def test_parse_delivery(payload, event_type, rejected):
+    if rejected:
+        with pytest.raises(RejectedPayload) as raised:
+            parse_delivery(payload)
+        assert raised.value.reason == rejected
+        return
+    incoming = parse_delivery(payload)
+    assert incoming.event_type == event_type
+    if event_type is not None:
+        assert incoming.tagged == SendRef(SEND["id"], SEND["campaign_id"], SEND["prospect_id"])
+
+
+def key_of(payload: dict) -> str:
+    incoming = parse_delivery(payload)
+    assert incoming.detail is not None
+    return dedupe_key(incoming.detail, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def other_recipient(payload: dict) -> dict:
+    changed = copy.deepcopy(payload)
+    changed["detail"]["mail"]["destination"] = ["someone.else@example.com"]
+    return changed
+
+
+def other_envelope(payload: dict) -> dict:
+    changed = copy.deepcopy(payload)
+    changed["id"] = str(uuid.uuid4())
+    changed["time"] = "2030-01-01T00:00:00Z"
+    return changed
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        (fixture("delivery"), other_envelope(fixture("delivery")), True),  # EventBridge's retry
+        (fixture("delivery"), fixture("open"), False),  # another kind of event
+        (fixture("delivery"), other_recipient(fixture("delivery")), False),
+        (fixture("bounce-permanent"), other_envelope(fixture("bounce-permanent")), True),  # by feedback id
+    ],
+)
+def test_dedupe_key(first, second, same):
+    assert (key_of(first) == key_of(second)) is same
+
+
+# ------------------------------------------------------------------ projector: what an event means
+
+
+def ses_event(kind: str):
+    incoming = parse_delivery(fixture(kind))
+    return domain_event(incoming, incoming.tagged, "test")
+
+
+@pytest.mark.parametrize(
+    ("kind", "facts", "prospect_status", "unsubscribe_source"),
+    [
+        ("send", {"sent_at"}, None, None),
+        ("delivery", {"sent_at", "delivered_at"}, None, None),
+        ("open", {"sent_at", "delivered_at", "opened_at"}, None, None),  # an open proves delivery
+        ("click", {"sent_at", "delivered_at", "opened_at", "clicked_at"}, None, None),
+        ("bounce-permanent", {"sent_at", "bounced_at"}, "bounced", None),
+        ("bounce-transient", {"sent_at", "transient_bounce_at"}, None, None),  # logged only
+        ("complaint", {"sent_at", "delivered_at", "complained_at"}, "complained", "complaint"),
+        ("reject", {"rejected_at"}, None, None),
+        ("rendering-failure", {"failed_at"}, None, None),
+        ("delivery-delay", {"sent_at", "delayed_at"}, None, None),
+    ],
+)
+def test_changes_for_ses_events(kind, facts, prospect_status, unsubscribe_source):
+    changes = changes_for(ses_event(kind))
+    assert changes is not None
+    assert (changes.send_id, changes.campaign_id, changes.prospect_id) == (
+        SEND["id"], SEND["campaign_id"], SEND["prospect_id"],
+    )  # fmt: skip
+    assert set(changes.facts) == facts
+    assert changes.prospect_status == prospect_status
+    assert changes.unsubscribe_source == unsubscribe_source
+
+
+@pytest.mark.parametrize(
+    ("outcome", "fact", "error_kept"),
+    [("sent", "sent_at", False), ("failed", "failed_at", True), ("unknown", "unknown_at", True)],
+)
+def test_changes_for_the_senders_outcome(outcome, fact, error_kept):
+    event = SendAttempted.new(
+        SendAttemptedData(
+            send_id=SEND["id"], campaign_id=SEND["campaign_id"], prospect_id=SEND["prospect_id"],
+            outcome=outcome, error_message="boom",
+        ),
+        correlation_id="test",
+    )  # fmt: skip
+    changes = changes_for(event)
+    assert changes is not None and set(changes.facts) == {fact}
+    assert (changes.error == "boom") is error_kept
+
+
+@pytest.mark.parametrize(("send_id", "facts"), [(SEND["id"], {"unsubscribed_at"}), (None, set())])
+def test_changes_for_an_unsubscribe(send_id, facts):
+    event = ProspectUnsubscribed.new(
+        ProspectUnsubscribedData(prospect_id=SEND["prospect_id"], send_id=send_id, source="one_click"),
+        correlation_id="test",
+    )
+    changes = changes_for(event)
+    assert changes is not None
+    assert set(changes.facts) == facts  # an unsubscribe with no send sets no send fact
+    assert (changes.prospect_status, changes.unsubscribe_source) == ("unsubscribed", "one_click")
+
+
+def test_events_for_no_send_of_ours_change_nothing():
+    incoming = parse_delivery(fixture("delivery"))
+    untagged = domain_event(incoming, SendRef(None, None, None), "test")
+    assert changes_for(untagged) is None
