@@ -92,10 +92,12 @@ async def ensure_database(dsn: str) -> bool:
         await admin.close()
 
 
-def set_clause(changes: Mapping[str, Any], *, first: int) -> tuple[str, list[Any]]:
+def set_clause(changes: Mapping[str, Any], *, first: int, allowed: frozenset[str]) -> tuple[str, list[Any]]:
     """`a = $first, b = $first+1, ...` and the values in that order, for an UPDATE's SET.
 
-    The column names come from the code, never from input (callers pass
-    validated model fields); the values are parameters."""
+    The column names come from the code, never from input (callers pass validated
+    model fields), and must be among `allowed`; the values are parameters."""
+    if unknown := set(changes) - allowed:
+        raise ValueError(f"columns not allowed here: {sorted(unknown)}")
     names = list(changes)
     return ", ".join(f"{name} = ${first + i}" for i, name in enumerate(names)), [changes[n] for n in names]

@@ -161,10 +161,7 @@ async def edit(
     conn: asyncpg.Connection, campaign_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> asyncpg.Record:
     """Content only (the caller checked `check_editable` under a row lock)."""
-    unknown = set(changes) - CONTENT_FIELDS
-    if unknown:
-        raise ValueError(f"not campaign content: {sorted(unknown)}")
-    assignments, values = set_clause(changes, first=2)
+    assignments, values = set_clause(changes, first=2, allowed=CONTENT_FIELDS)
     return await conn.fetchrow(
         f"UPDATE email_campaigns SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
         campaign_id,

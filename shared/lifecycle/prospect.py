@@ -99,10 +99,7 @@ async def edit(
     conn: asyncpg.Connection, prospect_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> asyncpg.Record:
     """Personal fields only; the status moves through the functions below."""
-    unknown = set(changes) - PERSONAL_FIELDS
-    if unknown:
-        raise ValueError(f"not personal fields: {sorted(unknown)}")
-    assignments, values = set_clause(changes, first=2)
+    assignments, values = set_clause(changes, first=2, allowed=PERSONAL_FIELDS)
     return await conn.fetchrow(
         f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
         prospect_id,

@@ -1,4 +1,11 @@
-"""Applying one event to the read tables (inside the transaction that tracks it)."""
+"""Applying one event (inside the transaction that tracks it): first the read tables, then
+the decisions that act on what they show.
+
+The read tables (send_status, campaign_stats) are a projection: a rebuild drops and
+replays them. The decisions (raise a prospect's status on a bounce or complaint, keep the
+opt-out audit row, pause a campaign whose reputation is at risk) act on the world through
+the lifecycle modules; a rebuild does not run them again (`side_effects=False`).
+"""
 
 from __future__ import annotations
 
@@ -30,12 +37,12 @@ async def project(event: Envelope, conn: asyncpg.Connection, *, options: Project
         if changes.send_id is not None:
             counters = await store.apply_send_changes(conn, changes)
         if options.side_effects:
-            await _side_effects(event, conn, changes, counters, options)
+            await _act(event, conn, changes, counters, options)
     APPLIED.labels(event.type).inc()
     LAG.set(max(0.0, time.time() - event.occurred_at.timestamp()))
 
 
-async def _side_effects(
+async def _act(
     event: Envelope,
     conn: asyncpg.Connection,
     changes: SendChanges,
