@@ -1,11 +1,13 @@
 """Creating and dropping a RabbitMQ vhost for a test run.
 
 Through the management API when it answers, else through rabbitmqctl on this
-machine. Neither: the run fails and says so.
+machine (the plugin is off by default on these machines). Neither: the run
+fails and says so.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -56,21 +58,49 @@ async def delete_vhost(management_url: str | None, vhost: str) -> None:
                 return
         except aiohttp.ClientConnectionError:
             pass
-    _rabbitmqctl("delete_vhost", vhost)
+    _rabbitmqctl("delete_vhost", vhost, missing_ok=True)
 
 
-def _rabbitmqctl(*args: str) -> None:
+def _rabbitmqctl(*args: str, missing_ok: bool = False) -> str:
     ctl = shutil.which("rabbitmqctl")
     if ctl is None:
         raise RuntimeError(
-            "cannot create a RabbitMQ vhost: the management API does not answer and rabbitmqctl "
+            "cannot manage RabbitMQ for the tests: the management API does not answer and rabbitmqctl "
             "is not installed (enable the plugin: rabbitmq-plugins enable rabbitmq_management)"
         )
-    subprocess.run([ctl, "-q", *args], check=True, capture_output=True, timeout=60)
+    result = subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=60)
+    gone = "does not exist" in result.stdout + result.stderr or "not_found" in result.stdout + result.stderr
+    if result.returncode != 0 and not (missing_ok and gone):
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
 
 
-async def close_connections(management_url: str, vhost: str, *, connection_name: str) -> int:
-    """Force-close the vhost's client connections with this name (a broker-side drop)."""
+async def close_connections(management_url: str | None, vhost: str, *, connection_name: str) -> int:
+    """Force-close the vhost's client connections with this name (a broker-side drop):
+    through the management API when it answers, else through rabbitmqctl."""
+    if management_url is not None:
+        try:
+            return await _close_through_api(management_url, vhost, connection_name)
+        except aiohttp.ClientConnectionError:
+            pass  # no management plugin: the machine's own rabbitmqctl
+    listed = json.loads(_rabbitmqctl("list_connections", "pid", "vhost", "client_properties", "--formatter", "json"))
+    closed = 0
+    for connection in listed:
+        properties = dict(_pairs(connection.get("client_properties", [])))
+        if connection.get("vhost") == vhost and properties.get("connection_name") == connection_name:
+            _rabbitmqctl("close_connection", connection["pid"], "test: connection drop", missing_ok=True)
+            closed += 1
+    return closed
+
+
+def _pairs(properties: object) -> list[tuple[str, object]]:
+    """rabbitmqctl's JSON gives client_properties as [name, type, value] triples."""
+    if isinstance(properties, dict):
+        return list(properties.items())
+    return [(item[0], item[-1]) for item in properties if isinstance(item, list) and len(item) >= 2]
+
+
+async def _close_through_api(management_url: str, vhost: str, connection_name: str) -> int:
     base, auth = _api(management_url)
     closed = 0
     async with aiohttp.ClientSession(headers=auth, timeout=aiohttp.ClientTimeout(total=10)) as http:

@@ -114,3 +114,12 @@ def test_a_service_refuses_to_start_without_its_secret(module, variable):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert variable in lines[0]
+
+
+def test_the_import_limit_admits_a_million_row_file(monkeypatch):
+    """A 1M-row CSV is about 100 MB (docs/benchmarks.md); the import streams it in flat memory."""
+    gateway_env(monkeypatch)
+    monkeypatch.setenv("ADMIN_JWT_SECRET", "a" * 32)
+    monkeypatch.setenv("PROXY_SHARED_SECRET", "p" * 32)
+    monkeypatch.delenv("IMPORT_MAX_BYTES", raising=False)
+    assert GatewaySettings().import_max_bytes == 1024**3

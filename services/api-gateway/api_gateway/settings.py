@@ -19,5 +19,7 @@ class GatewaySettings(Settings, MessageIdentity):
     login_block_seconds: int = Field(default=300, ge=0)
     # X-Forwarded-For is believed only from these addresses or networks (comma-separated).
     trusted_proxies: str = ""
-    import_max_bytes: int = Field(default=50 * 1024**2, ge=1024)
+    # The import streams (memory is flat in the file's size: docs/benchmarks.md), so the
+    # limit is about how long one request may run: 1 GiB holds several million rows.
+    import_max_bytes: int = Field(default=1024**3, ge=1024)
     json_max_bytes: int = Field(default=1024**2, ge=1024)
