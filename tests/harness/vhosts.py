@@ -7,7 +7,6 @@ fails and says so.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -83,21 +82,16 @@ async def close_connections(management_url: str | None, vhost: str, *, connectio
             return await _close_through_api(management_url, vhost, connection_name)
         except aiohttp.ClientConnectionError:
             pass  # no management plugin: the machine's own rabbitmqctl
-    listed = json.loads(_rabbitmqctl("list_connections", "pid", "vhost", "client_properties", "--formatter", "json"))
+    # Plain output: close_connection takes the pid as printed here (not as the JSON formatter gives it).
+    listed = _rabbitmqctl("list_connections", "pid", "vhost", "client_properties", "--no-table-headers")
     closed = 0
-    for connection in listed:
-        properties = dict(_pairs(connection.get("client_properties", [])))
-        if connection.get("vhost") == vhost and properties.get("connection_name") == connection_name:
-            _rabbitmqctl("close_connection", connection["pid"], "test: connection drop", missing_ok=True)
+    for line in listed.splitlines():
+        pid, _, rest = line.partition("\t")
+        listed_vhost, _, properties = rest.partition("\t")
+        if listed_vhost == vhost and f'{{"connection_name","{connection_name}"}}' in properties:
+            _rabbitmqctl("close_connection", pid, "test: connection drop", missing_ok=True)
             closed += 1
     return closed
-
-
-def _pairs(properties: object) -> list[tuple[str, object]]:
-    """rabbitmqctl's JSON gives client_properties as [name, type, value] triples."""
-    if isinstance(properties, dict):
-        return list(properties.items())
-    return [(item[0], item[-1]) for item in properties if isinstance(item, list) and len(item) >= 2]
 
 
 async def _close_through_api(management_url: str, vhost: str, connection_name: str) -> int:
