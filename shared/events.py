@@ -89,6 +89,22 @@ class CampaignPausedData(CampaignRef):
     paused_by: Literal["admin", "sender", "ses", "reputation"]
 
 
+# Why a campaign is paused, for programs (the admin reads `reason`). What each
+# means and what lifts it: shared.lifecycle.campaign.PAUSE_REASONS.
+PauseCode: TypeAlias = Literal[
+    "manual", "credentials", "sandbox", "failure_run", "daily_quota", "daily_cap", "account_paused",
+    "configuration", "ses_unavailable", "template", "reputation",
+]  # fmt: skip
+
+
+class CampaignPausedV2Data(CampaignRef):
+    reason: Reason
+    code: PauseCode
+    paused_by: Literal["admin", "sender", "ses", "reputation"]
+    # When the pause lifts by itself (daily quota and cap); None: an admin resumes it.
+    resumes_at: AwareDatetime | None = None
+
+
 class CampaignResumedData(CampaignRef):
     resumed_by: str | None = Field(default=None, max_length=320)
 
@@ -118,6 +134,14 @@ class CampaignPaused(Envelope):
     type: Literal["campaign.paused"] = "campaign.paused"
     version: Literal[1] = 1
     data: CampaignPausedData
+
+
+class CampaignPausedV2(Envelope):
+    """Version 2 adds the machine-readable code and when the pause lifts."""
+
+    type: Literal["campaign.paused"] = "campaign.paused"
+    version: Literal[2] = 2
+    data: CampaignPausedV2Data
 
 
 class CampaignResumed(Envelope):
@@ -349,6 +373,7 @@ CATALOG: tuple[type[Envelope], ...] = (
     CampaignRequested,
     CampaignChunkCompleted,
     CampaignPaused,
+    CampaignPausedV2,
     CampaignResumed,
     CampaignCompleted,
     CampaignCancelled,

@@ -9,7 +9,9 @@ that write `email_campaigns`.
 
 Every status change is one statement that re-checks the source state in its
 WHERE clause (so two writers racing cannot both win) and appends its event
-only when it changed the row. The gateway (admin), the sender, event-ingest
+only when it changed the row. A pause carries a code (PAUSE_REASONS); the
+self-lifting ones (daily quota, daily cap) say when they lift, and the
+sender's watch resumes them then. The gateway (admin), the sender, event-ingest
 (SES account state) and the projector's reputation guard all call these.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import asyncpg
@@ -32,15 +35,36 @@ from shared.events import (
     CampaignChunkCompletedData,
     CampaignCompleted,
     CampaignCompletedData,
-    CampaignPaused,
-    CampaignPausedData,
+    CampaignPausedV2,
+    CampaignPausedV2Data,
     CampaignRequested,
     CampaignResumed,
     Envelope,
+    PauseCode,
 )
 from shared.ids import uuid7
 
 Status = Literal["draft", "sending", "paused", "completed", "cancelled"]
+
+# Every pause carries one of these codes (email_campaigns.pause_reason), beside the
+# human status_reason: what it means, and what lifts it.
+PAUSE_REASONS: Mapping[PauseCode, str] = {
+    "manual": "the admin paused it; the admin resumes it",
+    "credentials": "AWS refused or lacks the credentials (account-wide); fix them, then resume",
+    "sandbox": "the SES account is in the sandbox and a recipient is not verified (account-wide); "
+    "request production access, then resume",
+    "failure_run": "SEND_FAILURE_RUN_PAUSE sends failed in a row; read the last error, fix, resume",
+    "daily_quota": "the SES 24-hour quota is used up (account-wide); lifts by itself at resumes_at",
+    "daily_cap": "DAILY_SEND_CAP is reached for the day (account-wide); lifts by itself at resumes_at",
+    "account_paused": "SES paused, disabled or suspended sending for the account; resume once SES allows",
+    "configuration": "an SES identity, MAIL FROM domain or configuration set is missing or unverified "
+    "(account-wide); fix it, then resume",
+    "ses_unavailable": "SES answered ambiguously (timeouts, 5xx) several times in a row; resume when it is back",
+    "template": "the campaign's template cannot be rendered; edit it, then resume",
+    "reputation": "the bounce or complaint rate passed its limit; clean the list, then resume",
+}
+# Pauses that lift by themselves when their window allows (the sender's watch resumes them).
+SELF_LIFTING: frozenset[PauseCode] = frozenset({"daily_quota", "daily_cap"})
 Actor = Literal["admin", "sender", "ses", "reputation"]
 TransitionName = Literal["request", "resume", "pause", "complete", "cancel"]
 
@@ -54,7 +78,8 @@ class Transition:
 
 TRANSITIONS: Mapping[TransitionName, Transition] = {
     "request": Transition(frozenset({"draft"}), "sending", frozenset({"admin"})),
-    "resume": Transition(frozenset({"paused"}), "sending", frozenset({"admin"})),
+    # The sender resumes only a pause that lifts by itself (SELF_LIFTING), once it is due.
+    "resume": Transition(frozenset({"paused"}), "sending", frozenset({"admin", "sender"})),
     "pause": Transition(
         frozenset({"sending"}), "paused", frozenset({"admin", "sender", "ses", "reputation"})
     ),
@@ -111,7 +136,7 @@ def check_cancellable(status: str) -> None:
 
 COLUMNS = (
     "id, name, subject, body_html, body_text, from_email, from_name, reply_to, status, "
-    "status_reason, created_at, updated_at, started_at, completed_at"
+    "status_reason, pause_reason, resumes_at, created_at, updated_at, started_at, completed_at"
 )
 CONTENT_FIELDS = frozenset(
     {"name", "subject", "body_html", "body_text", "from_email", "from_name", "reply_to"}
@@ -125,18 +150,33 @@ RETURNING {COLUMNS}
 
 # Each transition: $1 the campaign, $2 its source states (from TRANSITIONS).
 START = """
-UPDATE email_campaigns SET status = 'sending', status_reason = NULL,
+UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
        started_at = COALESCE(started_at, now()), updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING id
 """
+# The sender's resume of a pause that lifts by itself: still that pause, and due.
+RESUME_DUE = """
+UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
+       updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[]) AND pause_reason = ANY($3::text[]) AND resumes_at <= now()
+RETURNING id
+"""
 PAUSE = """
-UPDATE email_campaigns SET status = 'paused', status_reason = $3, updated_at = now()
+UPDATE email_campaigns SET status = 'paused', status_reason = $3, pause_reason = $4, resumes_at = $5,
+       updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING id
 """
+# A self-lifting pause that is not over yet (the quota still used up) waits longer.
+POSTPONE = """
+UPDATE email_campaigns SET resumes_at = $2, updated_at = now()
+WHERE id = $1 AND status = 'paused' AND pause_reason = ANY($3::text[])
+RETURNING id
+"""
 CANCEL = f"""
-UPDATE email_campaigns SET status = 'cancelled', status_reason = $3, updated_at = now()
+UPDATE email_campaigns SET status = 'cancelled', status_reason = $3, pause_reason = NULL, resumes_at = NULL,
+       updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING {COLUMNS}
 """
@@ -145,6 +185,11 @@ COMPLETE = """
 UPDATE email_campaigns SET status = 'completed', completed_at = now(), updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[]) AND sender_lease = $3
 RETURNING id
+"""
+DUE = """
+SELECT id, pause_reason, resumes_at FROM email_campaigns
+WHERE resumes_at <= now() AND status = 'paused' AND pause_reason = ANY($1::text[])
+ORDER BY resumes_at
 """
 SENDING = "SELECT id FROM email_campaigns WHERE status = 'sending' ORDER BY id"
 
@@ -180,29 +225,55 @@ async def start(conn: asyncpg.Connection | asyncpg.Pool, event: CampaignRequeste
     return await change_and_append(conn, START, args, event) is not None
 
 
+async def resume_due(conn: asyncpg.Connection | asyncpg.Pool, event: CampaignResumed) -> bool:
+    """paused -> sending by the sender, for a self-lifting pause whose time has come."""
+    args = (event.data.campaign_id, _sources("resume"), sorted(SELF_LIFTING))
+    return await change_and_append(conn, RESUME_DUE, args, event) is not None
+
+
+async def due_to_resume(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    """Campaigns whose self-lifting pause is due (id, pause_reason, resumes_at)."""
+    return await conn.fetch(DUE, sorted(SELF_LIFTING))
+
+
+async def postpone(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, resumes_at: datetime
+) -> bool:
+    return await conn.fetchval(POSTPONE, campaign_id, resumes_at, sorted(SELF_LIFTING)) is not None
+
+
 async def pause(
     conn: asyncpg.Connection | asyncpg.Pool,
     campaign_id: uuid.UUID,
     reason: str,
     *,
+    code: PauseCode,
     by: Actor,
     cause: Envelope | None = None,
     correlation_id: str | None = None,
+    resumes_at: datetime | None = None,
 ) -> bool:
     """sending -> paused, with the reason shown to the admin. False when it was not sending."""
-    event = CampaignPaused.new(
-        CampaignPausedData(campaign_id=campaign_id, reason=reason, paused_by=by),
+    if (resumes_at is not None) != (code in SELF_LIFTING):
+        raise ValueError(f"a {code} pause {'needs' if code in SELF_LIFTING else 'takes no'} resumes_at")
+    event = CampaignPausedV2.new(
+        CampaignPausedV2Data(campaign_id=campaign_id, reason=reason, code=code, paused_by=by, resumes_at=resumes_at),
         cause=cause, correlation_id=correlation_id,
     )  # fmt: skip
-    return await change_and_append(conn, PAUSE, (campaign_id, _sources("pause"), reason), event) is not None
+    args = (campaign_id, _sources("pause"), reason, code, resumes_at)
+    return await change_and_append(conn, PAUSE, args, event) is not None
 
 
 async def pause_all_sending(
-    conn: asyncpg.Connection, reason: str, *, by: Actor, cause: Envelope
-) -> list[uuid.UUID]:
+    conn: asyncpg.Connection | asyncpg.Pool, reason: str, *, code: PauseCode, by: Actor, cause: Envelope,
+    resumes_at: datetime | None = None,
+) -> list[uuid.UUID]:  # fmt: skip
     """Every sending campaign -> paused (an account-level fault); returns those paused."""
     candidates = [row["id"] for row in await conn.fetch(SENDING)]
-    return [id_ for id_ in candidates if await pause(conn, id_, reason, by=by, cause=cause)]
+    return [
+        id_ for id_ in candidates
+        if await pause(conn, id_, reason, code=code, by=by, cause=cause, resumes_at=resumes_at)
+    ]  # fmt: skip
 
 
 async def cancel(

@@ -186,6 +186,10 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
                 await asyncio.sleep(0.05)
         await page.get_by_role("button", name="Pause").click()
         await expect(page.locator(".badge").first).to_have_text("paused", timeout=TIMEOUT)
+        note = page.locator(".pause-note")
+        await expect(note).to_contain_text("Paused by an admin")
+        await expect(note).to_have_attribute("data-pause", "manual")
+        await audit(page, "campaign-paused")
         await asyncio.sleep(1.5)  # nothing more goes out while paused
         paused_at = len(await ses_emulator.sent_messages())
         assert 1 <= paused_at < 4

@@ -61,6 +61,8 @@ class SesStub:
         }
     )
     faults: deque[Fault] = field(default_factory=deque)
+    # Every call answers this until it is cleared (credentials refused, say), after `faults`.
+    refusing: Fault | None = None
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     endpoint_url: str = ""
@@ -80,6 +82,8 @@ class SesStub:
                     self.received.append(Received(time.monotonic(), body))
                 await asyncio.sleep(fault.hang_seconds)
             return _error(fault.status, fault.code, fault.message)
+        if self.refusing is not None:
+            return _error(self.refusing.status, self.refusing.code, self.refusing.message)
         self.received.append(Received(time.monotonic(), body))
         return web.json_response({"MessageId": f"stub-{uuid.uuid4()}"})
 

@@ -70,7 +70,9 @@ def _rabbitmqctl(*args: str, missing_ok: bool = False) -> str:
     result = subprocess.run([ctl, "-q", *args], capture_output=True, text=True, timeout=60)
     gone = "does not exist" in result.stdout + result.stderr or "not_found" in result.stdout + result.stderr
     if result.returncode != 0 and not (missing_ok and gone):
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise RuntimeError(
+            f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
     return result.stdout
 
 

@@ -4,6 +4,7 @@ its source states, and appends its event exactly when it changed one (never othe
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +12,8 @@ from shared import db
 from shared.events import (
     CampaignRequested,
     CampaignRequestedData,
+    CampaignResumed,
+    CampaignResumedData,
     ProspectUnsubscribed,
     ProspectUnsubscribedData,
 )
@@ -42,7 +45,7 @@ LEASE = uuid.UUID("0190a0a0-0000-7000-8000-00000000beef")
 
 
 async def do_pause(pool, id_):
-    return await campaign.pause(pool, id_, "test", by="sender", correlation_id="test")
+    return await campaign.pause(pool, id_, "test", code="failure_run", by="sender", correlation_id="test")
 
 
 async def do_complete(pool, id_):
@@ -100,7 +103,7 @@ async def pause_every_sending_campaign(pool) -> None:
     draft = await new_campaign(pool, "draft")
     async with pool.acquire() as conn, conn.transaction():
         paused = await campaign.pause_all_sending(
-            conn, "account", by="ses", cause=CampaignRequested.new(
+            conn, "account", code="credentials", by="ses", cause=CampaignRequested.new(
                 CampaignRequestedData(campaign_id=draft), correlation_id="t"),
         )  # fmt: skip
     assert sorted(paused) == sorted(sending)
@@ -163,3 +166,35 @@ async def test_erasure_deletes_the_row_keeps_the_suppression_and_says_so(pool, s
     )
     assert kept == (status if suppressed else None)
     assert await events_about(pool, "prospect_id", row["id"]) == ["prospect.erased"]
+
+
+async def test_a_pause_says_when_it_lifts_exactly_when_it_lifts_by_itself(pool):
+    campaign_id = await new_campaign(pool, "sending")
+    later = datetime.now(UTC) + timedelta(hours=3)
+    with pytest.raises(ValueError, match="needs resumes_at"):
+        await campaign.pause(
+            pool, campaign_id, "daily cap", code="daily_cap", by="sender", correlation_id="t"
+        )
+    with pytest.raises(ValueError, match="takes no resumes_at"):
+        await campaign.pause(
+            pool, campaign_id, "x", code="manual", by="admin", correlation_id="t", resumes_at=later
+        )
+    assert await campaign.pause(
+        pool, campaign_id, "daily cap", code="daily_cap", by="sender", correlation_id="t", resumes_at=later
+    )
+    row = await pool.fetchrow(
+        "SELECT pause_reason, resumes_at FROM email_campaigns WHERE id = $1", campaign_id
+    )
+    assert (row["pause_reason"], row["resumes_at"]) == ("daily_cap", later)
+    data = await pool.fetchval(
+        "SELECT data FROM events WHERE type = 'campaign.paused' AND data->>'campaign_id' = $1",
+        str(campaign_id),
+    )
+    assert (data["code"], datetime.fromisoformat(data["resumes_at"])) == ("daily_cap", later)
+    # Resuming clears both: a sending campaign has no pause.
+    event = CampaignResumed.new(CampaignResumedData(campaign_id=campaign_id), correlation_id="t")
+    assert await campaign.start(pool, event)
+    row = await pool.fetchrow(
+        "SELECT pause_reason, resumes_at FROM email_campaigns WHERE id = $1", campaign_id
+    )
+    assert (row["pause_reason"], row["resumes_at"]) == (None, None)

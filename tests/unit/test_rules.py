@@ -10,13 +10,25 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from event_ingest.domain import RejectedPayload, SendRef, dedupe_key, domain_event, parse_delivery
 from projector.policy import changes_for
-from sender.domain import Cadence, Quota, Verdict, classify_error
+from sender.domain import (
+    QUOTA_RECHECK,
+    Cadence,
+    Quota,
+    Verdict,
+    account_fault,
+    cap_resumes_at,
+    classify_error,
+    day_start,
+    quota_resumes_at,
+    redact,
+)
 from shared.errors import Conflict
 from shared.events import ProspectUnsubscribed, ProspectUnsubscribedData, SendAttempted, SendAttemptedData
 from shared.lifecycle import campaign, prospect
@@ -27,26 +39,89 @@ pytestmark = pytest.mark.unit
 # ------------------------------------------------------------------ sender: SES errors
 
 
+FROM = "outreach@example.com"
+
+
 @pytest.mark.parametrize(
-    ("code", "http_status", "verdict"),
+    ("code", "http_status", "message", "verdict", "pause_code"),
     [
-        ("TooManyRequestsException", 429, Verdict.THROTTLED),  # rate: the same recipient goes again
-        ("Throttling", 429, Verdict.THROTTLED),  # any 429
-        ("LimitExceededException", 400, Verdict.PAUSE),  # the daily quota
-        ("SendingPausedException", 400, Verdict.PAUSE),
-        ("AccountSuspendedException", 400, Verdict.PAUSE),
-        ("MailFromDomainNotVerifiedException", 400, Verdict.PAUSE),
-        ("NotFoundException", 404, Verdict.PAUSE),  # configuration set or identity missing
-        ("MessageRejected", 400, Verdict.FAILED),  # this message only
-        ("BadRequestException", 400, Verdict.FAILED),
-        ("SomethingNew", 403, Verdict.FAILED),  # an unknown 4xx: this message, not the account
-        ("InternalFailure", 500, Verdict.AMBIGUOUS),  # SES may have accepted: never resent
-        ("ServiceUnavailable", 503, Verdict.AMBIGUOUS),
-        ("", None, Verdict.AMBIGUOUS),  # no status at all: assume the worst
+        ("TooManyRequestsException", 429, "", Verdict.THROTTLED, None),  # the same recipient goes again
+        ("Throttling", 429, "", Verdict.THROTTLED, None),  # any 429
+        ("LimitExceededException", 400, "", Verdict.PAUSE, "daily_quota"),
+        ("SendingPausedException", 400, "", Verdict.PAUSE, "account_paused"),
+        ("AccountSuspendedException", 400, "", Verdict.PAUSE, "account_paused"),
+        ("MailFromDomainNotVerifiedException", 400, "", Verdict.PAUSE, "configuration"),
+        ("NotFoundException", 404, "", Verdict.PAUSE, "configuration"),  # configuration set or identity
+        ("InvalidClientTokenId", 403, "The security token is invalid.", Verdict.PAUSE, "credentials"),
+        ("SignatureDoesNotMatch", 403, "Check your AWS Secret Access Key", Verdict.PAUSE, "credentials"),
+        ("ExpiredToken", 403, "", Verdict.PAUSE, "credentials"),
+        ("ExpiredTokenException", 403, "", Verdict.PAUSE, "credentials"),
+        ("UnrecognizedClientException", 403, "", Verdict.PAUSE, "credentials"),
+        ("AccessDenied", 403, "", Verdict.PAUSE, "credentials"),
+        ("AccessDeniedException", 403, "not authorized to perform ses:SendEmail", Verdict.PAUSE, "credentials"),
+        # In the sandbox every unverified recipient is refused alike: the account, not the message.
+        ("MessageRejected", 400, "Email address is not verified. The following identities failed the check"
+         " in region US-EAST-1: jane@customer.example", Verdict.PAUSE, "sandbox"),
+        ("MessageRejected", 400, "Email address is not verified. The following identities failed the check"
+         " in region US-EAST-1: outreach@example.com", Verdict.PAUSE, "configuration"),  # our own sender
+        ("MessageRejected", 400, "Illegal address", Verdict.FAILED, None),  # this message only
+        ("BadRequestException", 400, "", Verdict.FAILED, None),
+        ("SomethingNew", 403, "", Verdict.FAILED, None),  # an unknown 4xx: this message, not the account
+        ("InternalFailure", 500, "", Verdict.AMBIGUOUS, None),  # SES may have accepted: never resent
+        ("ServiceUnavailable", 503, "", Verdict.AMBIGUOUS, None),
+        ("", None, "", Verdict.AMBIGUOUS, None),  # no status at all: assume the worst
+    ],
+)  # fmt: skip
+def test_classify_error(code, http_status, message, verdict, pause_code):
+    assert classify_error(code, http_status, message, FROM) is verdict
+    fault = account_fault(code, message, FROM)
+    assert (fault[0] if fault else None) == pause_code
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        ("The request signature we calculated does not match.\nCredential=AKIAIOSFODNN7EXAMPLE/20261201",
+         "The request signature we calculated does not match."),  # only the first line
+        ("Key AKIAIOSFODNN7EXAMPLE is not allowed", "Key [access key id] is not allowed"),
+        ("x" * 400, "x" * 300),
+        (None, ""),
+    ],
+)  # fmt: skip
+def test_aws_messages_are_shown_without_key_ids(message, shown):
+    assert redact(message) == shown
+
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("now", "zone", "lifts_at"),
+    [
+        ("2026-12-01T15:00:00+00:00", ZoneInfo("UTC"), "2026-12-02T00:00:00+00:00"),
+        ("2026-12-01T23:30:00+00:00", BERLIN, "2026-12-03T00:00:00+01:00"),  # already the 2nd in Berlin
+        ("2026-03-28T12:00:00+00:00", BERLIN, "2026-03-29T00:00:00+01:00"),  # the night clocks go forward
     ],
 )
-def test_classify_error(code, http_status, verdict):
-    assert classify_error(code, http_status) is verdict
+def test_the_daily_cap_lifts_at_the_next_midnight_of_its_zone(now, zone, lifts_at):
+    moment = datetime.fromisoformat(now)
+    assert cap_resumes_at(moment, zone) == datetime.fromisoformat(lifts_at)
+    assert day_start(moment, zone) <= moment < cap_resumes_at(moment, zone)
+
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("oldest", "resumes_at"),
+    [
+        (NOW - timedelta(hours=20), NOW + timedelta(hours=4)),  # when our oldest send leaves the window
+        (NOW - timedelta(hours=24), NOW + QUOTA_RECHECK),  # about to leave: look again shortly
+        (None, NOW + timedelta(hours=1)),  # none of ours in the window: the quota is used elsewhere
+    ],
+)
+def test_the_quota_is_looked_at_again_when_room_should_return(oldest, resumes_at):
+    assert quota_resumes_at(NOW, oldest) == resumes_at
 
 
 # ------------------------------------------------------------------ sender: cadence and quota
@@ -71,10 +146,10 @@ def test_cadence(interval, asked_at, slots):
     [
         (Quota(), None),  # nothing known: no limit
         (Quota(max_24_hour_send=200, sent_last_24_hours=199), None),
-        (Quota(max_24_hour_send=200, sent_last_24_hours=200), "daily quota"),
+        (Quota(max_24_hour_send=200, sent_last_24_hours=200), "daily_quota"),
         (Quota(max_24_hour_send=-1, sent_last_24_hours=10**6), None),  # -1: unlimited
-        (Quota(daily_cap=50, sent_by_us_last_24_hours=50), "daily cap"),
-        (Quota(daily_cap=50, sent_by_us_last_24_hours=49), None),
+        (Quota(daily_cap=50, sent_by_us_today=50), "daily_cap"),
+        (Quota(daily_cap=50, sent_by_us_today=49), None),
     ],
 )
 def test_quota_exhaustion(quota, exhausted):
@@ -91,7 +166,8 @@ def test_quota_exhaustion(quota, exhausted):
         ("request", "draft", "admin", True),
         ("request", "paused", "admin", False),  # that is a resume
         ("resume", "paused", "admin", True),
-        ("resume", "paused", "sender", False),  # only the admin resumes
+        ("resume", "paused", "sender", True),  # a self-lifting pause (daily quota or cap), once due
+        ("resume", "paused", "reputation", False),
         ("pause", "sending", "admin", True),
         ("pause", "sending", "sender", True),
         ("pause", "sending", "ses", True),

@@ -92,7 +92,9 @@ async def update(
         if data.status == "paused":
             lifecycle.check_pausable(row["status"])
             reason = data.reason or f"paused by {actor}"
-            await lifecycle.pause(conn, campaign_id, reason, by="admin", correlation_id=correlation_id)
+            await lifecycle.pause(
+                conn, campaign_id, reason, code="manual", by="admin", correlation_id=correlation_id
+            )
         elif data.status == "cancelled":
             lifecycle.check_cancellable(row["status"])
             reason = data.reason or f"cancelled by {actor}"

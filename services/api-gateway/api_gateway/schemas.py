@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from shared.addresses import InvalidAddress, normalize_email
-from shared.events import ProspectStatus
+from shared.events import PauseCode, ProspectStatus
 
 
 def _address(value: str) -> str:
@@ -185,6 +185,10 @@ class Campaign(BaseModel):
     reply_to: str | None
     status: str
     status_reason: str | None
+    # Why it is paused, for programs (shared.lifecycle.campaign.PAUSE_REASONS), and when
+    # the pause lifts by itself (daily quota and cap; otherwise the admin resumes).
+    pause_reason: PauseCode | None = None
+    resumes_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None

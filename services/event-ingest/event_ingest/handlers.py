@@ -41,7 +41,7 @@ async def accept(
             stored = await store.store_raw(conn, delivery)
             if stored:
                 reason = f"SES sending disabled for the account: {event.data.reason or 'no reason given'}"
-                await campaigns.pause_all_sending(conn, reason, by="ses", cause=event)
+                await campaigns.pause_all_sending(conn, reason, code="account_paused", by="ses", cause=event)
     else:  # the common case: stored with whatever else arrives meanwhile, in one statement
         stored = await batch.store(pool, delivery)
     if not stored:

@@ -67,4 +67,4 @@ async def _guard_reputation(
         return
     reason = reputation_breach(counts["sent"], counts["bounced"], counts["complained"], limits)
     if reason:
-        await campaigns.pause(conn, campaign_id, reason, by="reputation", cause=event)
+        await campaigns.pause(conn, campaign_id, reason, code="reputation", by="reputation", cause=event)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -13,6 +14,7 @@ from sender.handlers import on_campaign_requested, on_chunk_completed
 from sender.loop import ChunkRunner, SenderConfig
 from sender.quota import QuotaKeeper
 from sender.settings import SenderSettings
+from sender.watch import watch
 from shared.consumer import Consumer
 from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed
 from shared.http import AMQP, DB_POOL, create_base_app
@@ -41,6 +43,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
         quota = QuotaKeeper(
             ses, app[DB_POOL], cadence, configured_rate=settings.send_rate_per_second,
             daily_cap=settings.daily_send_cap, refresh_seconds=settings.quota_refresh_seconds,
+            cap_zone=settings.daily_send_cap_timezone,
         )  # fmt: skip
         await quota.refresh()
         runner = ChunkRunner(
@@ -51,6 +54,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
                 throttle_retries=settings.throttle_retries,
                 ambiguous_to_pause=settings.ambiguous_failures_to_pause,
                 public_base_url=str(settings.public_base_url),
+                failure_run_pause=settings.send_failure_run_pause,
             ),
         )  # fmt: skip
         app[RUNNER] = runner
@@ -66,6 +70,11 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
             max_attempts=settings.consumer_max_attempts,
         )
         await consumer.start(app[AMQP])
+        watching = asyncio.create_task(
+            watch(app[DB_POOL], quota, settings.watch_seconds), name="sender-watch"
+        )
         yield
+        watching.cancel()
         runner.shutdown()
         await consumer.stop(timeout=settings.shutdown_timeout_seconds)
+        await asyncio.gather(watching, return_exceptions=True)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from enum import Enum
+from zoneinfo import ZoneInfo
+
+from shared.events import PauseCode
 
 
 class Verdict(Enum):
@@ -12,19 +17,54 @@ class Verdict(Enum):
     THROTTLED = "throttled"  # SES refused for rate: it did not accept; retry the same recipient
     NOT_SENT = "not_sent"  # the request never reached SES (connect failure): safe to retry
     FAILED = "failed"  # this message only: the campaign goes on
-    PAUSE = "pause"  # account or configuration: pause the campaign, keep the rest eligible
+    PAUSE = "pause"  # the account (credentials, sandbox, quota, configuration): pause, keep everyone eligible
     AMBIGUOUS = "ambiguous"  # SES may have accepted: the send is `unknown`, never retried
 
 
-PAUSE_CODES = {
-    "LimitExceededException": "daily quota",
-    "SendingPausedException": "SES sending is paused for the account",
-    "AccountSuspendedException": "the SES account is suspended",
-    "MailFromDomainNotVerifiedException": "the MAIL FROM domain is not verified",
-    "NotFoundException": "SES configuration missing (configuration set or identity)",
-    "NoCredentials": "AWS credentials are missing",
+# Answers about the account, not the message: every sending campaign pauses with the
+# code, the prospect stays eligible. (code, the reason the admin reads)
+ACCOUNT_FAULTS: dict[str, tuple[PauseCode, str]] = {
+    "LimitExceededException": ("daily_quota", "daily quota"),
+    "SendingPausedException": ("account_paused", "SES sending is paused for the account"),
+    "AccountSuspendedException": ("account_paused", "the SES account is suspended"),
+    "MailFromDomainNotVerifiedException": ("configuration", "the MAIL FROM domain is not verified"),
+    "NotFoundException": ("configuration", "SES configuration missing (configuration set or identity)"),
+    "NoCredentials": ("credentials", "AWS credentials are missing"),
 }
+# AWS refusing the credentials themselves (wrong, expired, or without permission to send).
+CREDENTIAL_CODES = frozenset({
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+    "UnrecognizedClientException", "AccessDenied", "AccessDeniedException", "InvalidSignatureException",
+    "MissingAuthenticationToken", "IncompleteSignature",
+})  # fmt: skip
 FAILED_CODES = {"MessageRejected", "BadRequestException", "InvalidParameterValue", "ValidationException"}
+# An access key id may appear in an AWS error message (a signature mismatch explains its
+# canonical request): never in a reason shown to an admin or stored.
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b")
+
+
+def redact(message: str | None, limit: int = 300) -> str:
+    first_line = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+    return _ACCESS_KEY_ID.sub("[access key id]", first_line)[:limit]
+
+
+def account_fault(code: str, message: str | None, from_email: str = "") -> tuple[PauseCode, str] | None:
+    """The pause an error calls for when it is about the account, not this message; else None."""
+    if code in CREDENTIAL_CODES:
+        return "credentials", f"AWS refused the credentials: {code}: {redact(message)}"
+    if code in ACCOUNT_FAULTS:
+        return ACCOUNT_FAULTS[code]
+    text = (message or "").lower()
+    if code == "MessageRejected" and "not verified" in text:
+        domain = from_email.rsplit("@", 1)[-1].lower()
+        if from_email and (from_email.lower() in text or f"@{domain}" in text or f" {domain}" in text):
+            return "configuration", f"the sender identity is not verified in SES: {redact(message)}"
+        # In the sandbox SES sends only to verified addresses: every other recipient fails alike.
+        return (
+            "sandbox",
+            f"the SES account is in the sandbox (recipients must be verified): {redact(message)}",
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -33,17 +73,16 @@ class SesOutcome:
     message_id: str | None = None
     code: str | None = None
     message: str | None = None
-
-    @property
-    def pause_reason(self) -> str:
-        return PAUSE_CODES.get(self.code or "", self.message or "SES refused")
+    pause: tuple[PauseCode, str] | None = None  # for Verdict.PAUSE: the code and the reason
 
 
-def classify_error(code: str, http_status: int | None) -> Verdict:
+def classify_error(
+    code: str, http_status: int | None, message: str | None = None, from_email: str = ""
+) -> Verdict:
     """What an SES error response means for this send and the campaign."""
     if code == "TooManyRequestsException" or http_status == 429:
         return Verdict.THROTTLED
-    if code in PAUSE_CODES:
+    if account_fault(code, message, from_email) is not None:
         return Verdict.PAUSE
     if http_status is not None and http_status >= 500:
         return Verdict.AMBIGUOUS
@@ -86,19 +125,19 @@ class Quota:
     max_24_hour_send: float | None = None
     sent_last_24_hours: float = 0.0
     daily_cap: int | None = None
-    sent_by_us_last_24_hours: int = 0
+    sent_by_us_today: int = 0  # since the start of the cap's day (DAILY_SEND_CAP_TIMEZONE)
 
     def effective_rate(self, configured: float) -> float:
         if self.max_send_rate is not None and self.max_send_rate > 0:
             return min(configured, self.max_send_rate)
         return configured
 
-    def exhausted(self) -> str | None:
-        """The reason to stop, when a daily limit is reached."""
+    def exhausted(self) -> PauseCode | None:
+        """The pause to take, when a daily limit is reached."""
         if self.max_24_hour_send is not None and 0 <= self.max_24_hour_send <= self.sent_last_24_hours:
-            return "daily quota"
-        if self.daily_cap is not None and self.sent_by_us_last_24_hours >= self.daily_cap:
-            return "daily cap"
+            return "daily_quota"
+        if self.daily_cap is not None and self.sent_by_us_today >= self.daily_cap:
+            return "daily_cap"
         return None
 
     def try_reserve(self) -> bool:
@@ -106,10 +145,35 @@ class Quota:
         if self.exhausted() is not None:
             return False
         self.sent_last_24_hours += 1
-        self.sent_by_us_last_24_hours += 1
+        self.sent_by_us_today += 1
         return True
 
     def unreserve(self) -> None:
         """The send did not count after all (not accepted, or failed before SES took it)."""
         self.sent_last_24_hours -= 1
-        self.sent_by_us_last_24_hours -= 1
+        self.sent_by_us_today -= 1
+
+
+LIMIT_REASONS: dict[PauseCode, str] = {"daily_quota": "daily quota", "daily_cap": "daily cap"}
+# However soon a window seems to open, look again no sooner than this.
+QUOTA_RECHECK = timedelta(minutes=1)
+
+
+def day_start(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of `now`'s day in `zone` (the daily cap counts sends since then)."""
+    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
+
+
+def cap_resumes_at(now: datetime, zone: ZoneInfo) -> datetime:
+    """The daily cap lifts at the next midnight in `zone` (a DST day has 23 or 25 hours)."""
+    tomorrow = now.astimezone(zone).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(), tzinfo=zone)
+
+
+def quota_resumes_at(now: datetime, oldest_send_in_window: datetime | None) -> datetime:
+    """SES's 24-hour quota is a rolling window: room returns when the oldest send in it ages
+    out. Ours are known; sends from elsewhere on the account are not, so this is when to look
+    again (the quota is read then, and the pause postponed if it is still used up)."""
+    if oldest_send_in_window is None:
+        return now + timedelta(hours=1)
+    return max(oldest_send_in_window + timedelta(hours=24), now + QUOTA_RECHECK)

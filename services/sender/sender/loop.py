@@ -15,14 +15,15 @@ import asyncpg
 
 from sender.adapters import store
 from sender.adapters.ses import SesGateway
-from sender.domain import Cadence, SesOutcome, Verdict, throttle_backoff
+from sender.domain import LIMIT_REASONS, Cadence, SesOutcome, Verdict, throttle_backoff
 from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
 from sender.quota import QuotaKeeper
 from shared import eligibility
 from shared.compose import compose
 from shared.db import DATABASE_AWAY
-from shared.events import CampaignChunkCompletedData, Envelope
+from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
 from shared.lifecycle import campaign as campaigns
+from shared.lifecycle.campaign import Actor
 from shared.links import unsubscribe_url
 from shared.logging import get_logger
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
@@ -52,6 +53,7 @@ class SenderConfig:
     throttle_retries: int
     ambiguous_to_pause: int
     public_base_url: str
+    failure_run_pause: int = 10
 
 
 @dataclass
@@ -94,6 +96,7 @@ class ChunkRunner:
         self._quota = quota
         self._config = config
         self._ambiguous_streak = 0
+        self._failure_streaks: dict[uuid.UUID, int] = {}
         self._meter = RateMeter()
         self._eligible_logged: dict[uuid.UUID, float] = {}
         self._stopping = False
@@ -119,14 +122,13 @@ class ChunkRunner:
         try:
             templates = parse_campaign(campaign["subject"], campaign["body_html"], campaign["body_text"])
         except TemplateError as exc:
-            await campaigns.pause(
-                self._pool, campaign_id, f"the template is invalid: {exc}", by="sender", cause=cause
-            )
+            reason = f"the template is invalid: {exc}"
+            await campaigns.pause(self._pool, campaign_id, reason, code="template", by="sender", cause=cause)
             return
         state = ChunkState(campaign_id, lease, cause, templates, campaign)
         await self._quota.refresh_if_due()
-        if (reason := self._quota.quota.exhausted()) is not None:
-            await campaigns.pause(self._pool, campaign_id, reason, by="sender", cause=cause)
+        if (limit := self._quota.quota.exhausted()) is not None:
+            await self._pause_for_limit(limit, cause)
             return
         batch = await self._next_batch(campaign_id, campaign["cursor_seq"])
         if not batch:
@@ -254,35 +256,70 @@ class ChunkRunner:
         verdict = outcome.verdict
         if verdict is Verdict.SENT:
             self._ambiguous_streak = 0
+            self._failure_streaks.pop(state.campaign_id, None)
             await self._record(state, claim, "sent", message_id=outcome.message_id)
         elif verdict is Verdict.FAILED:
             self._quota.quota.unreserve()
             await self._record(state, claim, "failed", code=outcome.code, message=outcome.message)
+            await self._count_failure(state, outcome)
         elif verdict is Verdict.AMBIGUOUS:  # SES may have counted it: it stays reserved
             self._ambiguous_streak += 1
             await self._record(state, claim, "unknown", code=outcome.code, message=outcome.message)
             if self._ambiguous_streak >= self._config.ambiguous_to_pause:
                 reason = f"SES unreachable or failing ({self._ambiguous_streak} ambiguous errors in a row)"
                 state.stop = reason
-                await campaigns.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
+                await campaigns.pause(
+                    self._pool, state.campaign_id, reason, code="ses_unavailable", by="sender", cause=state.cause
+                )  # fmt: skip
         else:  # PAUSE, or still THROTTLED / NOT_SENT after the retries: not accepted, stays eligible
             self._quota.quota.unreserve()
             await store.release(self._pool, claim)
             SENDS.labels("released").inc()
-            reason = (
-                outcome.pause_reason if verdict is Verdict.PAUSE else f"SES kept refusing: {outcome.code}"
-            )
-            state.stop = reason
-            if verdict is Verdict.PAUSE:
-                await campaigns.pause(self._pool, state.campaign_id, reason, by="ses", cause=state.cause)
-            else:
-                log.warning("SES throttling persists; the chunk ends early", code=outcome.code)
+            await self._refused(state, outcome)
+
+    async def _refused(self, state: ChunkState, outcome: SesOutcome) -> None:
+        """SES did not take the message: the chunk ends; an account-level refusal pauses."""
+        if outcome.verdict is not Verdict.PAUSE or outcome.pause is None:
+            state.stop = f"SES kept refusing: {outcome.code}"
+            log.warning("SES throttling persists; the chunk ends early", code=outcome.code)
+            return
+        code, reason = outcome.pause
+        state.stop = reason
+        if code in campaigns.SELF_LIFTING:  # SES says the daily quota is used up
+            await self._pause_for_limit(code, state.cause, by="ses")
+            return
+        # About the account, not this campaign: every sending campaign would meet it too.
+        paused = await campaigns.pause_all_sending(self._pool, reason, code=code, by="ses", cause=state.cause)
+        if paused:
+            log.warning("SES refused for the account; every sending campaign paused", code=code,
+                        ses_code=outcome.code, campaigns=len(paused))  # fmt: skip
+
+    async def _count_failure(self, state: ChunkState, outcome: SesOutcome) -> None:
+        """Failures in a row in one campaign pause it, instead of burning the list."""
+        streak = self._failure_streaks.get(state.campaign_id, 0) + 1
+        self._failure_streaks[state.campaign_id] = streak
+        if streak < self._config.failure_run_pause or state.stop:
+            return
+        last = f"{outcome.code}: {outcome.message or ''}".strip()
+        reason = f"{streak} sends failed in a row; the last: {last}"[:900]
+        state.stop = reason
+        self._failure_streaks.pop(state.campaign_id, None)
+        await campaigns.pause(
+            self._pool, state.campaign_id, reason, code="failure_run", by="sender", cause=state.cause
+        )
 
     async def _stop_for_quota(self, state: ChunkState) -> None:
-        reason = self._quota.quota.exhausted() or "daily quota"
+        limit = self._quota.quota.exhausted() or "daily_quota"
         if state.stop is None:
-            state.stop = reason
-            await campaigns.pause(self._pool, state.campaign_id, reason, by="sender", cause=state.cause)
+            state.stop = LIMIT_REASONS[limit]
+            await self._pause_for_limit(limit, state.cause)
+
+    async def _pause_for_limit(self, limit: PauseCode, cause: Envelope, *, by: Actor = "sender") -> None:
+        """A daily limit is the account's: every sending campaign pauses until it lifts."""
+        resumes_at = await self._quota.resumes_at(limit)
+        await campaigns.pause_all_sending(
+            self._pool, LIMIT_REASONS[limit], code=limit, by=by, cause=cause, resumes_at=resumes_at
+        )
 
     async def _claim(self, state: ChunkState, prospect_id: uuid.UUID) -> store.Claim | None:
         """Commit the claim. A claim whose commit answer was lost to a database restart is

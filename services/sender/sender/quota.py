@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
 from sender.adapters import store
 from sender.adapters.ses import SesGateway
-from sender.domain import Cadence, Quota
+from sender.domain import Cadence, Quota, cap_resumes_at, day_start, quota_resumes_at
 from sender.metrics import CONFIGURED_RATE
+from shared.events import PauseCode
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 class QuotaKeeper:
     def __init__(
         self, ses: SesGateway, pool: asyncpg.Pool, cadence: Cadence, *, configured_rate: float,
-        daily_cap: int | None, refresh_seconds: float,
+        daily_cap: int | None, refresh_seconds: float, cap_zone: ZoneInfo,
     ) -> None:  # fmt: skip
         self._ses = ses
         self._pool = pool
@@ -29,15 +36,28 @@ class QuotaKeeper:
         self._refreshed_at = -float("inf")
         self._told_unknown = False
         self._lock = asyncio.Lock()
+        self._cap_zone = cap_zone
         self.quota = Quota(daily_cap=daily_cap)
+
+    async def resumes_at(self, code: PauseCode) -> datetime:
+        """When a daily-limit pause should be looked at again."""
+        if code == "daily_cap":
+            return cap_resumes_at(now(), self._cap_zone)
+        oldest = await store.oldest_send_since(self._pool, now() - timedelta(hours=24))
+        return quota_resumes_at(now(), oldest)
 
     async def refresh_if_due(self) -> None:
         async with self._lock:
             if time.monotonic() - self._refreshed_at < self._refresh_seconds:
                 return
-            await self.refresh()
+            await self._refresh()
 
     async def refresh(self) -> None:
+        """Read the limits now (the sender's watch, before it lifts a daily-limit pause)."""
+        async with self._lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         try:
             reading = await self._ses.read_quota()
         except Exception as exc:  # a passing fault: keep the last known limits
@@ -55,7 +75,7 @@ class QuotaKeeper:
             self.quota.max_24_hour_send = reading.max_24_hour_send
             self.quota.sent_last_24_hours = reading.sent_last_24_hours
         if self.quota.daily_cap is not None:
-            self.quota.sent_by_us_last_24_hours = await store.sent_last_24_hours(self._pool)
+            self.quota.sent_by_us_today = await store.sent_since(self._pool, day_start(now(), self._cap_zone))
         rate = self.quota.effective_rate(self._configured_rate)
         if abs(rate - 1.0 / self._cadence.interval) > 1e-9:
             log.info("send rate set", per_second=rate, configured=self._configured_rate)

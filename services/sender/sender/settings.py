@@ -1,4 +1,6 @@
-from pydantic import Field
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
 
 from shared.settings import MessageIdentity, SesAccess, Settings
 
@@ -7,8 +9,14 @@ class SenderSettings(Settings, SesAccess, MessageIdentity):
     sender_port: int = 8083
     send_rate_per_second: float = Field(default=5.0, gt=0, le=100_000)
     send_batch_size: int = Field(default=1000, ge=1, le=10_000)
-    # Sends in the last 24 hours past which every campaign pauses ("daily cap").
+    # Sends in a day past which every campaign pauses ("daily_cap"), until the next day
+    # begins in DAILY_SEND_CAP_TIMEZONE (an IANA zone name; UTC by default).
     daily_send_cap: int | None = Field(default=None, ge=1)
+    daily_send_cap_timezone: ZoneInfo = ZoneInfo("UTC")
+    # Per-message failures in a row, in one campaign, that pause it ("failure_run").
+    send_failure_run_pause: int = Field(default=10, ge=1)
+    # How often the sender looks for self-lifting pauses that are due, and for lost work.
+    watch_seconds: float = Field(default=30.0, gt=0)
     # At high rates an SES call outlasts the interval: this many may be in flight.
     send_max_in_flight: int = Field(default=32, ge=1, le=512)
     # A chunk ends after SEND_BATCH_SIZE sends or this many seconds, whichever first,
@@ -22,3 +30,13 @@ class SenderSettings(Settings, SesAccess, MessageIdentity):
     # Ambiguous SES failures in a row (timeouts, 5xx) before the campaign pauses.
     ambiguous_failures_to_pause: int = Field(default=3, ge=1)
     quota_refresh_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("daily_send_cap_timezone", mode="before")
+    @classmethod
+    def _zone(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return ZoneInfo(value)
+            except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+                raise ValueError(f"not a time zone name: {value!r}") from exc
+        return value

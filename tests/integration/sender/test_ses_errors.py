@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
@@ -71,7 +72,7 @@ async def test_the_sdk_itself_never_retries(backends):
 
 async def test_a_rejected_message_fails_alone_and_the_campaign_goes_on(backends):
     async with running_stub() as stub:
-        stub.fail_next(Fault("MessageRejected", 400, "Email address is not verified."))
+        stub.fail_next(Fault("MessageRejected", 400, "Illegal address"))
         campaign_id, _, status = await run_campaign(backends, stub, 4)
     assert status[0] == "completed"
     assert await outcomes(backends[2], campaign_id) == {"failed": 1, "sent": 3}
@@ -79,28 +80,28 @@ async def test_a_rejected_message_fails_alone_and_the_campaign_goes_on(backends)
         "SELECT error_code, error_message FROM email_sends WHERE campaign_id = $1 AND outcome = 'failed'",
         campaign_id,
     )
-    assert (error["error_code"], error["error_message"]) == (
-        "MessageRejected",
-        "Email address is not verified.",
-    )
+    assert (error["error_code"], error["error_message"]) == ("MessageRejected", "Illegal address")
 
 
 @pytest.mark.parametrize(
-    ("code", "reason"),
+    ("code", "reason", "pause_code"),
     [
-        ("SendingPausedException", "SES sending is paused for the account"),
-        ("AccountSuspendedException", "the SES account is suspended"),
-        ("LimitExceededException", "daily quota"),
-        ("MailFromDomainNotVerifiedException", "the MAIL FROM domain is not verified"),
-        ("NotFoundException", "SES configuration missing (configuration set or identity)"),
+        ("SendingPausedException", "SES sending is paused for the account", "account_paused"),
+        ("AccountSuspendedException", "the SES account is suspended", "account_paused"),
+        ("LimitExceededException", "daily quota", "daily_quota"),
+        ("MailFromDomainNotVerifiedException", "the MAIL FROM domain is not verified", "configuration"),
+        ("NotFoundException", "SES configuration missing (configuration set or identity)", "configuration"),
     ],
 )
-async def test_account_errors_pause_the_campaign_and_keep_the_rest_eligible(backends, code, reason):
+async def test_account_errors_pause_the_campaign_and_keep_the_rest_eligible(
+    backends, code, reason, pause_code
+):
     pool = backends[2]
     async with running_stub() as stub:
         stub.fail_next(Fault(code, 400 if code != "NotFoundException" else 404, "refused"))
         campaign_id, seeded, status = await run_campaign(backends, stub, 5, send_rate_per_second=5)
         assert status == ("paused", reason)
+        assert await pause_of(pool, campaign_id) == (pause_code, pause_code == "daily_quota")
         assert stub.received == [], "nothing after the refusal"
         assert await outcomes(pool, campaign_id) == {}, "the refused claim was released"
         # Resumed after the fix, every prospect still gets its one message.
@@ -116,11 +117,20 @@ async def test_account_errors_pause_the_campaign_and_keep_the_rest_eligible(back
     assert paused == "ses"
 
 
+async def pause_of(pool, campaign_id) -> tuple[str | None, bool]:
+    """The campaign's pause code, and whether it says when it lifts by itself."""
+    row = await pool.fetchrow(
+        "SELECT pause_reason, resumes_at FROM email_campaigns WHERE id = $1", campaign_id
+    )
+    return row["pause_reason"], row["resumes_at"] is not None
+
+
 async def test_ambiguous_failures_become_unknown_and_enough_of_them_pause(backends):
     async with running_stub() as stub:
         stub.fail_next(Fault("", 500), Fault("InternalFailure", 500), Fault("", 502))
         campaign_id, _, status = await run_campaign(backends, stub, 6, send_rate_per_second=5)
     assert status[0] == "paused"
+    assert await pause_of(backends[2], campaign_id) == ("ses_unavailable", False)
     assert "3 ambiguous errors in a row" in status[1]
     assert await outcomes(backends[2], campaign_id) == {"unknown": 3}
     assert stub.attempts == 3, "an ambiguous send is never retried"
@@ -147,9 +157,10 @@ async def test_the_account_max_send_rate_caps_the_cadence(backends):
 async def test_the_daily_quota_pauses_the_campaign(backends):
     async with running_stub() as stub:
         stub.account["SendQuota"].update({"Max24HourSend": 203.0, "SentLast24Hours": 200.0})
-        _campaign_id, _, status = await run_campaign(backends, stub, 6)
+        campaign_id, _, status = await run_campaign(backends, stub, 6)
     assert status == ("paused", "daily quota")
     assert len(stub.received) == 3
+    assert await pause_of(backends[2], campaign_id) == ("daily_quota", True)
 
 
 async def test_the_configured_daily_cap_pauses_the_campaign(backends):
@@ -158,6 +169,8 @@ async def test_the_configured_daily_cap_pauses_the_campaign(backends):
     assert status == ("paused", "daily cap")
     assert len(stub.received) == 4
     assert await outcomes(backends[2], campaign_id) == {"sent": 4}
+    lifts = await backends[2].fetchval("SELECT resumes_at FROM email_campaigns WHERE id = $1", campaign_id)
+    assert lifts == datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(), tzinfo=UTC)
 
 
 async def test_without_get_account_the_configured_rate_applies(backends):
@@ -176,5 +189,6 @@ async def test_missing_credentials_pause_the_campaign_instead_of_guessing(backen
     async with running_stub() as stub:
         campaign_id, _, status = await run_campaign(backends, stub, 3)
     assert status == ("paused", "AWS credentials are missing")
+    assert await pause_of(backends[2], campaign_id) == ("credentials", False)
     assert stub.attempts == 0
     assert await outcomes(backends[2], campaign_id) == {}

@@ -30,6 +30,29 @@ export async function campaignList(_params, life) {
   life.every(LIVE_MS, load);
 }
 
+// What each pause code means for the admin, and what lifts it (docs/operations.md).
+const PAUSES = {
+  manual: ["Paused by an admin", "Resume it when you are ready."],
+  credentials: ["AWS refused the credentials", "Every sending campaign paused. Fix the AWS keys, then resume."],
+  sandbox: ["The SES account is in the sandbox", "Every sending campaign paused. Request production access in SES, then resume."],
+  configuration: ["SES is not set up for this sender", "Every sending campaign paused. Verify the identity or configuration set, then resume."],
+  account_paused: ["SES stopped sending for the account", "Every sending campaign paused. Resume once SES allows sending again."],
+  daily_quota: ["The SES daily quota is used up", "Resumes by itself"],
+  daily_cap: ["The daily sending cap is reached", "Resumes by itself"],
+  failure_run: ["Too many sends failed in a row", "Read the last error, fix the list or the message, then resume."],
+  ses_unavailable: ["SES did not answer clearly", "Those sends are marked unknown. Resume when SES is back."],
+  template: ["The template cannot be rendered", "Edit it, then resume."],
+  reputation: ["Bounces or complaints passed their limit", "Clean the list, then resume."],
+};
+
+function pauseNote(campaign) {
+  const [title, lift] = PAUSES[campaign.pause_reason] ?? ["Paused", "Resume it when you are ready."];
+  const lifts = campaign.resumes_at ? `${lift} at ${when(campaign.resumes_at)}.` : lift;
+  return h("div", { className: "pause-note", "data-pause": campaign.pause_reason ?? "" },
+    h("p", {}, h("strong", {}, title), campaign.status_reason ? ` — ${campaign.status_reason}` : ""),
+    h("p", {}, lifts));
+}
+
 function percent(part, whole) {
   return whole ? `${Math.round((part / whole) * 1000) / 10} %` : "–";
 }
@@ -165,9 +188,12 @@ export async function campaignDetail({ id }, life) {
       const stats = detail.stats;
       heading.textContent = campaign.name;
       document.title = `${campaign.name} · Outreach admin`;
+      const paused = campaign.status === "paused";
       summary.replaceChildren(
-        h("p", {}, "Status: ", badge(campaign.status), campaign.status_reason ? ` — ${campaign.status_reason}` : "",
+        h("p", {}, "Status: ", badge(campaign.status),
+          !paused && campaign.status_reason ? ` — ${campaign.status_reason}` : "",
           " · From ", campaign.from_name ? `${campaign.from_name} <${campaign.from_email}>` : campaign.from_email),
+        paused ? pauseNote(campaign) : "",
         h("div", { className: "stats", "aria-label": "Counts" },
           [["Eligible now", stats.eligible ?? "–"], ["Sent", stats.sent], ["Bounced", stats.bounced],
            ["Complained", stats.complained], ["Unsubscribed", stats.unsubscribed], ["Failed", stats.failed],

@@ -15,7 +15,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
-from sender.domain import SesOutcome, Verdict, classify_error
+from sender.domain import SesOutcome, Verdict, account_fault, classify_error, redact
 from sender.metrics import SES_CALL_SECONDS
 from shared.logging import get_logger
 
@@ -54,12 +54,17 @@ class SesGateway:
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             code = str(error.get("Code", ""))
+            message = redact(str(error.get("Message", "")), limit=500)
             return SesOutcome(
-                classify_error(code, status), code=code, message=str(error.get("Message", ""))[:500]
-            )
+                classify_error(code, status, message, from_email), code=code, message=message,
+                pause=account_fault(code, message, from_email),
+            )  # fmt: skip
         except (NoCredentialsError, PartialCredentialsError):
             # Nothing was sent: the deployment lacks AWS credentials. Every send would fail alike.
-            return SesOutcome(Verdict.PAUSE, code="NoCredentials", message="AWS credentials are missing")
+            return SesOutcome(
+                Verdict.PAUSE, code="NoCredentials", message="AWS credentials are missing",
+                pause=account_fault("NoCredentials", None),
+            )  # fmt: skip
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             # The connection was never made: SES cannot have received anything.
             return SesOutcome(Verdict.NOT_SENT, code=type(exc).__name__, message=str(exc)[:500])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -142,10 +143,13 @@ async def release(pool: asyncpg.Pool, claim: Claim) -> None:
     await pool.execute("DELETE FROM email_sends WHERE id = $1 AND outcome = 'claimed'", claim.send_id)
 
 
-async def sent_last_24_hours(pool: asyncpg.Pool) -> int:
-    return int(
-        await pool.fetchval(
-            "SELECT count(*) FROM email_sends WHERE attempted_at > now() - interval '24 hours'"
-            " AND outcome IN ('sent', 'unknown')"
-        )
-    )
+# Our sends that count against a daily limit: accepted, or maybe accepted.
+_COUNTED = "attempted_at >= $1 AND outcome IN ('sent', 'unknown')"
+
+
+async def sent_since(pool: asyncpg.Pool, since: datetime) -> int:
+    return int(await pool.fetchval(f"SELECT count(*) FROM email_sends WHERE {_COUNTED}", since))
+
+
+async def oldest_send_since(pool: asyncpg.Pool, since: datetime) -> datetime | None:
+    return await pool.fetchval(f"SELECT min(attempted_at) FROM email_sends WHERE {_COUNTED}", since)
