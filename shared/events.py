@@ -113,6 +113,10 @@ class CampaignCompletedData(CampaignRef):
     attempted: int = Field(ge=0)
 
 
+class CampaignReturnedToDraftData(CampaignRef):
+    returned_by: str | None = Field(default=None, max_length=320)
+
+
 class CampaignCancelledData(CampaignRef):
     reason: Reason
     cancelled_by: str | None = Field(default=None, max_length=320)
@@ -154,6 +158,14 @@ class CampaignCompleted(Envelope):
     type: Literal["campaign.completed"] = "campaign.completed"
     version: Literal[1] = 1
     data: CampaignCompletedData
+
+
+class CampaignReturnedToDraft(Envelope):
+    """A paused campaign back to draft, so its content can be corrected before it goes on."""
+
+    type: Literal["campaign.returned_to_draft"] = "campaign.returned_to_draft"
+    version: Literal[1] = 1
+    data: CampaignReturnedToDraftData
 
 
 class CampaignCancelled(Envelope):
@@ -377,6 +389,7 @@ CATALOG: tuple[type[Envelope], ...] = (
     CampaignResumed,
     CampaignCompleted,
     CampaignCancelled,
+    CampaignReturnedToDraft,
     SendAttempted,
     SesSend,
     SesDelivery,

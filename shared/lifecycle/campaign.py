@@ -2,9 +2,10 @@
 that write `email_campaigns`.
 
     draft ──request──► sending ──complete──► completed
-      │                 │  ▲
-      │           pause │  │ resume
-      │                 ▼  │
+      │  ▲              │  ▲
+      │  │        pause │  │ resume
+      │  │              ▼  │
+      │  └──redraft──── paused
       └────cancel────► cancelled ◄──cancel── paused
 
 Every status change is one statement that re-checks the source state in its
@@ -39,6 +40,8 @@ from shared.events import (
     CampaignPausedV2Data,
     CampaignRequested,
     CampaignResumed,
+    CampaignReturnedToDraft,
+    CampaignReturnedToDraftData,
     Envelope,
     PauseCode,
 )
@@ -66,7 +69,7 @@ PAUSE_REASONS: Mapping[PauseCode, str] = {
 # Pauses that lift by themselves when their window allows (the sender's watch resumes them).
 SELF_LIFTING: frozenset[PauseCode] = frozenset({"daily_quota", "daily_cap"})
 Actor = Literal["admin", "sender", "ses", "reputation"]
-TransitionName = Literal["request", "resume", "pause", "complete", "cancel"]
+TransitionName = Literal["request", "resume", "pause", "complete", "cancel", "redraft"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,9 @@ TRANSITIONS: Mapping[TransitionName, Transition] = {
     ),
     "complete": Transition(frozenset({"sending"}), "completed", frozenset({"sender"})),
     "cancel": Transition(frozenset({"draft", "paused"}), "cancelled", frozenset({"admin"})),
+    # Back to draft to correct the content (the reference design's rule); sent again, it
+    # reaches only those it has not reached: claims are per campaign and prospect, for good.
+    "redraft": Transition(frozenset({"paused"}), "draft", frozenset({"admin"})),
 }
 # Content (subject, bodies, sender) changes only while nothing is being sent.
 EDITABLE: frozenset[str] = frozenset({"draft", "paused"})
@@ -132,6 +138,11 @@ def check_cancellable(status: str) -> None:
         raise Conflict(f"A {status} campaign cannot be cancelled; pause it first.", code="not_cancellable")
 
 
+def check_redraftable(status: str) -> None:
+    if not may("redraft", status, "admin"):
+        raise Conflict(f"A {status} campaign cannot go back to draft; pause it first.", code="not_draftable")
+
+
 # ------------------------------------------------------------------ the statements
 
 COLUMNS = (
@@ -176,6 +187,12 @@ RETURNING id
 """
 CANCEL = f"""
 UPDATE email_campaigns SET status = 'cancelled', status_reason = $3, pause_reason = NULL, resumes_at = NULL,
+       updated_at = now()
+WHERE id = $1 AND status = ANY($2::text[])
+RETURNING {COLUMNS}
+"""
+REDRAFT = f"""
+UPDATE email_campaigns SET status = 'draft', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
        updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING {COLUMNS}
@@ -285,6 +302,16 @@ async def cancel(
         correlation_id=correlation_id,
     )
     return await change_and_append(conn, CANCEL, (campaign_id, _sources("cancel"), reason), event)
+
+
+async def redraft(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, *, by: str, correlation_id: str
+) -> asyncpg.Record | None:
+    """paused -> draft, so the content can be corrected."""
+    event = CampaignReturnedToDraft.new(
+        CampaignReturnedToDraftData(campaign_id=campaign_id, returned_by=by), correlation_id=correlation_id
+    )
+    return await change_and_append(conn, REDRAFT, (campaign_id, _sources("redraft")), event)
 
 
 async def complete(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, cause: Envelope) -> bool:

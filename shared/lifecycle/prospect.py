@@ -1,5 +1,5 @@
 """A prospect's lifecycle: how its status may move, and the only statements that write
-`prospects` and `suppressions`.
+`prospects`, `suppressions` and `opt_out_links`.
 
 Status from what the recipient or SES did only rises, in RANK order
 (active < bounced < unsubscribed < complained): a late bounce never hides an
@@ -230,11 +230,23 @@ async def raise_status(
     return await change_and_append(conn, RAISE, (prospect_id, target, reason, RANK), event) is not None
 
 
+# The recipient's opt-out through a message's link: raise the status, note the link as used,
+# and answer a row (so the event is appended) when either did something.
+OPT_OUT_STEPS = f"""raised AS ({RAISE}),
+used AS (INSERT INTO opt_out_links (send_id) SELECT $5 WHERE $5::uuid IS NOT NULL
+         ON CONFLICT (send_id) DO NOTHING RETURNING send_id), """
+OPT_OUT = "SELECT $1::uuid AS id WHERE EXISTS (SELECT 1 FROM raised) OR EXISTS (SELECT 1 FROM used)"
+
+
 async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubscribed) -> bool:
     """The recipient's unsubscribe: effective at once for the sender (its claim checks the
-    status); a complained prospect stays complained. Only a real change appends the event."""
-    args = (event.data.prospect_id, "unsubscribed", "unsubscribed by the recipient", RANK)
-    return await change_and_append(conn, RAISE, args, event) is not None
+    status); a complained prospect stays complained. The event is appended when the status
+    changed or this message's link was used for the first time: a recipient already
+    unsubscribed is still counted on the campaign whose link they used, and clicking twice
+    is one opt-out."""
+    data = event.data
+    args = (data.prospect_id, "unsubscribed", "unsubscribed by the recipient", RANK, data.send_id)
+    return await change_and_append(conn, OPT_OUT, args, event, before=OPT_OUT_STEPS) is not None
 
 
 # ------------------------------------------------------------------ erasure

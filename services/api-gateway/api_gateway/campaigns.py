@@ -100,7 +100,8 @@ async def update(
             reason = data.reason or f"cancelled by {actor}"
             await lifecycle.cancel(conn, campaign_id, reason, by=actor, correlation_id=correlation_id)
         else:
-            raise Conflict(f"A {row['status']} campaign cannot go back to draft.", code="not_draftable")
+            lifecycle.check_redraftable(row["status"])
+            await lifecycle.redraft(conn, campaign_id, by=actor, correlation_id=correlation_id)
         return await _locked(conn, campaign_id)
 
 

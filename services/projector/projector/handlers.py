@@ -18,7 +18,7 @@ import asyncpg
 from projector.adapters import store
 from projector.metrics import APPLIED, LAG
 from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach
-from shared.events import Envelope, ProspectUnsubscribed
+from shared.events import Envelope
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import prospect as prospects
 
@@ -53,8 +53,9 @@ async def _act(
         reason = f"{event.type} {changes.error or ''}".strip()[:500]
         await prospects.raise_status(conn, changes.prospect_id, changes.prospect_status, reason, cause=event)
     if changes.unsubscribe_source and changes.prospect_id is not None:
-        why = None if isinstance(event, ProspectUnsubscribed) else "complaint"
-        await store.audit_unsubscribe(conn, event.event_id, changes, changes.unsubscribe_source, why)
+        await store.audit_unsubscribe(
+            conn, event.event_id, changes, changes.unsubscribe_source, changes.unsubscribe_reason
+        )
     if changes.campaign_id is not None and ({"bounced", "complained"} & set(counters)):
         await _guard_reputation(event, conn, changes.campaign_id, options.limits)
 

@@ -15,6 +15,7 @@ from typing import Any
 from shared.events import (
     Envelope,
     ProspectStatus,
+    ProspectStatusChanged,
     ProspectUnsubscribed,
     SendAttempted,
     SesBounce,
@@ -58,6 +59,7 @@ class SendChanges:
     ses_message_id: str | None = None
     prospect_status: ProspectStatus | None = None  # raise the prospect to this status
     unsubscribe_source: str | None = None  # write an unsubscribes audit row
+    unsubscribe_reason: str | None = None  # ... with this reason
 
 
 def changes_for(event: Envelope) -> SendChanges | None:
@@ -76,6 +78,12 @@ def changes_for(event: Envelope) -> SendChanges | None:
             {"unsubscribed_at": event.occurred_at} if u.send_id else {},
             prospect_status="unsubscribed", unsubscribe_source=u.source,
         )  # fmt: skip
+    if isinstance(event, ProspectStatusChanged):
+        # An admin's opt-out is audited like the recipient's (a raise from SES is not an opt-out).
+        c = event.data
+        if c.to_status != "unsubscribed" or c.changed_by == "ses":
+            return None
+        return SendChanges(None, None, c.prospect_id, unsubscribe_source="admin", unsubscribe_reason=c.reason)
     data = getattr(event, "data", None)
     if not isinstance(data, SesEventData) or data.send_id is None:
         return None  # an SES event for no send of ours: counted at intake, nothing to project
@@ -102,7 +110,7 @@ def changes_for(event: Envelope) -> SendChanges | None:
     if isinstance(event, SesComplaint):
         return _ses(
             data, {"sent_at": at, "delivered_at": at, "complained_at": at},
-            prospect_status="complained", unsubscribe_source="complaint",
+            prospect_status="complained", unsubscribe_source="complaint", unsubscribe_reason="complaint",
         )  # fmt: skip
     if isinstance(event, SesReject):
         return _ses(data, {"rejected_at": at}, error=event.data.reason)

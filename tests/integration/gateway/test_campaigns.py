@@ -119,12 +119,38 @@ async def test_pause_then_resume_through_send(client, gw_pool):
     paused = await client.patch(url, json={"status": "paused", "reason": "checking copy"}, headers=ADMIN)
     assert (await paused.json())["status"] == "paused"
     assert (await paused.json())["status_reason"] == "checking copy"
+    assert ((await paused.json())["pause_reason"], (await paused.json())["resumes_at"]) == ("manual", None)
     edited = await client.patch(url, json={"subject": "Better {{ first_name }}"}, headers=ADMIN)
     assert edited.status == 200
     resumed = await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
     assert (await resumed.json())["detail"] == "sending resumed"
     assert await campaign_events(gw_pool, campaign["id"]) == [
         "campaign.requested", "campaign.paused", "campaign.resumed",
+    ]  # fmt: skip
+
+
+async def test_a_paused_campaign_goes_back_to_draft_to_be_corrected(client, gw_pool):
+    campaign = await new_campaign(client)
+    url = f"/api/campaigns/{campaign['id']}"
+    await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
+    while_sending = await client.patch(url, json={"status": "draft"}, headers=ADMIN)
+    assert while_sending.status == 409
+    assert (await while_sending.json())["error"]["code"] == "not_draftable"
+    await client.patch(url, json={"status": "paused"}, headers=ADMIN)
+    drafted = await client.patch(
+        url, json={"status": "draft", "subject": "Fixed {{ first_name }}"}, headers=ADMIN
+    )
+    assert drafted.status == 200, await drafted.text()
+    body = await drafted.json()
+    assert (body["status"], body["subject"], body["pause_reason"]) == (
+        "draft",
+        "Fixed {{ first_name }}",
+        None,
+    )
+    again = await client.post("/api/campaigns/send", json={"campaignId": campaign["id"]}, headers=ADMIN)
+    assert (await again.json())["detail"] == "sending requested"  # a new run; claims keep it to the unsent
+    assert await campaign_events(gw_pool, campaign["id"]) == [
+        "campaign.requested", "campaign.paused", "campaign.returned_to_draft", "campaign.requested",
     ]  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from projector.rebuild import rebuild
 from shared import db
 from shared.consumer import apply_once_on
 from shared.event_store import append
+from shared.events import ProspectStatusChanged, ProspectStatusChangedData
 from tests.harness.histories import history, new_world, seed_world, snapshot
 
 pytestmark = pytest.mark.integration
@@ -143,3 +144,24 @@ async def test_the_reputation_guard_pauses_past_its_thresholds(
     if paused:
         assert ("bounce rate" if bounced else "complaint rate") in reason
         assert json.dumps(paused_events[0]["data"]["paused_by"]) == '"reputation"'
+
+
+async def test_an_admins_opt_out_is_audited_like_the_recipients(projector_db):
+    """The admin marks a prospect unsubscribed: the feedback's audit row says so (source admin);
+    a raise from SES (a bounce) leaves none."""
+    world = new_world(2)
+    async with db.pool_context(projector_db) as pool, pool.acquire() as conn:
+        await seed_world(conn, world)
+        by_admin = ProspectStatusChanged.new(
+            ProspectStatusChangedData(prospect_id=world.prospects[0], from_status="active", to_status="unsubscribed",
+                                      reason="asked by phone", changed_by="admin@example.com"),
+            correlation_id="t",
+        )  # fmt: skip
+        by_ses = ProspectStatusChanged.new(
+            ProspectStatusChangedData(prospect_id=world.prospects[1], from_status="active", to_status="bounced",
+                                      changed_by="ses"),
+            correlation_id="t",
+        )  # fmt: skip
+        await apply_all(conn, [by_admin, by_admin, by_ses])
+        rows = await conn.fetch("SELECT prospect_id, source, reason FROM unsubscribes")
+    assert [tuple(r) for r in rows] == [(world.prospects[0], "admin", "asked by phone")]

@@ -191,3 +191,21 @@ async def test_an_unsubscribed_prospect_is_left_out_of_the_next_campaign(client,
     }
     assert world["prospects"][0]["id"] not in eligible
     assert {p["id"] for p in world["prospects"][1:]} <= eligible
+
+
+async def test_a_recipient_already_out_is_counted_on_each_campaign_whose_link_they_use(client, world):
+    """Unsubscribed through campaign A's message, then clicking campaign B's: B counts it too
+    (its event names B), and a second click on either link adds nothing."""
+    pool, prospect = world["pool"], world["prospects"][0]
+    other_campaign = await seed_campaign(pool, name="Campaign B")
+    other_token = secrets.token_urlsafe(24)
+    await pool.execute(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome) VALUES ($1, $2, $3, 'sent')",
+        other_campaign, prospect["id"], other_token,
+    )  # fmt: skip
+    for token in (world["tokens"][0], other_token, other_token, world["tokens"][0]):
+        response = await client.post("/api/unsubscribe", params={"token": token}, data=ONE_CLICK)
+        assert response.status == 200
+    events = await opt_out_events(world)
+    assert [e["campaign_id"] for e in events] == [str(world["campaign_id"]), str(other_campaign)]
+    assert await status_of(world, 0) == "unsubscribed"
