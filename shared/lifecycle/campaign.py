@@ -1,7 +1,7 @@
 """A campaign's lifecycle: who may move it between which states, and the only statements
 that write `email_campaigns`.
 
-    draft ──request──► sending ──complete──► completed
+    draft ──request──► sending ◄─complete/reopen─► completed
       │  ▲              │  ▲
       │  │        pause │  │ resume
       │  │              ▼  │
@@ -69,7 +69,7 @@ PAUSE_REASONS: Mapping[PauseCode, str] = {
 # Pauses that lift by themselves when their window allows (the sender's watch resumes them).
 SELF_LIFTING: frozenset[PauseCode] = frozenset({"daily_quota", "daily_cap"})
 Actor = Literal["admin", "sender", "ses", "reputation"]
-TransitionName = Literal["request", "resume", "pause", "complete", "cancel", "redraft"]
+TransitionName = Literal["request", "resume", "pause", "complete", "cancel", "redraft", "reopen"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,9 @@ TRANSITIONS: Mapping[TransitionName, Transition] = {
     # Back to draft to correct the content (the reference design's rule); sent again, it
     # reaches only those it has not reached: claims are per campaign and prospect, for good.
     "redraft": Transition(frozenset({"paused"}), "draft", frozenset({"admin"})),
+    # A completed campaign sent again reaches the prospects added since (as in the reference
+    # design): a new run, and the claims keep everyone else out.
+    "reopen": Transition(frozenset({"completed"}), "sending", frozenset({"admin"})),
 }
 # Content (subject, bodies, sender) changes only while nothing is being sent.
 EDITABLE: frozenset[str] = frozenset({"draft", "paused"})
@@ -103,7 +106,7 @@ def may(transition: TransitionName, status: str, actor: Actor) -> bool:
 
 # ------------------------------------------------------------------ the admin's checks (pure)
 
-SendDecision = Literal["request", "resume", "already_sending"]
+SendDecision = Literal["request", "resume", "reopen", "already_sending"]
 
 
 def decide_send(status: str) -> SendDecision:
@@ -114,6 +117,8 @@ def decide_send(status: str) -> SendDecision:
         return "request"
     if may("resume", status, "admin"):
         return "resume"
+    if may("reopen", status, "admin"):
+        return "reopen"
     raise Conflict(
         f"A {status} campaign cannot be sent again.", code="not_sendable", details={"status": status}
     )
@@ -162,7 +167,7 @@ RETURNING {COLUMNS}
 # Each transition: $1 the campaign, $2 its source states (from TRANSITIONS).
 START = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       started_at = COALESCE(started_at, now()), updated_at = now()
+       started_at = COALESCE(started_at, now()), completed_at = NULL, updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING id
 """
@@ -235,9 +240,17 @@ def _sources(transition: TransitionName) -> list[str]:
     return sorted(TRANSITIONS[transition].sources)
 
 
-async def start(conn: asyncpg.Connection | asyncpg.Pool, event: CampaignRequested | CampaignResumed) -> bool:
-    """draft -> sending (CampaignRequested) or paused -> sending (CampaignResumed)."""
+async def start(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    event: CampaignRequested | CampaignResumed,
+    *,
+    reopen: bool = False,
+) -> bool:
+    """draft -> sending (CampaignRequested), paused -> sending (CampaignResumed), or with
+    `reopen` completed -> sending (CampaignRequested: to the prospects added since)."""
     transition: TransitionName = "request" if isinstance(event, CampaignRequested) else "resume"
+    if reopen:
+        transition = "reopen"
     args = (event.data.campaign_id, _sources(transition))
     return await change_and_append(conn, START, args, event) is not None
 

@@ -203,6 +203,22 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
             ["ada@recipients.example", "grace@recipients.example", "alan@recipients.example",
              "edsger@recipients.example"])  # fmt: skip
 
+        # A prospect added after completion: "Send to new prospects" reaches only them.
+        await pool.execute(
+            "INSERT INTO prospects (id, email, email_hash, first_name)"
+            " VALUES (gen_random_uuid(), 'barbara@recipients.example',"
+            " outreach_email_hash('barbara@recipients.example'), 'Barbara')"
+        )
+        await page.get_by_role("button", name="Send to new prospects…").click()
+        dialog = page.get_by_role("dialog")
+        await expect(dialog).to_contain_text("1 new prospect is eligible")
+        await dialog.get_by_role("button", name="Send to 1 new").click()
+        await expect(sent).to_have_text("5", timeout=TIMEOUT)
+        await expect(page.locator(".badge").first).to_have_text("completed", timeout=TIMEOUT)
+        messages = await ses_emulator.sent_messages()
+        assert sorted(m.destinations[0] for m in messages).count("barbara@recipients.example") == 1
+        assert len(messages) == 5
+
         # SES reports deliveries, opens and a click: the funnel follows.
         sends = await pool.fetch(
             "SELECT id, campaign_id, prospect_id, ses_message_id FROM email_sends ORDER BY prospect_seq"
@@ -215,9 +231,9 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
                                      headers={"X-Webhook-Secret": SECRET}) as response:  # fmt: skip
                     assert response.status == 200, await response.text()
         funnel = page.get_by_role("list", name="Funnel")
-        await expect(funnel).to_contain_text("Delivered4 (100 %)", timeout=TIMEOUT)
-        await expect(funnel).to_contain_text("Opened2 (50 %)", timeout=TIMEOUT)
-        await expect(funnel).to_contain_text("Clicked1 (25 %)", timeout=TIMEOUT)
+        await expect(funnel).to_contain_text("Delivered5 (100 %)", timeout=TIMEOUT)
+        await expect(funnel).to_contain_text("Opened2 (40 %)", timeout=TIMEOUT)
+        await expect(funnel).to_contain_text("Clicked1 (20 %)", timeout=TIMEOUT)
 
         # A recipient unsubscribes through the link in their message; the admin sees it counted.
         grace = next(m for m in messages if m.destinations[0] == "grace@recipients.example")
@@ -262,7 +278,7 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await expect(page.get_by_role("dialog")).to_contain_text("never emailed again")
         await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
         await expect(table).not_to_contain_text("edsger@recipients.example")
-        assert await pool.fetchval("SELECT count(*) FROM prospects") == 3
+        assert await pool.fetchval("SELECT count(*) FROM prospects") == 4
 
         # Signing out returns to the sign-in page; the API then refuses the old session's page.
         await page.get_by_role("button", name="Sign out").click()

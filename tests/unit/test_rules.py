@@ -181,6 +181,10 @@ def test_quota_exhaustion(quota, exhausted):
         ("cancel", "paused", "admin", True),
         ("cancel", "sending", "admin", False),  # pause it first
         ("cancel", "completed", "admin", False),
+        ("reopen", "completed", "admin", True),
+        ("reopen", "cancelled", "admin", False),
+        ("redraft", "paused", "admin", True),
+        ("redraft", "sending", "admin", False),
     ],
 )
 def test_campaign_transitions(transition, status, actor, allowed):
@@ -193,7 +197,7 @@ def test_campaign_transitions(transition, status, actor, allowed):
         ("draft", "request"),
         ("paused", "resume"),
         ("sending", "already_sending"),
-        ("completed", "not_sendable"),
+        ("completed", "reopen"),  # to the prospects added since
         ("cancelled", "not_sendable"),
     ],
 )

@@ -122,20 +122,32 @@ async def request_send(
             return SendAccepted(
                 campaign_id=campaign_id, status="sending", accepted=True, detail="already sending"
             )
+        eligible = await eligibility.count(conn, campaign_id)
+        if decision == "reopen" and eligible == 0:
+            raise Conflict(
+                "Every eligible prospect has had this campaign already; add prospects, then send it again.",
+                code="nothing_new",
+                details={"eligible": 0},
+            )
         event: CampaignRequested | CampaignResumed
-        if decision == "request":
+        if decision == "resume":
+            event = CampaignResumed.new(
+                CampaignResumedData(campaign_id=campaign_id, resumed_by=actor), correlation_id=correlation_id
+            )
+        else:
             event = CampaignRequested.new(
                 CampaignRequestedData(campaign_id=campaign_id, requested_by=actor),
                 correlation_id=correlation_id,
             )
-        else:
-            event = CampaignResumed.new(
-                CampaignResumedData(campaign_id=campaign_id, resumed_by=actor),
-                correlation_id=correlation_id,
-            )
-        await lifecycle.start(conn, event)
-    detail = "sending requested" if decision == "request" else "sending resumed"
-    return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail=detail)
+        await lifecycle.start(conn, event, reopen=decision == "reopen")
+    detail = {
+        "request": "sending requested",
+        "resume": "sending resumed",
+        "reopen": "sending to new prospects",
+    }
+    return SendAccepted(
+        campaign_id=campaign_id, status="sending", accepted=True, detail=detail[decision], eligible=eligible
+    )
 
 
 async def continue_sending(

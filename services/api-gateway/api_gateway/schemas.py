@@ -215,6 +215,8 @@ class SendAccepted(BaseModel):
     status: str
     accepted: bool
     detail: str
+    # Prospects this send will reach (not counted when it was already sending).
+    eligible: int | None = None
 
 
 class Preview(BaseModel):

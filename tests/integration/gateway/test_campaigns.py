@@ -171,19 +171,37 @@ async def test_edits_are_validated_like_creation(client):
     assert (await response.json())["error"]["code"] == "invalid_template"
 
 
-async def test_completed_or_cancelled_campaigns_answer_409_to_send(client, gw_pool):
+async def test_a_completed_campaign_sends_again_only_to_new_prospects(client, gw_pool):
     done = await new_campaign(client)
     await gw_pool.execute(
         "UPDATE email_campaigns SET status = 'completed' WHERE id = $1", uuid.UUID(done["id"])
     )
+    # Every active prospect of the shared database has had it: claims for all of them.
+    await gw_pool.execute(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome)"
+        " SELECT $1, id, md5(random()::text) || md5(random()::text), 'sent' FROM prospects",
+        uuid.UUID(done["id"]),
+    )
     response = await client.post("/api/campaigns/send", json={"campaignId": done["id"]}, headers=ADMIN)
     assert response.status == 409
+    assert (await response.json())["error"]["code"] == "nothing_new"
+    created = await client.post("/api/prospects", json={"email": f"new-{uuid.uuid4().hex[:8]}@example.org"},
+                                headers=ADMIN)  # fmt: skip
+    assert created.status == 201
+    response = await client.post("/api/campaigns/send", json={"campaignId": done["id"]}, headers=ADMIN)
+    assert response.status == 202
+    body = await response.json()
+    assert (body["detail"], body["eligible"]) == ("sending to new prospects", 1)
+    assert await campaign_events(gw_pool, done["id"]) == ["campaign.requested"]
+
+
+async def test_a_cancelled_campaign_answers_409_to_send(client):
     draft = await new_campaign(client)
     cancel = await client.patch(f"/api/campaigns/{draft['id']}", json={"status": "cancelled"}, headers=ADMIN)
     assert (await cancel.json())["status"] == "cancelled"
-    assert (
-        await client.post("/api/campaigns/send", json={"campaignId": draft["id"]}, headers=ADMIN)
-    ).status == 409
+    response = await client.post("/api/campaigns/send", json={"campaignId": draft["id"]}, headers=ADMIN)
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "not_sendable"
 
 
 @pytest.mark.parametrize(

@@ -146,12 +146,20 @@ export async function campaignDetail({ id }, life) {
   async function send() {
     const current = await api("GET", `/api/campaigns/${id}`);
     const eligible = current.stats.eligible ?? 0;
+    const again = campaign.status === "completed";
+    if (again && eligible === 0) {
+      alert.show("Every eligible prospect has had this campaign already. Add prospects, then send it again.");
+      return;
+    }
     const verb = campaign.status === "paused" ? "Resume" : "Send";
+    const who = again ? `new prospect${eligible === 1 ? "" : "s"}` : `prospect${eligible === 1 ? "" : "s"}`;
     const ok = await confirmDialog({
-      title: `${verb} “${campaign.name}”?`,
-      body: `${eligible} prospect${eligible === 1 ? " is" : "s are"} eligible and will receive this message ` +
-            "at the configured sending rate. Unsubscribed, bounced and suppressed prospects are left out.",
-      confirm: `${verb} to ${eligible}`,
+      title: `${verb} “${campaign.name}”${again ? " again" : ""}?`,
+      body: `${eligible} ${who} ${eligible === 1 ? "is" : "are"} eligible and will receive this message ` +
+            "at the configured sending rate. " +
+            (again ? "Those who had it already are left out, as are " : "Left out: ") +
+            "unsubscribed, bounced and suppressed prospects.",
+      confirm: again ? `Send to ${eligible} new` : `${verb} to ${eligible}`,
     });
     if (ok) await act("Sending started.", () => api("POST", "/api/campaigns/send", { campaignId: id }));
   }
@@ -161,6 +169,7 @@ export async function campaignDetail({ id }, life) {
     actions.replaceChildren(...[
       ["draft", "paused"].includes(status) &&
         h("button", { type: "button", onclick: send }, status === "paused" ? "Resume" : "Send…"),
+      status === "completed" && h("button", { type: "button", onclick: send }, "Send to new prospects…"),
       status === "sending" && h("button", { type: "button", className: "quiet",
         onclick: () => act("Paused.", () => api("PATCH", `/api/campaigns/${id}`, { status: "paused" })) }, "Pause"),
       ["draft", "paused"].includes(status) &&
