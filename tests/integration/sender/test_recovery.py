@@ -180,12 +180,11 @@ async def test_prospects_added_after_completion_get_the_campaign_when_sent_again
     database_url, amqp_url, pool = backends
     first_wave = await seed_prospects(pool, 3)
     campaign_id = await seed_campaign(pool)
-    async with running_stub() as stub:
-        async with running_sender(database_url, amqp_url, stub.endpoint_url):
-            await request_send(pool, campaign_id)
-            await wait_for_status(pool, campaign_id, "completed")
-            second_wave = await seed_prospects(pool, 2)
-            await request_send(pool, campaign_id)  # the admin's "Send to 2 new prospects"
-            await wait_for_status(pool, campaign_id, "completed")
-            await asyncio.sleep(0.3)
+    async with running_stub() as stub, running_sender(database_url, amqp_url, stub.endpoint_url):
+        await request_send(pool, campaign_id)
+        await wait_for_status(pool, campaign_id, "completed")
+        second_wave = await seed_prospects(pool, 2)
+        await request_send(pool, campaign_id)  # the admin's "Send to 2 new prospects"
+        await wait_for_status(pool, campaign_id, "completed")
+        await asyncio.sleep(0.3)
     await exactly_once(pool, stub, campaign_id, first_wave + second_wave)
