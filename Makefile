@@ -79,7 +79,7 @@ compose-test: ## build the Compose stack, run the suite and the fault suite agai
 	ADMIN_JWT_SECRET=dev-admin-jwt-secret-change-me-please SES_WEBHOOK_SECRET=dev-webhook-secret-change-me \
 	E2E_KILL_COMMAND="$(COMPOSE) kill -s KILL {service}" \
 	E2E_RESTART_RABBITMQ="$(COMPOSE) restart rabbitmq" E2E_RESTART_POSTGRES="$(COMPOSE) restart postgres" \
-	$(BIN)/python -m pytest -m faults tests/e2e -s $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
+	$(BIN)/python -m pytest -m "faults and not run_local" tests/e2e -s $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
 
 lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS template)
 	$(BIN)/ruff check .

@@ -56,15 +56,10 @@ def environment() -> dict[str, str]:
 
 async def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            _, writer = await asyncio.open_connection(host, port)
-            writer.close()
-            return
-        except OSError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"nothing answers on {host}:{port}") from None
-            await asyncio.sleep(0.1)
+    while not await port_open(host, port):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"nothing answers on {host}:{port}")
+        await asyncio.sleep(0.1)
 
 
 def free_port(preferred: int) -> int:
@@ -111,7 +106,9 @@ async def main() -> int:
         asyncio.create_task(supervise(name, module, env, run_dir, processes, stop))
         for name, module in SERVICES.items()
     ]
+    announcing = asyncio.create_task(announce_when_ready(env, emulated="ses-emulator" in processes))
     await stop.wait()
+    announcing.cancel()
     for process in processes.values():
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)
@@ -124,6 +121,78 @@ async def main() -> int:
                 process.kill()
     await asyncio.gather(*supervisors, return_exceptions=True)
     return 0
+
+
+PORTS = {"api-gateway": "GATEWAY_PORT", "event-ingest": "EVENT_INGEST_PORT", "unsubscribe": "UNSUBSCRIBE_PORT",
+         "sender": "SENDER_PORT", "projector": "PROJECTOR_PORT"}  # fmt: skip
+DEFAULT_PORTS = {"GATEWAY_PORT": 8080, "EVENT_INGEST_PORT": 8081, "UNSUBSCRIBE_PORT": 8082, "SENDER_PORT": 8083,
+                 "PROJECTOR_PORT": 8084}  # fmt: skip
+
+
+def port_of(env: dict[str, str], service: str) -> int:
+    variable = PORTS[service]
+    return int(env.get(variable) or DEFAULT_PORTS[variable])
+
+
+async def ready(port: int) -> bool:
+    """Whether the service on `port` answers /readyz with 200 (database and broker reachable)."""
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    except OSError:
+        return False
+    try:
+        writer.write(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), timeout=2)
+        return b" 200 " in status_line
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+
+
+def summary(env: dict[str, str], *, emulated: bool, console: bool) -> str:
+    """What a newcomer needs once everything answers, instead of a wall of logs."""
+    gateway, ingest, unsub = (port_of(env, s) for s in ("api-gateway", "event-ingest", "unsubscribe"))
+    mail = (
+        f"the local SES emulator at {env['SES_ENDPOINT_URL']} (nothing is delivered to anyone)"
+        if emulated
+        else f"SES at {env.get('SES_ENDPOINT_URL') or 'AWS, region ' + env.get('AWS_REGION', 'us-east-1')}"
+    )
+    rabbit = (
+        "http://localhost:15672 (guest/guest)"
+        if console
+        else "not reachable; enable it with: rabbitmq-plugins enable rabbitmq_management"
+    )
+    return "\n".join([
+        "",
+        "Outreach is running.",
+        f"  admin app         http://localhost:{gateway}/admin",
+        "  create an admin   make admin EMAIL=you@example.com",
+        f"  admin API         http://localhost:{gateway}/api/openapi.json",
+        f"  unsubscribe       http://localhost:{unsub}/api/unsubscribe",
+        f"  SES event webhook http://localhost:{ingest}/api/webhooks/ses-events",
+        f"  RabbitMQ console  {rabbit}",
+        f"  mail goes to      {mail}",
+        "  stop              Ctrl-C",
+        "",
+    ])  # fmt: skip
+
+
+async def announce_when_ready(env: dict[str, str], *, emulated: bool) -> None:
+    while not all([await ready(port_of(env, service)) for service in PORTS]):
+        await asyncio.sleep(0.5)
+    console = await port_open("127.0.0.1", 15672)
+    print(summary(env, emulated=emulated, console=console), file=sys.stderr, flush=True)
+
+
+async def port_open(host: str, port: int) -> bool:
+    try:
+        _, writer = await asyncio.open_connection(host, port)
+    except OSError:
+        return False
+    writer.close()
+    return True
 
 
 def prepare_run_dir(env: dict[str, str]) -> Path:
