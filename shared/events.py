@@ -117,6 +117,14 @@ class CampaignReturnedToDraftData(CampaignRef):
     returned_by: str | None = Field(default=None, max_length=320)
 
 
+class CampaignRetryRequestedData(CampaignRef):
+    """The admin put the campaign's failed (and, knowingly, unknown) sends back in line."""
+
+    requeued: int = Field(ge=1)
+    include_unknown: bool
+    requested_by: str | None = Field(default=None, max_length=320)
+
+
 class CampaignCancelledData(CampaignRef):
     reason: Reason
     cancelled_by: str | None = Field(default=None, max_length=320)
@@ -166,6 +174,12 @@ class CampaignReturnedToDraft(Envelope):
     type: Literal["campaign.returned_to_draft"] = "campaign.returned_to_draft"
     version: Literal[1] = 1
     data: CampaignReturnedToDraftData
+
+
+class CampaignRetryRequested(Envelope):
+    type: Literal["campaign.retry_requested"] = "campaign.retry_requested"
+    version: Literal[1] = 1
+    data: CampaignRetryRequestedData
 
 
 class CampaignCancelled(Envelope):
@@ -390,6 +404,7 @@ CATALOG: tuple[type[Envelope], ...] = (
     CampaignCompleted,
     CampaignCancelled,
     CampaignReturnedToDraft,
+    CampaignRetryRequested,
     SendAttempted,
     SesSend,
     SesDelivery,

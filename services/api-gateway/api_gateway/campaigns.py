@@ -10,7 +10,14 @@ import asyncpg
 from api_gateway.adapters import campaigns as store
 from api_gateway.adapters import prospects as prospect_store
 from api_gateway.domain import check_sender_address
-from api_gateway.schemas import CampaignCreate, CampaignUpdate, Preview, SendAccepted
+from api_gateway.schemas import (
+    CampaignCreate,
+    CampaignUpdate,
+    Preview,
+    RetryAccepted,
+    RetryRequest,
+    SendAccepted,
+)
 from shared import eligibility
 from shared.compose import compose
 from shared.errors import Conflict, Invalid, NotFound
@@ -22,6 +29,7 @@ from shared.events import (
     CampaignResumedData,
 )
 from shared.lifecycle import campaign as lifecycle
+from shared.lifecycle import send as sends
 from shared.links import unsubscribe_url
 from shared.mime import header_items
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
@@ -59,7 +67,9 @@ async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules)
     return await lifecycle.insert(pool, data.model_dump())
 
 
-async def get_with_stats(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[asyncpg.Record, dict[str, int]]:
+async def get_with_stats(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID
+) -> tuple[asyncpg.Record, dict[str, int], dict[str, int]]:
     async with pool.acquire() as conn:
         row = await store.get_with_stats(conn, campaign_id)
         if row is None:
@@ -68,7 +78,8 @@ async def get_with_stats(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[as
             **store.stats_of(row),
             "eligible": await eligibility.count(conn, campaign_id),
         }
-    return row, stats
+        retryable = await sends.retryable(conn, campaign_id)
+    return row, stats, retryable
 
 
 async def update(
@@ -147,6 +158,53 @@ async def request_send(
     }
     return SendAccepted(
         campaign_id=campaign_id, status="sending", accepted=True, detail=detail[decision], eligible=eligible
+    )
+
+
+UNKNOWN_WARNING = (
+    "Unknown sends were included: SES may have delivered some of them already, so those "
+    "prospects may get the message twice."
+)
+
+
+async def retry(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, data: RetryRequest, *, actor: str, correlation_id: str
+) -> RetryAccepted:
+    """Failed sends (and unknown ones when asked) back in line, sent again under the same rules:
+    a completed campaign starts sending again for them; a paused one sends them when resumed."""
+    async with pool.acquire() as conn, conn.transaction():
+        row = await _locked(conn, campaign_id)
+        if row["status"] in ("draft", "cancelled"):
+            raise Conflict(f"A {row['status']} campaign has no sends to retry.", code="not_retryable")
+        requeued = await sends.requeue(
+            conn,
+            campaign_id,
+            include_unknown=data.include_unknown,
+            actor=actor,
+            correlation_id=correlation_id,
+        )
+        status = row["status"]
+        if requeued and status == "completed":
+            event = CampaignRequested.new(
+                CampaignRequestedData(campaign_id=campaign_id, requested_by=actor),
+                correlation_id=correlation_id,
+            )
+            await lifecycle.start(conn, event, reopen=True)
+            status = "sending"
+    if not requeued:
+        detail = "nothing to retry"
+    elif status == "paused":
+        detail = "back in line; they are sent when the campaign is resumed"
+    else:
+        detail = "back in line; sending"
+    if requeued and data.include_unknown:
+        detail = f"{detail}. {UNKNOWN_WARNING}"
+    return RetryAccepted(
+        campaign_id=campaign_id,
+        requeued=requeued,
+        include_unknown=data.include_unknown,
+        status=status,
+        detail=detail,
     )
 
 

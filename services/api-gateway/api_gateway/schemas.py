@@ -195,9 +195,30 @@ class Campaign(BaseModel):
     completed_at: datetime | None
 
 
+class Retryable(BaseModel):
+    """Sends a retry would put back in line: failed ones, and unknown ones if asked."""
+
+    failed: int
+    unknown: int
+
+
 class CampaignWithStats(BaseModel):
     campaign: Campaign
     stats: CampaignStats
+    retryable: Retryable | None = None
+
+
+class RetryRequest(Input):
+    # An unknown send may already have been delivered: retrying it may send a second copy.
+    include_unknown: bool = False
+
+
+class RetryAccepted(BaseModel):
+    campaign_id: uuid.UUID
+    requeued: int
+    include_unknown: bool
+    status: str
+    detail: str
 
 
 class CampaignSummary(Campaign):

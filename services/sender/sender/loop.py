@@ -23,6 +23,7 @@ from shared.compose import compose
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
 from shared.lifecycle import campaign as campaigns
+from shared.lifecycle import send as sends
 from shared.lifecycle.campaign import Actor
 from shared.links import unsubscribe_url
 from shared.logging import get_logger
@@ -115,7 +116,7 @@ class ChunkRunner:
                     "stale or stopped campaign request ignored", campaign_id=str(campaign_id), chunk=chunk
                 )
                 return
-            interrupted = await store.reconcile(conn, campaign_id, cause)
+            interrupted = await sends.reconcile(conn, campaign_id, cause)
         if interrupted:
             SENDS.labels("unknown").inc(interrupted)
             log.warning("claims of an interrupted sender marked unknown", count=interrupted)
@@ -252,7 +253,7 @@ class ChunkRunner:
             outcome = await self._ses.send_raw(raw, from_email=from_email, to=to, tags=tags)
         return outcome
 
-    async def _settle(self, state: ChunkState, claim: store.Claim, outcome: SesOutcome) -> None:
+    async def _settle(self, state: ChunkState, claim: sends.Claim, outcome: SesOutcome) -> None:
         verdict = outcome.verdict
         if verdict is Verdict.SENT:
             self._ambiguous_streak = 0
@@ -273,7 +274,7 @@ class ChunkRunner:
                 )  # fmt: skip
         else:  # PAUSE, or still THROTTLED / NOT_SENT after the retries: not accepted, stays eligible
             self._quota.quota.unreserve()
-            await store.release(self._pool, claim)
+            await sends.release(self._pool, claim)
             SENDS.labels("released").inc()
             await self._refused(state, outcome)
 
@@ -321,23 +322,23 @@ class ChunkRunner:
             self._pool, LIMIT_REASONS[limit], code=limit, by=by, cause=cause, resumes_at=resumes_at
         )
 
-    async def _claim(self, state: ChunkState, prospect_id: uuid.UUID) -> store.Claim | None:
+    async def _claim(self, state: ChunkState, prospect_id: uuid.UUID) -> sends.Claim | None:
         """Commit the claim. A claim whose commit answer was lost to a database restart is
         recognised by its id on the next attempt and taken up, not left `claimed`."""
-        wanted = store.new_claim(state.campaign_id, prospect_id)
+        wanted = sends.new_claim(state.campaign_id, prospect_id)
         return await through_outages(
-            "claiming", lambda attempt: store.claim(self._pool, wanted, state.lease, retrying=attempt > 0)
+            "claiming", lambda attempt: sends.claim(self._pool, wanted, state.lease, retrying=attempt > 0)
         )
 
     async def _record(
-        self, state: ChunkState, claim: store.Claim, outcome: str, **detail: str | None
+        self, state: ChunkState, claim: sends.Claim, outcome: str, **detail: str | None
     ) -> None:
         """Record what SES answered. The answer is known, so a database that is briefly away
         is waited for rather than leaving the send `unknown`; the statement is idempotent
         (only a claim still `claimed` takes an outcome)."""
         recorded = await through_outages(
             "recording a send's outcome",
-            lambda _: store.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail),
+            lambda _: sends.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail),
         )
         if recorded:
             state.counts[outcome] += 1

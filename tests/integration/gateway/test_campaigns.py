@@ -270,3 +270,35 @@ async def test_internal_continue_re_requests_a_sending_campaign(client, gw_pool)
         "campaign.requested",
         "campaign.requested",
     ]
+
+
+async def test_retry_answers_what_it_requeued_and_refuses_what_cannot_be_retried(client, gw_pool):
+    draft = await new_campaign(client)
+    url = f"/api/campaigns/{draft['id']}/retry"
+    refused = await client.post(url, json={}, headers=ADMIN)
+    assert refused.status == 409 and (await refused.json())["error"]["code"] == "not_retryable"
+    assert (await client.post(f"/api/campaigns/{uuid.uuid4()}/retry", json={}, headers=ADMIN)).status == 404
+    assert (await client.post(url, json={"include_unknown": "maybe"}, headers=ADMIN)).status == 400
+    await gw_pool.execute(
+        "UPDATE email_campaigns SET status = 'paused' WHERE id = $1", uuid.UUID(draft["id"])
+    )
+    for _ in range(2):
+        created = await client.post("/api/prospects", json={"email": f"r-{uuid.uuid4().hex[:8]}@example.org"},
+                                    headers=ADMIN)  # fmt: skip
+        assert created.status == 201
+    prospects = await gw_pool.fetch("SELECT id FROM prospects ORDER BY created_at DESC LIMIT 2")
+    for prospect, outcome in zip(prospects, ("failed", "unknown"), strict=True):
+        await gw_pool.execute(
+            "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome) VALUES ($1, $2, $3, $4)",
+            uuid.UUID(draft["id"]), prospect["id"], uuid.uuid4().hex * 2, outcome,
+        )  # fmt: skip
+    detail = await (await client.get(f"/api/campaigns/{draft['id']}", headers=ADMIN)).json()
+    assert detail["retryable"] == {"failed": 1, "unknown": 1}
+    response = await client.post(url, json={}, headers=ADMIN)
+    assert response.status == 202
+    body = await response.json()
+    assert (body["requeued"], body["status"]) == (1, "paused")
+    assert "when the campaign is resumed" in body["detail"]
+    detail = await (await client.get(f"/api/campaigns/{draft['id']}", headers=ADMIN)).json()
+    assert detail["retryable"] == {"failed": 0, "unknown": 1}
+    assert await campaign_events(gw_pool, draft["id"]) == ["campaign.retry_requested"]

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from sender.adapters import store
+from shared.lifecycle import send as store
 from tests.harness.sending import (
     FROM_EMAIL,
     PUBLIC_BASE_URL,

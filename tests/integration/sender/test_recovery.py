@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 
+from api_gateway import campaigns
+from api_gateway.schemas import RetryRequest
 from tests.harness.sending import (
     outcomes,
     request_send,
@@ -188,3 +190,32 @@ async def test_prospects_added_after_completion_get_the_campaign_when_sent_again
         await wait_for_status(pool, campaign_id, "completed")
         await asyncio.sleep(0.3)
     await exactly_once(pool, stub, campaign_id, first_wave + second_wave)
+
+
+async def test_failed_sends_are_retried_once_and_unknown_ones_only_when_asked(backends):
+    database_url, amqp_url, pool = backends
+    seeded = await seed_prospects(pool, 4)
+    campaign_id = await seed_campaign(pool)
+    async with running_stub() as stub, running_sender(database_url, amqp_url, stub.endpoint_url):
+        stub.fail_next(Fault("MessageRejected", 400, "Illegal address"), Fault("", 500))
+        await request_send(pool, campaign_id)
+        await wait_for_status(pool, campaign_id, "completed")
+        assert await outcomes(pool, campaign_id) == {"failed": 1, "unknown": 1, "sent": 2}
+        accepted = await campaigns.retry(pool, campaign_id, RetryRequest(), actor="admin", correlation_id="t")
+        assert (accepted.requeued, accepted.status) == (1, "sending")
+        await wait_for_status(pool, campaign_id, "completed")
+        assert len(stub.received) == 3, "the failed one went again; the unknown one did not"
+        again = await campaigns.retry(pool, campaign_id, RetryRequest(), actor="admin", correlation_id="t")
+        assert (again.requeued, again.detail) == (0, "nothing to retry")
+        risky = await campaigns.retry(
+            pool, campaign_id, RetryRequest(include_unknown=True), actor="admin", correlation_id="t"
+        )
+        assert risky.requeued == 1 and "may get the message twice" in risky.detail
+        await wait_for_status(pool, campaign_id, "completed")
+        await asyncio.sleep(0.3)
+    recipients = sorted(r.to[0] for r in stub.received)
+    assert len(recipients) == 4 and set(recipients) == {p["email"] for p in seeded}
+    live = await pool.fetch(
+        "SELECT outcome FROM email_sends WHERE campaign_id = $1 AND retried_at IS NULL", campaign_id
+    )
+    assert sorted(r["outcome"] for r in live) == ["sent"] * 4

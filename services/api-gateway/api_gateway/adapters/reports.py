@@ -9,12 +9,13 @@ import asyncpg
 
 # The shown status: the projector's (from every fact it has seen), else the
 # sender's own outcome while no event has been projected yet (`claimed`...).
-# The search matches part of the address: strpos, so % and _ are plain text.
+# The search matches part of the address: strpos, so % and _ are plain text. A send
+# the admin retried shows as its retry (the new send), not twice.
 _MATCHING_SENDS = """
 FROM email_sends s
 LEFT JOIN send_status st ON st.send_id = s.id
 LEFT JOIN prospects p ON p.id = s.prospect_id
-WHERE s.campaign_id = $1
+WHERE s.campaign_id = $1 AND s.retried_at IS NULL
   AND ($2::text IS NULL OR strpos(lower(p.email), lower($2)) > 0)
   AND ($3::text IS NULL OR COALESCE(st.status, s.outcome) = $3)
 """

@@ -133,6 +133,7 @@ export async function campaignDetail({ id }, life) {
     sendsBox);
 
   let campaign = null;
+  let retryable = { failed: 0, unknown: 0 };
   let sendsPage = 1;
 
   async function act(label, work) {
@@ -164,14 +165,42 @@ export async function campaignDetail({ id }, life) {
     if (ok) await act("Sending started.", () => api("POST", "/api/campaigns/send", { campaignId: id }));
   }
 
+  async function retry(includeUnknown) {
+    const failed = retryable.failed;
+    const unknown = includeUnknown ? retryable.unknown : 0;
+    const count = failed + unknown;
+    const ok = await confirmDialog({
+      title: includeUnknown ? "Retry failed and unknown sends?" : `Retry ${failed} failed send${failed === 1 ? "" : "s"}?`,
+      body: includeUnknown
+        ? `${count} send${count === 1 ? "" : "s"} go back in line. Careful: SES may already have delivered ` +
+          `the ${unknown} unknown one${unknown === 1 ? "" : "s"}, so ${unknown === 1 ? "that prospect" : "those prospects"} ` +
+          "may get this message twice. Unsubscribed and suppressed prospects stay left out."
+        : `They go back in line and are sent again, once each, at the sending rate` +
+          (campaign.status === "paused" ? " when you resume the campaign." : ".") +
+          " Unsubscribed and suppressed prospects stay left out.",
+      confirm: includeUnknown ? `Retry ${count}, duplicates possible` : `Retry ${failed}`,
+      danger: includeUnknown,
+    });
+    if (!ok) return;
+    await act("Sends put back in line.", async () => {
+      const result = await api("POST", `/api/campaigns/${id}/retry`, { include_unknown: includeUnknown });
+      announce(`${result.requeued} send${result.requeued === 1 ? "" : "s"} put back in line.`);
+    });
+  }
+
   function renderActions() {
     const status = campaign.status;
+    const canRetry = !["draft", "cancelled"].includes(status);
     actions.replaceChildren(...[
       ["draft", "paused"].includes(status) &&
         h("button", { type: "button", onclick: send }, status === "paused" ? "Resume" : "Send…"),
       status === "completed" && h("button", { type: "button", onclick: send }, "Send to new prospects…"),
       status === "sending" && h("button", { type: "button", className: "quiet",
         onclick: () => act("Paused.", () => api("PATCH", `/api/campaigns/${id}`, { status: "paused" })) }, "Pause"),
+      canRetry && retryable.failed > 0 && h("button", { type: "button", className: "quiet",
+        onclick: () => retry(false) }, `Retry ${retryable.failed} failed…`),
+      canRetry && retryable.unknown > 0 && h("button", { type: "button", className: "quiet",
+        onclick: () => retry(true) }, `Retry with ${retryable.unknown} unknown…`),
       ["draft", "paused"].includes(status) &&
         h("a", { className: "button quiet", href: `#/campaigns/${id}/edit` }, "Edit"),
       h("a", { className: "button quiet", href: "#/campaigns" }, "All campaigns")].filter(Boolean));
@@ -194,6 +223,7 @@ export async function campaignDetail({ id }, life) {
         api("GET", `/api/campaigns/${id}`), api("GET", `/api/campaigns/${id}/timeline`),
         api("GET", `/api/campaigns/${id}/feedback`)]);
       campaign = detail.campaign;
+      retryable = detail.retryable ?? { failed: 0, unknown: 0 };
       const stats = detail.stats;
       heading.textContent = campaign.name;
       document.title = `${campaign.name} · Outreach admin`;

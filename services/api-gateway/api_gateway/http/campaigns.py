@@ -16,6 +16,8 @@ from api_gateway.schemas import (
     CampaignUpdate,
     CampaignWithStats,
     PreviewQuery,
+    Retryable,
+    RetryRequest,
     page_info,
 )
 from shared.http import REQUEST_ID, model_response
@@ -41,10 +43,20 @@ async def list_campaigns(request: web.Request) -> web.Response:
 
 
 async def get_campaign(request: web.Request) -> web.Response:
-    row, stats = await campaigns.get_with_stats(pool(request), path_uuid(request))
+    row, stats, retryable = await campaigns.get_with_stats(pool(request), path_uuid(request))
     return model_response(
-        CampaignWithStats(campaign=Campaign.model_validate(dict(row)), stats=CampaignStats(**stats))
+        CampaignWithStats(
+            campaign=Campaign.model_validate(dict(row)),
+            stats=CampaignStats(**stats),
+            retryable=Retryable(**retryable),
+        )
     )
+
+
+async def retry_campaign(request: web.Request) -> web.Response:
+    data = await json_body(request, RetryRequest)
+    accepted = await campaigns.retry(pool(request), path_uuid(request), data, **who(request))
+    return model_response(accepted, status=202)
 
 
 async def update_campaign(request: web.Request) -> web.Response:
