@@ -344,7 +344,7 @@ async def complete(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID,
 # the last one. Taking it hands out a fresh lease; claims must hold it.
 BEGIN_CHUNK = """
 UPDATE email_campaigns
-SET sender_run = $2, sender_chunk = $3, sender_lease = $4
+SET sender_run = $2, sender_chunk = $3, sender_lease = $4, sender_lease_at = now()
 WHERE id = $1 AND status = 'sending'
   AND (   (sender_run IS DISTINCT FROM $2 AND $3 = 1)
        OR (sender_run = $2 AND sender_chunk IN ($3, $3 - 1)))
@@ -352,10 +352,27 @@ RETURNING id, subject, body_html, body_text, from_email, from_name, reply_to, cu
 """
 # The cursor moves and the continuation is asked for together, under the lease.
 ADVANCE = """
-UPDATE email_campaigns SET cursor_seq = GREATEST(cursor_seq, $2)
+UPDATE email_campaigns SET cursor_seq = GREATEST(cursor_seq, $2), sender_lease_at = now()
 WHERE id = $1 AND sender_lease = $3
 RETURNING id
 """
+# A sending campaign whose work was lost: no lease taken or handed on for $2 seconds and
+# no claim in that time. Asking again takes the lease's time, so a second asker (another
+# replica's watch, the admin clicking twice) finds it live and asks nothing.
+REREQUEST = """
+UPDATE email_campaigns c SET sender_lease_at = now()
+WHERE c.id = $1 AND c.status = 'sending'
+  AND (c.sender_lease_at IS NULL OR c.sender_lease_at < now() - make_interval(secs => $2))
+  AND NOT EXISTS (SELECT 1 FROM email_sends s
+                  WHERE s.campaign_id = c.id AND s.claimed_at > now() - make_interval(secs => $2))
+RETURNING c.id
+"""
+STALLED = """
+SELECT id FROM email_campaigns
+WHERE status = 'sending' AND (sender_lease_at IS NULL OR sender_lease_at < now() - make_interval(secs => $1))
+"""
+# The lease outlives the longest chunk (CHUNK_MAX_SECONDS, 300 s by default) with room to spare.
+LEASE_SECONDS = 600.0
 
 
 async def begin_chunk(
@@ -373,3 +390,17 @@ async def finish_chunk(
     return (
         await change_and_append(pool, ADVANCE, (data.campaign_id, data.cursor_seq, lease), event) is not None
     )
+
+
+async def rerequest_if_stalled(
+    conn: asyncpg.Connection | asyncpg.Pool, event: CampaignRequested, lease_seconds: float
+) -> bool:
+    """Ask again for a sending campaign whose work was lost (no live lease, no progress);
+    False, and nothing appended, while its sender is alive."""
+    args = (event.data.campaign_id, lease_seconds)
+    return await change_and_append(conn, REREQUEST, args, event) is not None
+
+
+async def stalled(conn: asyncpg.Connection | asyncpg.Pool, lease_seconds: float) -> list[uuid.UUID]:
+    """Sending campaigns with no lease taken for `lease_seconds` (candidates; the re-request decides)."""
+    return [row["id"] for row in await conn.fetch(STALLED, lease_seconds)]

@@ -52,8 +52,15 @@ async def seed_campaign(pool: asyncpg.Pool, **overrides: Any) -> uuid.UUID:
     return row["id"]
 
 
-async def request_send(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> None:
-    await gateway_campaigns.request_send(pool, campaign_id, actor="test", correlation_id=str(uuid.uuid4()))
+RULES = gateway_campaigns.CampaignRules(ses_from_email=FROM_EMAIL, public_base_url=PUBLIC_BASE_URL)
+
+
+async def request_send(pool: asyncpg.Pool, campaign_id: uuid.UUID, rules: Any = RULES) -> str:
+    """The admin's Send; answers its detail."""
+    accepted = await gateway_campaigns.request_send(
+        pool, campaign_id, rules, actor="test", correlation_id=str(uuid.uuid4())
+    )
+    return accepted.detail
 
 
 async def campaign_status(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> tuple[str, str | None]:

@@ -48,6 +48,7 @@ SAMPLE_RECIPIENT = Recipient(
 class CampaignRules:
     ses_from_email: str
     public_base_url: str
+    sender_lease_seconds: float = lifecycle.LEASE_SECONDS
 
 
 def parse_templates(subject: str, body_html: str, body_text: str | None) -> CampaignTemplates:
@@ -124,14 +125,14 @@ async def _locked(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> asyncpg.R
 
 
 async def request_send(
-    pool: asyncpg.Pool, campaign_id: uuid.UUID, *, actor: str, correlation_id: str
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, rules: CampaignRules, *, actor: str, correlation_id: str
 ) -> SendAccepted:
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, campaign_id)
         decision = lifecycle.decide_send(row["status"])
         if decision == "already_sending":
-            return SendAccepted(
-                campaign_id=campaign_id, status="sending", accepted=True, detail="already sending"
+            return await _ask_again_if_lost(
+                conn, campaign_id, rules, actor=actor, correlation_id=correlation_id
             )
         eligible = await eligibility.count(conn, campaign_id)
         if decision == "reopen" and eligible == 0:
@@ -206,6 +207,19 @@ async def retry(
         status=status,
         detail=detail,
     )
+
+
+async def _ask_again_if_lost(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, rules: CampaignRules, *, actor: str, correlation_id: str
+) -> SendAccepted:
+    """Send on a sending campaign changes nothing while its sender is alive; when its work
+    was lost (a dead-lettered chunk, a sender gone), it asks for it again."""
+    event = CampaignRequested.new(
+        CampaignRequestedData(campaign_id=campaign_id, requested_by=actor), correlation_id=correlation_id
+    )
+    lost = await lifecycle.rerequest_if_stalled(conn, event, rules.sender_lease_seconds)
+    detail = "its work was lost: sending requested again" if lost else "already sending"
+    return SendAccepted(campaign_id=campaign_id, status="sending", accepted=True, detail=detail)
 
 
 async def continue_sending(

@@ -1,5 +1,6 @@
 from pydantic import Field, SecretStr
 
+from shared.lifecycle.campaign import LEASE_SECONDS
 from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, Settings
 
 
@@ -21,5 +22,8 @@ class GatewaySettings(Settings, MessageIdentity):
     trusted_proxies: str = ""
     # The import streams (memory is flat in the file's size: docs/benchmarks.md), so the
     # limit is about how long one request may run: 1 GiB holds several million rows.
+    # A sending campaign with no sender lease taken for this long, and no claim, lost its
+    # work: Send asks for it again (the sender's watch does the same).
+    sender_lease_seconds: float = Field(default=LEASE_SECONDS, gt=0)
     import_max_bytes: int = Field(default=1024**3, ge=1024)
     json_max_bytes: int = Field(default=1024**2, ge=1024)

@@ -71,7 +71,10 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
         )
         await consumer.start(app[AMQP])
         watching = asyncio.create_task(
-            watch(app[DB_POOL], quota, settings.watch_seconds), name="sender-watch"
+            watch(
+                app[DB_POOL], quota, every=settings.watch_seconds, lease_seconds=settings.sender_lease_seconds
+            ),
+            name="sender-watch",
         )
         yield
         watching.cancel()

@@ -2,6 +2,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator
 
+from shared.lifecycle.campaign import LEASE_SECONDS
 from shared.settings import MessageIdentity, SesAccess, Settings
 
 
@@ -17,6 +18,9 @@ class SenderSettings(Settings, SesAccess, MessageIdentity):
     send_failure_run_pause: int = Field(default=10, ge=1)
     # How often the sender looks for self-lifting pauses that are due, and for lost work.
     watch_seconds: float = Field(default=30.0, gt=0)
+    # A sending campaign with no lease taken for this long, and no claim, lost its work
+    # (a dead-lettered chunk): the watch asks for it again. Longer than CHUNK_MAX_SECONDS.
+    sender_lease_seconds: float = Field(default=LEASE_SECONDS, gt=0)
     # At high rates an SES call outlasts the interval: this many may be in flight.
     send_max_in_flight: int = Field(default=32, ge=1, le=512)
     # A chunk ends after SEND_BATCH_SIZE sends or this many seconds, whichever first,

@@ -1,8 +1,10 @@
 """The sender's watch: every WATCH_SECONDS it resumes the pauses that lift by themselves
-(daily quota, daily cap) once their time has come and the limit allows again.
+(daily quota, daily cap) once their time has come and the limit allows again, and asks
+again for sending campaigns whose work was lost (no lease taken, no claim, for longer
+than SENDER_LEASE_SECONDS: a dead-lettered chunk, a message lost with a broker).
 
-A resume is the same CampaignResumed an admin's would be, so the run starts the same
-way; with several sender replicas each watches, and the statement lets one win.
+A resume or a request is the same event an admin's would be, so the run starts the
+same way; with several sender replicas each watches, and the statements let one win.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import asyncpg
 
 from sender.quota import QuotaKeeper
 from shared.db import DATABASE_AWAY
-from shared.events import CampaignResumed, CampaignResumedData
+from shared.events import CampaignRequested, CampaignRequestedData, CampaignResumed, CampaignResumedData
 from shared.lifecycle import campaign as campaigns
 from shared.logging import get_logger
 
@@ -42,11 +44,26 @@ async def resume_due_pauses(pool: asyncpg.Pool, quota: QuotaKeeper) -> list[uuid
     return resumed
 
 
-async def watch(pool: asyncpg.Pool, quota: QuotaKeeper, every: float) -> None:
+async def rerequest_lost_work(pool: asyncpg.Pool, lease_seconds: float) -> list[uuid.UUID]:
+    """Ask again for every sending campaign that stalled with no live lease."""
+    asked = []
+    for campaign_id in await campaigns.stalled(pool, lease_seconds):
+        event = CampaignRequested.new(
+            CampaignRequestedData(campaign_id=campaign_id, requested_by="sender"),
+            correlation_id=f"lost-work-{campaign_id}",
+        )
+        if await campaigns.rerequest_if_stalled(pool, event, lease_seconds):
+            log.warning("a sending campaign had lost its work; asked again", campaign_id=str(campaign_id))
+            asked.append(campaign_id)
+    return asked
+
+
+async def watch(pool: asyncpg.Pool, quota: QuotaKeeper, *, every: float, lease_seconds: float) -> None:
     """Run until cancelled; a database that is away is waited out."""
     while True:
         await asyncio.sleep(every)
         try:
             await resume_due_pauses(pool, quota)
+            await rerequest_lost_work(pool, lease_seconds)
         except (asyncpg.PostgresError, *DATABASE_AWAY) as exc:
             log.warning("the sender's watch could not look; trying again", error=repr(exc))

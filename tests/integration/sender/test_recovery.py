@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from api_gateway import campaigns
 from api_gateway.schemas import RetryRequest
 from tests.harness.sending import (
+    RULES,
     outcomes,
     request_send,
     running_sender,
@@ -219,3 +221,58 @@ async def test_failed_sends_are_retried_once_and_unknown_ones_only_when_asked(ba
         "SELECT outcome FROM email_sends WHERE campaign_id = $1 AND retried_at IS NULL", campaign_id
     )
     assert sorted(r["outcome"] for r in live) == ["sent"] * 4
+
+
+async def lose_the_work(pool, campaign_id) -> None:
+    """As a dead-lettered chunk leaves it: `sending`, its last lease long ago, no claim since."""
+    await pool.execute(
+        "UPDATE email_campaigns SET status = 'sending', sender_lease_at = now() - interval '1 hour' WHERE id = $1",
+        campaign_id,
+    )
+
+
+async def test_send_on_a_campaign_whose_work_was_lost_asks_again_and_only_then(backends):
+    database_url, amqp_url, pool = backends
+    seeded = await seed_prospects(pool, 5)
+    campaign_id = await seed_campaign(pool)
+    await lose_the_work(pool, campaign_id)  # no request ever reached a sender
+    async with running_stub() as stub:
+        fresh = replace(RULES, sender_lease_seconds=2 * 3600)
+        assert await request_send(pool, campaign_id, fresh) == "already sending"  # lease within 2 h: alive
+        assert await request_send(pool, campaign_id) == "its work was lost: sending requested again"
+        assert await request_send(pool, campaign_id) == "already sending"  # asking took the lease's time
+        async with running_sender(database_url, amqp_url, stub.endpoint_url):
+            await wait_for_status(pool, campaign_id, "completed")
+    await exactly_once(pool, stub, campaign_id, seeded)
+
+
+async def test_the_senders_watch_asks_again_for_lost_work(backends):
+    database_url, amqp_url, pool = backends
+    seeded = await seed_prospects(pool, 5)
+    campaign_id = await seed_campaign(pool)
+    await lose_the_work(pool, campaign_id)
+    async with (
+        running_stub() as stub,
+        running_sender(database_url, amqp_url, stub.endpoint_url, watch_seconds=0.2, sender_lease_seconds=60),
+    ):
+        await wait_for_status(pool, campaign_id, "completed", timeout=30)
+    await exactly_once(pool, stub, campaign_id, seeded)
+    asked = await pool.fetchval(
+        "SELECT data->>'requested_by' FROM events WHERE type = 'campaign.requested' AND data->>'campaign_id' = $1",
+        str(campaign_id),
+    )
+    assert asked == "sender"
+
+
+async def test_a_campaign_making_progress_is_not_asked_for_again(backends):
+    pool = backends[2]
+    await seed_prospects(pool, 3)
+    campaign_id = await seed_campaign(pool)
+    await lose_the_work(pool, campaign_id)
+    # A claim a moment ago: some sender is at work on it, whatever its lease's age.
+    await pool.execute(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome)"
+        " SELECT $1, id, md5(random()::text) || md5(random()::text), 'claimed' FROM prospects LIMIT 1",
+        campaign_id,
+    )
+    assert await request_send(pool, campaign_id) == "already sending"

@@ -67,7 +67,7 @@ async def update_campaign(request: web.Request) -> web.Response:
 
 async def send_campaign(request: web.Request) -> web.Response:
     ref = await json_body(request, CampaignRef)
-    accepted = await campaigns.request_send(pool(request), ref.campaignId, **who(request))
+    accepted = await campaigns.request_send(pool(request), ref.campaignId, rules(request), **who(request))
     return model_response(accepted, status=202)
 
 

@@ -24,7 +24,10 @@ def settings(request: web.Request) -> GatewaySettings:
 
 def rules(request: web.Request) -> CampaignRules:
     config = settings(request)
-    return CampaignRules(ses_from_email=config.ses_from_email, public_base_url=str(config.public_base_url))
+    return CampaignRules(
+        ses_from_email=config.ses_from_email, public_base_url=str(config.public_base_url),
+        sender_lease_seconds=config.sender_lease_seconds,
+    )  # fmt: skip
 
 
 def who(request: web.Request) -> dict[str, str]:
