@@ -12,7 +12,7 @@ from __future__ import annotations
 # In the order the admin reads them: the sender's own outcomes, then what SES told.
 STAT_NAMES: tuple[str, ...] = (
     "sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed",
-    "failed", "rejected", "delivery_delayed", "unknown",
+    "failed", "rejected", "rendering_failed", "delivery_delayed", "unknown",
 )  # fmt: skip
 # Known from the sender's own answer from SES, before any SES event arrives.
 SENDER_STATS: frozenset[str] = frozenset({"sent", "failed", "unknown"})

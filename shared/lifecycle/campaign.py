@@ -165,16 +165,18 @@ RETURNING {COLUMNS}
 """
 
 # Each transition: $1 the campaign, $2 its source states (from TRANSITIONS).
+# A request starts the lease's clock too: a sender has SENDER_LEASE_SECONDS to take it
+# before the work counts as lost.
 START = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       started_at = COALESCE(started_at, now()), completed_at = NULL, updated_at = now()
+       started_at = COALESCE(started_at, now()), completed_at = NULL, sender_lease_at = now(), updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING id
 """
 # The sender's resume of a pause that lifts by itself: still that pause, and due.
 RESUME_DUE = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       updated_at = now()
+       sender_lease_at = now(), updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[]) AND pause_reason = ANY($3::text[]) AND resumes_at <= now()
 RETURNING id
 """

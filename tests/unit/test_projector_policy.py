@@ -17,6 +17,9 @@ LIMITS = ReputationLimits(min_sends=100, max_bounce_rate=0.05, max_complaint_rat
         ({"sent_at": 1, "bounced_at": 1}, "bounced"),
         ({"sent_at": 1, "delivered_at": 1, "complained_at": 1, "clicked_at": 1}, "complained"),
         ({"unknown_at": 1, "delivered_at": 1}, "delivered"),
+        ({"sent_at": 1, "rejected_at": 1}, "rejected"),  # SES accepted it, then rejected it: never sent on
+        ({"sent_at": 1, "delayed_at": 1, "rendering_failed_at": 1}, "rendering_failed"),
+        ({"failed_at": 1, "rejected_at": 1}, "rejected"),
         ({}, None),
     ],
 )

@@ -368,7 +368,7 @@ def ses_event(kind: str):
         ("bounce-transient", {"sent_at", "transient_bounce_at"}, None, None),  # logged only
         ("complaint", {"sent_at", "delivered_at", "complained_at"}, "complained", "complaint"),
         ("reject", {"rejected_at"}, None, None),
-        ("rendering-failure", {"failed_at"}, None, None),
+        ("rendering-failure", {"rendering_failed_at"}, None, None),
         ("delivery-delay", {"sent_at", "delayed_at"}, None, None),
     ],
 )

@@ -170,6 +170,7 @@ class CampaignStats(BaseModel):
     unsubscribed: int
     failed: int
     rejected: int
+    rendering_failed: int
     delivery_delayed: int
     unknown: int
 
@@ -267,8 +268,8 @@ class LoginToken(BaseModel):
 
 
 SendStatus = Literal[
-    "claimed", "unknown", "failed", "rejected", "sent", "delivery_delayed", "delivered", "opened", "clicked",
-    "unsubscribed", "bounced", "complained",
+    "claimed", "unknown", "failed", "sent", "delivery_delayed", "rejected", "rendering_failed", "delivered",
+    "opened", "clicked", "unsubscribed", "bounced", "complained",
 ]  # fmt: skip
 
 

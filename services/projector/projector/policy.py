@@ -34,15 +34,16 @@ from shared.events import (
 FACT_COUNTERS = {
     "sent_at": "sent", "delivered_at": "delivered", "opened_at": "opened", "clicked_at": "clicked",
     "bounced_at": "bounced", "complained_at": "complained", "unsubscribed_at": "unsubscribed",
-    "failed_at": "failed", "rejected_at": "rejected", "delayed_at": "delivery_delayed",
-    "unknown_at": "unknown",
+    "failed_at": "failed", "rejected_at": "rejected", "rendering_failed_at": "rendering_failed",
+    "delayed_at": "delivery_delayed", "unknown_at": "unknown",
 }  # fmt: skip
-# The status shown for a send: the highest-ranked fact it has.
+# The status shown for a send: the highest-ranked fact it has. SES rejecting or failing
+# to render a message it had accepted outranks the acceptance: it was never delivered.
 STATUS_BY_RANK = (
-    ("unknown_at", "unknown"), ("failed_at", "failed"), ("rejected_at", "rejected"), ("sent_at", "sent"),
-    ("delayed_at", "delivery_delayed"), ("delivered_at", "delivered"), ("opened_at", "opened"),
-    ("clicked_at", "clicked"), ("unsubscribed_at", "unsubscribed"), ("bounced_at", "bounced"),
-    ("complained_at", "complained"),
+    ("unknown_at", "unknown"), ("failed_at", "failed"), ("sent_at", "sent"), ("delayed_at", "delivery_delayed"),
+    ("rejected_at", "rejected"), ("rendering_failed_at", "rendering_failed"), ("delivered_at", "delivered"),
+    ("opened_at", "opened"), ("clicked_at", "clicked"), ("unsubscribed_at", "unsubscribed"),
+    ("bounced_at", "bounced"), ("complained_at", "complained"),
 )  # fmt: skip
 
 
@@ -115,7 +116,7 @@ def changes_for(event: Envelope) -> SendChanges | None:
     if isinstance(event, SesReject):
         return _ses(data, {"rejected_at": at}, error=event.data.reason)
     if isinstance(event, SesRenderingFailure):
-        return _ses(data, {"failed_at": at}, error=event.data.error_message)
+        return _ses(data, {"rendering_failed_at": at}, error=event.data.error_message)
     if isinstance(event, SesDeliveryDelay):
         return _ses(data, {"sent_at": at, "delayed_at": at})
     return None

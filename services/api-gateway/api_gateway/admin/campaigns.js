@@ -121,7 +121,7 @@ export async function campaignDetail({ id }, life) {
   const search = h("input", { type: "search", id: "send-search", autocomplete: "off" });
   const statusFilter = h("select", { id: "send-status" }, h("option", { value: "" }, "Any status"),
     ["sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "failed", "rejected",
-     "delivery_delayed", "unknown"].map((s) => h("option", { value: s }, s.replace("_", " "))));
+     "rendering_failed", "delivery_delayed", "unknown"].map((s) => h("option", { value: s }, s.replace("_", " "))));
   mount(heading, alert, summary, actions,
     h("h2", {}, "Funnel"), funnelBox,
     h("h2", {}, "Events over time"), chart,
