@@ -37,7 +37,8 @@ async def run(rate: float, count: int, base_url: str, amqp_url: str, **extra_env
         await seed_prospects(pool, count)
         campaign_id = await seed_campaign(pool)
         env = {
-            "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "SES_ENDPOINT_URL": stub.endpoint_url,
+            "DATABASE_URL": database_url, "AMQP_URL": amqp_url,
+            "SES_MODE": "emulator", "SES_ENDPOINT_URL": stub.endpoint_url,
             "SES_FROM_EMAIL": FROM_EMAIL, "PUBLIC_BASE_URL": PUBLIC_BASE_URL, "SEND_RATE_PER_SECOND": str(rate),
             "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", **extra_env,
         }  # fmt: skip

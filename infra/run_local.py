@@ -2,7 +2,8 @@
 
 Reads the defaults of .env.example (any variable already in the environment
 wins), creates the database if missing and applies migrations, starts the
-local SES emulator when SES_ENDPOINT_URL is not given (and registers the
+local SES emulator when SES_MODE is emulator (.env.example's default) and no
+SES_ENDPOINT_URL is given (and registers the
 domain of SES_FROM_EMAIL with it, as an operator verifies it in SES), then
 runs every service. A service that exits is started again after a short
 pause (as Compose's `restart: unless-stopped`), so a crash or a SIGKILL
@@ -81,7 +82,7 @@ async def main() -> int:
     env = environment()
     processes: dict[str, asyncio.subprocess.Process] = {}
     await run_cli(env, "migrate")
-    if not env.get("SES_ENDPOINT_URL"):
+    if env.get("SES_MODE", "emulator") == "emulator" and not env.get("SES_ENDPOINT_URL"):
         port = free_port(int(env.get("SES_EMULATOR_PORT", "4566")))
         moto = Path(sys.executable).with_name("moto_server")
         processes["ses-emulator"] = await asyncio.create_subprocess_exec(
@@ -155,9 +156,9 @@ def summary(env: dict[str, str], *, emulated: bool, console: bool) -> str:
     """What a newcomer needs once everything answers, instead of a wall of logs."""
     gateway, ingest, unsub = (port_of(env, s) for s in ("api-gateway", "event-ingest", "unsubscribe"))
     mail = (
-        f"the local SES emulator at {env['SES_ENDPOINT_URL']} (nothing is delivered to anyone)"
+        f"the local SES emulator at {env['SES_ENDPOINT_URL']} (nothing is delivered; SES_MODE=aws sends for real)"
         if emulated
-        else f"SES at {env.get('SES_ENDPOINT_URL') or 'AWS, region ' + env.get('AWS_REGION', 'us-east-1')}"
+        else f"Amazon SES in {env.get('AWS_REGION', 'us-east-1')} (SES_MODE=aws): real mail"
     )
     rabbit = (
         "http://localhost:15672 (guest/guest)"

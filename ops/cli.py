@@ -63,10 +63,8 @@ async def _migrate(settings: OperatorSettings) -> None:
 async def _register_identity(settings: OperatorSettings) -> None:
     if not settings.ses_from_email or "@" not in settings.ses_from_email:
         raise SystemExit("outreach: SES_FROM_EMAIL must be set to an address")
-    if settings.ses_endpoint_url is None:
-        raise SystemExit(
-            "outreach: SES_ENDPOINT_URL is not set; on real SES verify the domain (docs/deploy.md)"
-        )
+    if settings.ses_mode != "emulator":
+        raise SystemExit("outreach: SES_MODE is aws; on real SES verify the domain instead (docs/deploy.md)")
     domain = settings.ses_from_email.rsplit("@", 1)[1]
     async with ses_client(settings) as ses:
         with contextlib.suppress(ses.exceptions.AlreadyExistsException):

@@ -10,9 +10,9 @@ error that names the variable.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import AnyHttpUrl, Field, ValidationError
+from pydantic import AnyHttpUrl, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16
@@ -46,12 +46,36 @@ class Settings(BaseSettings):
 
 
 class SesAccess(BaseSettings):
-    """Where SES is: SES_ENDPOINT_URL (an emulator) when set, else real AWS in AWS_REGION."""
+    """Where mail goes, said out loud: SES_MODE=emulator (the SES emulator at
+    SES_ENDPOINT_URL: nothing is delivered) or SES_MODE=aws (Amazon SES in AWS_REGION).
+    `aws` is the default; `make run` and `make up` choose `emulator` in their local
+    defaults. A mode that does not match the endpoint stops the service: real mail must
+    never be one silent step from the emulator, nor the emulator from real mail."""
 
     model_config = Settings.model_config
+    ses_mode: Literal["emulator", "aws"] = "aws"
     aws_region: str = "us-east-1"
     ses_endpoint_url: AnyHttpUrl | None = None
     ses_configuration_set: str | None = None
+
+    @model_validator(mode="after")
+    def _endpoint_matches_the_mode(self) -> Self:
+        if self.ses_mode == "emulator" and self.ses_endpoint_url is None:
+            raise ValueError("SES_MODE=emulator needs SES_ENDPOINT_URL (the emulator's address)")
+        if self.ses_mode == "aws" and self.ses_endpoint_url is not None:
+            raise ValueError(
+                "SES_ENDPOINT_URL is set but SES_MODE is aws: set SES_MODE=emulator to use that endpoint, "
+                "or unset SES_ENDPOINT_URL to send through Amazon SES"
+            )
+        return self
+
+    def where_mail_goes(self) -> str:
+        if self.ses_mode == "emulator":
+            return (
+                f"mail goes to the local SES emulator at {self.ses_endpoint_url} (nothing is delivered); "
+                "set SES_MODE=aws to send for real"
+            )
+        return f"mail goes to Amazon SES in {self.aws_region}"
 
 
 class MessageIdentity(BaseSettings):
@@ -81,7 +105,10 @@ def load_settings(cls: type[SettingsT], service: str) -> SettingsT:
 def describe_settings_error(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
-        name = str(error["loc"][0]).upper() if error["loc"] else "?"
+        if not error["loc"]:  # a rule across settings: its message names them
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
+        name = str(error["loc"][0]).upper()
         if error["type"] == "missing":
             problems.append(f"missing required setting {name}")
         else:

@@ -23,6 +23,8 @@ def gateway_settings(database_url: str, amqp_url: str, **overrides: Any) -> Gate
     values: dict[str, Any] = {
         "database_url": database_url, "amqp_url": amqp_url, "admin_jwt_secret": JWT_SECRET,
         "proxy_shared_secret": PROXY_SECRET, "ses_from_email": FROM_EMAIL, "public_base_url": PUBLIC_BASE_URL,
+        # What `make run` and the browser suite run with: the local SES emulator.
+        "ses_mode": "emulator", "ses_endpoint_url": "http://127.0.0.1:4566",
     }  # fmt: skip
     return GatewaySettings(**{**values, **overrides})
 

@@ -90,6 +90,7 @@ def sender_settings(database_url: str, amqp_url: str, ses_endpoint: str, **overr
     values: dict[str, Any] = {
         "database_url": database_url,
         "amqp_url": amqp_url,
+        "ses_mode": "emulator",
         "ses_endpoint_url": ses_endpoint,
         "ses_from_email": FROM_EMAIL,
         "public_base_url": PUBLIC_BASE_URL,

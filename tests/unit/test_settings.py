@@ -123,3 +123,31 @@ def test_the_import_limit_admits_a_million_row_file(monkeypatch):
     monkeypatch.setenv("PROXY_SHARED_SECRET", "p" * 32)
     monkeypatch.delenv("IMPORT_MAX_BYTES", raising=False)
     assert GatewaySettings().import_max_bytes == 1024**3
+
+
+@pytest.mark.parametrize(
+    ("mode", "endpoint", "refusal"),
+    [
+        (None, None, None),  # aws by default: Amazon SES in AWS_REGION
+        ("aws", None, None),
+        ("emulator", "http://127.0.0.1:4566", None),
+        (None, "http://127.0.0.1:4566", "SES_ENDPOINT_URL is set but SES_MODE is aws"),  # the old silent trap
+        ("emulator", None, "SES_MODE=emulator needs SES_ENDPOINT_URL"),
+    ],
+)
+def test_where_mail_goes_is_said_and_never_silently_wrong(monkeypatch, mode, endpoint, refusal):
+    clear_environment(monkeypatch)
+    gateway_env(monkeypatch)
+    for name, value in (("SES_MODE", mode), ("SES_ENDPOINT_URL", endpoint)):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    if refusal is not None:
+        with pytest.raises(ConfigError) as raised:
+            load_settings(SenderSettings, "sender")
+        assert refusal in str(raised.value) and str(raised.value).startswith("sender: ")
+        return
+    said = load_settings(SenderSettings, "sender").where_mail_goes()
+    expected = "the local SES emulator" if mode == "emulator" else "Amazon SES in us-east-1"
+    assert expected in said

@@ -34,6 +34,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/auth/login", sessions.login, "Sign in (an Outreach admin) for an admin token",
           auth="none", body=s.LoginRequest, response=s.LoginToken, errors=(400, 401, 415, 429)),
+    Route("GET", "/api/system", sessions.system, "Where mail goes (the SES emulator or Amazon SES)",
+          response=s.SystemInfo, errors=()),
     Route("POST", "/api/prospects", p.create_prospect, "Create a prospect", body=s.ProspectCreate,
           response=s.Prospect, status=201, errors=(400, 409, 415)),
     Route("GET", "/api/prospects", p.list_prospects, "Search and page prospects", query=s.ProspectQuery,

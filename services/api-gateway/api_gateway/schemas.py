@@ -252,6 +252,14 @@ class Preview(BaseModel):
     prospect_id: uuid.UUID | None
 
 
+class SystemInfo(BaseModel):
+    """What the admin app shows on every page: whether mail is real."""
+
+    ses_mode: Literal["emulator", "aws"]
+    mail_goes_to: str
+    aws_region: str
+
+
 class LoginRequest(BaseModel):
     # Not Input: a password is taken exactly as typed, spaces included.
     model_config = ConfigDict(extra="forbid")

@@ -1,10 +1,10 @@
 from pydantic import Field, SecretStr
 
 from shared.lifecycle.campaign import LEASE_SECONDS
-from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, Settings
+from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, SesAccess, Settings
 
 
-class GatewaySettings(Settings, MessageIdentity):
+class GatewaySettings(Settings, MessageIdentity, SesAccess):
     gateway_port: int = 8080
     proxy_shared_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
     admin_jwt_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)

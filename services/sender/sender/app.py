@@ -18,10 +18,12 @@ from sender.watch import watch
 from shared.consumer import Consumer
 from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed
 from shared.http import AMQP, DB_POOL, create_base_app
+from shared.logging import get_logger
 from shared.ses import ses_client
 from shared.topology import SENDER
 
 SERVICE = "sender"
+log = get_logger(__name__)
 RUNNER = web.AppKey("chunk_runner", ChunkRunner)
 SENDER_SETTINGS = web.AppKey("sender_settings", SenderSettings)
 
@@ -35,6 +37,7 @@ def create_app(settings: SenderSettings) -> web.Application:
 
 async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SENDER_SETTINGS]
+    log.info(settings.where_mail_goes())  # the one line that says whether mail is real
     async with ses_client(settings, max_pool_connections=settings.send_max_in_flight + 4) as client:
         ses = SesGateway(
             client, configuration_set=settings.ses_configuration_set, timeout=settings.ses_timeout_seconds

@@ -109,3 +109,13 @@ async def test_the_role_claim_path_is_configurable(gateway_db, amqp_url):
         owner = bearer(token(role=None, user_role="owner"))
         assert (await custom.get("/api/prospects", headers=owner)).status == 200
         assert (await custom.get("/api/prospects", headers=ADMIN)).status == 403
+
+
+async def test_the_system_route_says_where_mail_goes(client):
+    """The admin app's banner: an admin may read it; nobody else."""
+    assert (await client.get("/api/system")).status == 401
+    response = await client.get("/api/system", headers=ADMIN)
+    assert response.status == 200
+    body = await response.json()
+    assert body["ses_mode"] == "emulator"
+    assert body["mail_goes_to"].startswith("mail goes to the local SES emulator at http://127.0.0.1:4566")

@@ -1,5 +1,5 @@
 // The Outreach admin: a hash router over the gateway's JSON API. No build step, no CDN.
-import { signIn, signOut, signedIn } from "./api.js";
+import { api, signIn, signOut, signedIn } from "./api.js";
 import { campaignDetail, campaignList } from "./campaigns.js";
 import { alertBox, field, h, mount } from "./dom.js";
 import { campaignEditor } from "./editor.js";
@@ -49,12 +49,25 @@ function loginView(message) {
 }
 
 function chrome(visible) {
+  if (!visible) document.getElementById("mail-mode").hidden = true;
   document.getElementById("nav").hidden = !visible;
   document.getElementById("sign-out").hidden = !visible;
   for (const link of document.querySelectorAll("#nav a")) {
     if (location.hash.startsWith(link.getAttribute("href"))) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+}
+
+// Said on every page while mail goes to the emulator: nothing the admin sends is delivered.
+async function showMailMode() {
+  const banner = document.getElementById("mail-mode");
+  try {
+    const system = await api("GET", "/api/system");
+    banner.textContent = system.ses_mode === "emulator"
+      ? "Test mode: mail goes to the local SES emulator and is not delivered. Set SES_MODE=aws to send for real."
+      : "";
+    banner.hidden = system.ses_mode !== "emulator";
+  } catch { banner.hidden = true; }
 }
 
 async function route() {
@@ -67,6 +80,7 @@ async function route() {
     return;
   }
   chrome(true);
+  showMailMode();
   const hash = location.hash || "#/campaigns";
   const match = ROUTES.map(([pattern, view, title]) => [hash.match(pattern), view, title]).find(([m]) => m);
   if (!match) {

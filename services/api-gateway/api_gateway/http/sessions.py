@@ -11,7 +11,7 @@ from api_gateway.adapters import admins as store
 from api_gateway.admins import issue_token, password_matches
 from api_gateway.auth import AUTH_CONFIG
 from api_gateway.http.context import pool, settings
-from api_gateway.schemas import LoginRequest, LoginToken
+from api_gateway.schemas import LoginRequest, LoginToken, SystemInfo
 from shared.errors import ApiError
 from shared.http import model_response
 from shared.logging import get_logger
@@ -28,6 +28,15 @@ def install_login_limiter(
 ) -> None:
     app[LOGIN_LIMITER] = RateLimiter(limit, window, block)
     app[TRUSTED_PROXIES] = parse_networks(trusted_proxies)
+
+
+async def system(request: web.Request) -> web.Response:
+    config = settings(request)
+    return model_response(
+        SystemInfo(
+            ses_mode=config.ses_mode, mail_goes_to=config.where_mail_goes(), aws_region=config.aws_region
+        )
+    )
 
 
 async def login(request: web.Request) -> web.Response:
