@@ -81,8 +81,8 @@ async def run_cli(env: dict[str, str], command: str) -> None:
 async def main() -> int:
     env = environment()
     processes: dict[str, asyncio.subprocess.Process] = {}
-    await run_cli(env, "migrate")
-    if env.get("SES_MODE", "emulator") == "emulator" and not env.get("SES_ENDPOINT_URL"):
+    emulating = env.get("SES_MODE", "emulator") == "emulator" and not env.get("SES_ENDPOINT_URL")
+    if emulating:
         port = free_port(int(env.get("SES_EMULATOR_PORT", "4566")))
         moto = Path(sys.executable).with_name("moto_server")
         processes["ses-emulator"] = await asyncio.create_subprocess_exec(
@@ -97,6 +97,8 @@ async def main() -> int:
         await wait_for_port("127.0.0.1", port)
         env["SES_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         print(f"make run: local SES emulator at {env['SES_ENDPOINT_URL']}", file=sys.stderr)
+    await run_cli(env, "migrate")  # after the emulator: every command reads where mail goes
+    if emulating:
         await run_cli(env, "ses-register-identity")
     run_dir = prepare_run_dir(env)
     stop = asyncio.Event()

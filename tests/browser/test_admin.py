@@ -112,7 +112,7 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await page.keyboard.press("Enter")
         await expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
         # Every page says plainly that mail goes to the emulator, not to people.
-        await expect(page.get_by_role("note")).to_contain_text(
+        await expect(page.get_by_role("complementary", name="Where mail goes")).to_contain_text(
             "Test mode: mail goes to the local SES emulator"
         )
         await audit(page, "campaigns-empty")
