@@ -88,6 +88,8 @@ class SesStub:
         return web.json_response({"MessageId": f"stub-{uuid.uuid4()}"})
 
     async def get_account(self, _: web.Request) -> web.Response:
+        if self.refusing is not None and self.refusing.status == 403:  # credentials refused: every call
+            return _error(self.refusing.status, self.refusing.code, self.refusing.message)
         if self.account is None:
             return _error(404, "NotFoundException", "GetAccount is not available")
         return web.json_response(self.account)

@@ -32,6 +32,7 @@ from sender.domain import (
 from shared.errors import Conflict
 from shared.events import ProspectUnsubscribed, ProspectUnsubscribedData, SendAttempted, SendAttemptedData
 from shared.lifecycle import campaign, prospect
+from shared.ses_account import SesAccount, problems_of
 from tests.harness.ses_events import FIXTURES, addressed
 
 pytestmark = pytest.mark.unit
@@ -416,3 +417,32 @@ def test_events_for_no_send_of_ours_change_nothing():
     incoming = parse_delivery(fixture("delivery"))
     untagged = domain_event(incoming, SendRef(None, None, None), "test")
     assert changes_for(untagged) is None
+
+
+def ses_account(**known: str) -> SesAccount:
+    values = {
+        "mode": "aws", "credentials": "yes", "production_access": "yes", "sending_enabled": "yes",
+        "max_send_rate": 14.0, "max_24_hour_send": 50000.0, "sent_last_24_hours": 0.0, "identity": "example.com",
+        "identity_verified": "yes", "dkim_status": "SUCCESS", "configuration_set": "outreach",
+        "configuration_set_exists": "yes", "event_destination": "yes", "unknown_because": {}, "problems": [],
+    }  # fmt: skip
+    return SesAccount(**{**values, **known})
+
+
+@pytest.mark.parametrize(
+    ("known", "problem"),
+    [
+        ({}, None),
+        ({"credentials": "no"}, "refuses the credentials"),
+        ({"production_access": "no"}, "sandbox"),
+        ({"sending_enabled": "no"}, "paused sending"),
+        ({"identity_verified": "no"}, "not verified"),
+        ({"configuration_set_exists": "no"}, "does not exist"),
+        ({"event_destination": "no"}, "no enabled event destination"),
+        ({"production_access": "unknown", "identity_verified": "unknown"}, None),  # unknown is not a problem
+        ({"mode": "emulator", "identity_verified": "no"}, None),  # the emulator sends whatever it says
+    ],
+)
+def test_what_stops_sending_is_named(known, problem):
+    found = problems_of(ses_account(**known))
+    assert (found == []) if problem is None else (len(found) == 1 and problem in found[0])

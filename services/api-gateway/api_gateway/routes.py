@@ -14,6 +14,7 @@ from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
 from api_gateway.http import reports as r
 from api_gateway.http import sessions
+from shared.ses_account import SesAccount
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ ROUTES: tuple[Route, ...] = (
           auth="none", body=s.LoginRequest, response=s.LoginToken, errors=(400, 401, 415, 429)),
     Route("GET", "/api/system", sessions.system, "Where mail goes (the SES emulator or Amazon SES)",
           response=s.SystemInfo, errors=()),
+    Route("GET", "/api/ses/account", sessions.ses_account,
+          "The SES account: sandbox, sending, quota, identity, configuration set (unknown where SES does not say)",
+          response=SesAccount, errors=()),
     Route("POST", "/api/prospects", p.create_prospect, "Create a prospect", body=s.ProspectCreate,
           response=s.Prospect, status=201, errors=(400, 409, 415)),
     Route("GET", "/api/prospects", p.list_prospects, "Search and page prospects", query=s.ProspectQuery,

@@ -17,6 +17,8 @@ from shared.http import model_response
 from shared.logging import get_logger
 from shared.ratelimit import RateLimiter, client_address, parse_networks
 from shared.requests import json_body
+from shared.ses import ses_client
+from shared.ses_account import read_account
 
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
@@ -37,6 +39,13 @@ async def system(request: web.Request) -> web.Response:
             ses_mode=config.ses_mode, mail_goes_to=config.where_mail_goes(), aws_region=config.aws_region
         )
     )
+
+
+async def ses_account(request: web.Request) -> web.Response:
+    """The SES account as it is now: each read SES allows, `unknown` where it does not."""
+    config = settings(request)
+    async with ses_client(config) as client:
+        return model_response(await read_account(client, config, config.ses_from_email))
 
 
 async def login(request: web.Request) -> web.Response:
