@@ -25,6 +25,7 @@ from tests.browser.conftest import SCREENSHOTS, axe_violations
 from tests.harness.gateway import gateway_settings
 from tests.harness.sending import running_sender
 from tests.harness.ses_events import addressed
+from tests.harness.ses_stub import running_stub
 from unsubscribe.app import create_app as create_unsubscribe
 from unsubscribe.settings import UnsubscribeSettings
 
@@ -310,3 +311,26 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
         assert errors == []
         await context.close()
+
+
+async def test_the_admin_sees_why_sending_cannot_work(browser, make_database, make_vhost):
+    """An SES account in the sandbox: every page says so, in plain words, once signed in."""
+    database_url, amqp_url = await make_database(), await make_vhost()
+    async with running_stub() as stub:
+        stub.account["ProductionAccessEnabled"] = False
+        settings = gateway_settings(database_url, amqp_url, ses_endpoint_url=stub.endpoint_url)
+        async with db.pool_context(database_url) as pool, serving(create_gateway(settings)) as base:
+            await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))
+            context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+            page = await context.new_page()
+            await page.goto(f"{base}/admin")
+            problems = page.get_by_role("complementary", name="Sending cannot work")
+            await expect(problems).to_be_hidden()  # nothing is said before signing in
+            await page.get_by_label("Email").fill(ADMIN_EMAIL)
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.keyboard.press("Enter")
+            await expect(problems).to_contain_text("The SES account is in the sandbox", timeout=TIMEOUT)
+            await audit(page, "ses-problems")
+            await page.get_by_role("link", name="Prospects", exact=True).click()
+            await expect(problems).to_be_visible()  # on every page
+            await context.close()

@@ -49,7 +49,11 @@ function loginView(message) {
 }
 
 function chrome(visible) {
-  if (!visible) document.getElementById("mail-mode").hidden = true;
+  if (!visible) {
+    document.getElementById("mail-mode").hidden = true;
+    document.getElementById("ses-problems").hidden = true;
+    sesChecked = false;
+  }
   document.getElementById("nav").hidden = !visible;
   document.getElementById("sign-out").hidden = !visible;
   for (const link of document.querySelectorAll("#nav a")) {
@@ -70,6 +74,21 @@ async function showMailMode() {
   } catch { banner.hidden = true; }
 }
 
+// Once a session: what stops SES from sending (sandbox, unverified identity, refused
+// credentials, sending paused), from GET /api/ses/account; nothing when all is known well.
+let sesChecked = false;
+async function showSesProblems() {
+  if (sesChecked) return;
+  sesChecked = true;
+  const box = document.getElementById("ses-problems");
+  try {
+    const account = await api("GET", "/api/ses/account");
+    box.replaceChildren(h("strong", {}, "Sending cannot work yet."),
+      h("ul", {}, account.problems.map((problem) => h("li", {}, problem))));
+    box.hidden = account.problems.length === 0;
+  } catch { box.hidden = true; sesChecked = false; }
+}
+
 async function route() {
   life.end();
   life = new Life();
@@ -81,6 +100,7 @@ async function route() {
   }
   chrome(true);
   showMailMode();
+  showSesProblems();
   const hash = location.hash || "#/campaigns";
   const match = ROUTES.map(([pattern, view, title]) => [hash.match(pattern), view, title]).find(([m]) => m);
   if (!match) {
