@@ -13,6 +13,10 @@ outreach dead-letters show MESSAGE_ID [--queue Q]
                                       one dead letter: headers and body
 outreach dead-letters replay (--all | MESSAGE_ID) [--queue Q]
                                       send dead letters back to their consumer
+outreach doctor                       every check in one run (database, migrations, broker, queues and
+                                      dead letters, SES account and identity, the unsubscribe page,
+                                      the webhook secret): OK, FAIL with the fix, or UNKNOWN; exit 1
+                                      when anything FAILs
 outreach ses-register-identity        register SES_FROM_EMAIL's domain with the SES endpoint
                                       (for an emulator; on real SES, verify the domain instead)
 
@@ -35,6 +39,8 @@ import aio_pika
 
 from api_gateway.adapters.admins import upsert
 from api_gateway.admins import WeakPassword, hash_password
+from ops.doctor import run_checks
+from ops.settings import OperatorSettings
 from projector.handlers import ProjectionOptions
 from projector.rebuild import rebuild
 from shared import db, dead_letters, eligibility
@@ -43,13 +49,7 @@ from shared.campaign_stats import SES_STATS
 from shared.logging import configure_logging
 from shared.migrations import migrate_database
 from shared.ses import ses_client
-from shared.settings import SesAccess, Settings, load_settings
-
-
-class OperatorSettings(Settings, SesAccess):
-    """The command line reads the common settings, SES access and the sender's address."""
-
-    ses_from_email: str | None = None
+from shared.settings import load_settings
 
 
 async def _migrate(settings: OperatorSettings) -> None:
@@ -70,6 +70,17 @@ async def _register_identity(settings: OperatorSettings) -> None:
         with contextlib.suppress(ses.exceptions.AlreadyExistsException):
             await ses.create_email_identity(EmailIdentity=domain)
     print(f"identity {domain} registered at {settings.ses_endpoint_url}")
+
+
+async def _doctor(settings: OperatorSettings) -> None:
+    checks = await run_checks(settings)
+    for check in checks:
+        print(check.line(), flush=True)
+    failed = [c for c in checks if c.verdict == "FAIL"]
+    print(f"\n{len(failed)} FAIL, {sum(c.verdict == 'UNKNOWN' for c in checks)} UNKNOWN, "
+          f"{sum(c.verdict == 'OK' for c in checks)} OK")  # fmt: skip
+    if failed:
+        raise SystemExit(1)
 
 
 def _read_password() -> str:
@@ -190,6 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate").set_defaults(run=lambda s, _: _migrate(s))
+    commands.add_parser("doctor").set_defaults(run=lambda s, _: _doctor(s))
     commands.add_parser("ses-register-identity").set_defaults(run=lambda s, _: _register_identity(s))
     admin = commands.add_parser("create-admin")
     admin.add_argument("email")

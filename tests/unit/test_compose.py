@@ -11,7 +11,7 @@ import yaml
 
 from api_gateway.settings import GatewaySettings
 from event_ingest.settings import EventIngestSettings
-from ops.cli import OperatorSettings
+from ops.settings import OperatorSettings
 from projector.settings import ProjectorSettings
 from sender.settings import SenderSettings
 from unsubscribe.settings import UnsubscribeSettings
