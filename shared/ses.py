@@ -11,6 +11,14 @@ from botocore.config import Config
 
 from shared.settings import SesAccess
 
+# AWS refusing the credentials themselves (wrong, expired, unsigned): every call fails alike.
+# The sender adds AccessDenied (no permission to send); for a read, that means IAM forbids it.
+CREDENTIAL_REFUSALS = frozenset({
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
+    "UnrecognizedClientException", "InvalidSignatureException", "MissingAuthenticationToken",
+    "IncompleteSignature",
+})  # fmt: skip
+
 
 def client_config(max_pool_connections: int = 10) -> Config:
     # SendEmail has no idempotency token: an SDK retry after a lost answer could

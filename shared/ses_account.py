@@ -15,13 +15,10 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
+from shared.ses import CREDENTIAL_REFUSALS
 from shared.settings import SesAccess
 
 Known = Literal["yes", "no", "unknown"]
-CREDENTIAL_REFUSALS = frozenset({
-    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-    "UnrecognizedClientException", "InvalidSignatureException",
-})  # fmt: skip
 
 
 class SesAccount(BaseModel):
@@ -78,10 +75,16 @@ async def read_account(client: Any, settings: SesAccess, from_email: str) -> Ses
                 why, "event_destination",
             )  # fmt: skip
     refused = any(reason.split(":")[0] in CREDENTIAL_REFUSALS for reason in why.values())
+    answered = any(x is not None for x in (read, identity, exists))
+    config_set_exists: Known = "unknown"
+    if config_set and "configuration_set" not in why:
+        config_set_exists = "yes"
+    elif why.get("configuration_set", "").startswith("NotFound"):
+        config_set_exists = "no"
     quota = account.get("SendQuota", {})
     result = SesAccount(
         mode=settings.ses_mode,
-        credentials="no" if refused else _flag(True if any(x is not None for x in (read, identity, exists)) else None),
+        credentials="no" if refused else ("yes" if answered else "unknown"),
         production_access=_flag(account.get("ProductionAccessEnabled")),
         sending_enabled=_flag(account.get("SendingEnabled")),
         max_send_rate=quota.get("MaxSendRate"), max_24_hour_send=quota.get("Max24HourSend"),
@@ -90,16 +93,12 @@ async def read_account(client: Any, settings: SesAccess, from_email: str) -> Ses
         identity_verified=_flag(identity.get("VerifiedForSendingStatus")) if identity else "unknown",
         dkim_status=(identity or {}).get("DkimAttributes", {}).get("Status"),
         configuration_set=config_set,
-        configuration_set_exists="unknown" if config_set is None or "configuration_set" in why else "yes",
+        configuration_set_exists=config_set_exists,
         event_destination=_flag(
             any(d.get("Enabled") for d in destinations.get("EventDestinations", [])) if destinations else None
         ),
         unknown_because=why, problems=[],
     )  # fmt: skip
-    if result.configuration_set_exists == "unknown" and why.get("configuration_set", "").startswith(
-        "NotFound"
-    ):
-        result.configuration_set_exists = "no"
     result.problems = problems_of(result)
     return result
 

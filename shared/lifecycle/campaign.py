@@ -192,17 +192,17 @@ UPDATE email_campaigns SET resumes_at = $2, updated_at = now()
 WHERE id = $1 AND status = 'paused' AND pause_reason = ANY($3::text[])
 RETURNING id
 """
-CANCEL = f"""
+CANCEL = """
 UPDATE email_campaigns SET status = 'cancelled', status_reason = $3, pause_reason = NULL, resumes_at = NULL,
        updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
-RETURNING {COLUMNS}
+RETURNING id
 """
-REDRAFT = f"""
+REDRAFT = """
 UPDATE email_campaigns SET status = 'draft', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
        updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
-RETURNING {COLUMNS}
+RETURNING id
 """
 # Only the sender holding the run's lease completes it.
 COMPLETE = """
@@ -310,23 +310,21 @@ async def pause_all_sending(
 
 async def cancel(
     conn: asyncpg.Connection, campaign_id: uuid.UUID, reason: str, *, by: str, correlation_id: str
-) -> asyncpg.Record | None:
+) -> bool:
     """draft or paused -> cancelled, for good."""
     event = CampaignCancelled.new(
         CampaignCancelledData(campaign_id=campaign_id, reason=reason, cancelled_by=by),
         correlation_id=correlation_id,
     )
-    return await change_and_append(conn, CANCEL, (campaign_id, _sources("cancel"), reason), event)
+    return await change_and_append(conn, CANCEL, (campaign_id, _sources("cancel"), reason), event) is not None
 
 
-async def redraft(
-    conn: asyncpg.Connection, campaign_id: uuid.UUID, *, by: str, correlation_id: str
-) -> asyncpg.Record | None:
+async def redraft(conn: asyncpg.Connection, campaign_id: uuid.UUID, *, by: str, correlation_id: str) -> bool:
     """paused -> draft, so the content can be corrected."""
     event = CampaignReturnedToDraft.new(
         CampaignReturnedToDraftData(campaign_id=campaign_id, returned_by=by), correlation_id=correlation_id
     )
-    return await change_and_append(conn, REDRAFT, (campaign_id, _sources("redraft")), event)
+    return await change_and_append(conn, REDRAFT, (campaign_id, _sources("redraft")), event) is not None
 
 
 async def complete(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, cause: Envelope) -> bool:

@@ -66,7 +66,7 @@ async def do_start(pool, id_):
 
 async def do_cancel(pool, id_):
     async with pool.acquire() as conn:
-        return await campaign.cancel(conn, id_, "test", by="admin", correlation_id="test") is not None
+        return await campaign.cancel(conn, id_, "test", by="admin", correlation_id="test")
 
 
 @pytest.mark.parametrize(

@@ -134,8 +134,9 @@ async def request_send(
             return await _ask_again_if_lost(
                 conn, campaign_id, rules, actor=actor, correlation_id=correlation_id
             )
-        eligible = await eligibility.count(conn, campaign_id)
-        if decision == "reopen" and eligible == 0:
+        # Counted only to decide a send again (the count walks the whole list, under the row lock).
+        eligible = await eligibility.count(conn, campaign_id) if decision == "reopen" else None
+        if eligible == 0:
             raise Conflict(
                 "Every eligible prospect has had this campaign already; add prospects, then send it again.",
                 code="nothing_new",

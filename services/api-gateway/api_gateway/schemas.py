@@ -237,7 +237,7 @@ class SendAccepted(BaseModel):
     status: str
     accepted: bool
     detail: str
-    # Prospects this send will reach (not counted when it was already sending).
+    # For a completed campaign sent again: the prospects added since, whom it will reach.
     eligible: int | None = None
 
 

@@ -10,6 +10,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from shared.events import PauseCode
+from shared.ses import CREDENTIAL_REFUSALS
 
 
 class Verdict(Enum):
@@ -31,12 +32,8 @@ ACCOUNT_FAULTS: dict[str, tuple[PauseCode, str]] = {
     "NotFoundException": ("configuration", "SES configuration missing (configuration set or identity)"),
     "NoCredentials": ("credentials", "AWS credentials are missing"),
 }
-# AWS refusing the credentials themselves (wrong, expired, or without permission to send).
-CREDENTIAL_CODES = frozenset({
-    "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "ExpiredTokenException",
-    "UnrecognizedClientException", "AccessDenied", "AccessDeniedException", "InvalidSignatureException",
-    "MissingAuthenticationToken", "IncompleteSignature",
-})  # fmt: skip
+# AWS refusing the credentials (wrong, expired), or their permission to send.
+CREDENTIAL_CODES = CREDENTIAL_REFUSALS | {"AccessDenied", "AccessDeniedException"}
 FAILED_CODES = {"MessageRejected", "BadRequestException", "InvalidParameterValue", "ValidationException"}
 # An access key id may appear in an AWS error message (a signature mismatch explains its
 # canonical request): never in a reason shown to an admin or stored.

@@ -36,6 +36,16 @@ async def pause_of(pool, campaign_id: uuid.UUID):
     )
 
 
+async def who(pool, event_type: str, field: str, campaign_id: uuid.UUID) -> str | None:
+    """Who did it, as the campaign's event of that type says."""
+    return await pool.fetchval(
+        "SELECT data->>$2 FROM events WHERE type = $1 AND data->>'campaign_id' = $3",
+        event_type,
+        field,
+        str(campaign_id),
+    )
+
+
 async def exactly_once(pool, stub, campaign_id, seeded) -> None:
     recipients = [r.to[0] for r in stub.received]
     assert sorted(recipients) == sorted(p["email"] for p in seeded), "each prospect once, none twice"
@@ -151,11 +161,7 @@ async def test_the_daily_cap_lifts_by_itself_when_its_day_is_over(backends):
         ):
             await wait_for_status(pool, campaign_id, "completed", timeout=30)
     await exactly_once(pool, stub, campaign_id, seeded)
-    resumed_by = await pool.fetchval(
-        "SELECT data->>'resumed_by' FROM events WHERE type = 'campaign.resumed' AND data->>'campaign_id' = $1",
-        str(campaign_id),
-    )
-    assert resumed_by == "sender"
+    assert await who(pool, "campaign.resumed", "resumed_by", campaign_id) == "sender"
 
 
 async def test_a_due_pause_whose_limit_is_still_used_up_waits_longer(backends):
@@ -257,11 +263,7 @@ async def test_the_senders_watch_asks_again_for_lost_work(backends):
     ):
         await wait_for_status(pool, campaign_id, "completed", timeout=30)
     await exactly_once(pool, stub, campaign_id, seeded)
-    asked = await pool.fetchval(
-        "SELECT data->>'requested_by' FROM events WHERE type = 'campaign.requested' AND data->>'campaign_id' = $1",
-        str(campaign_id),
-    )
-    assert asked == "sender"
+    assert await who(pool, "campaign.requested", "requested_by", campaign_id) == "sender"
 
 
 async def test_a_campaign_making_progress_is_not_asked_for_again(backends):
