@@ -17,6 +17,10 @@ outreach doctor                       every check in one run (database, migratio
                                       dead letters, SES account and identity, the unsubscribe page,
                                       the webhook secret): OK, FAIL with the fix, or UNKNOWN; exit 1
                                       when anything FAILs
+outreach smoke-test EMAIL             one message to EMAIL through the running stack (the gateway at
+                                      OUTREACH_API_URL, PROXY_SHARED_SECRET), each state printed as
+                                      SES reports it for up to SMOKE_TIMEOUT s; exit 0 when it was
+                                      sent and nothing failed; refuses when other prospects are active
 outreach ses-register-identity        register SES_FROM_EMAIL's domain with the SES endpoint
                                       (for an emulator; on real SES, verify the domain instead)
 
@@ -41,6 +45,7 @@ from api_gateway.adapters.admins import upsert
 from api_gateway.admins import WeakPassword, hash_password
 from ops.doctor import run_checks
 from ops.settings import OperatorSettings
+from ops.smoke import SmokeFailed, run_smoke_test
 from projector.handlers import ProjectionOptions
 from projector.rebuild import rebuild
 from shared import db, dead_letters, eligibility
@@ -80,6 +85,22 @@ async def _doctor(settings: OperatorSettings) -> None:
     print(f"\n{len(failed)} FAIL, {sum(c.verdict == 'UNKNOWN' for c in checks)} UNKNOWN, "
           f"{sum(c.verdict == 'OK' for c in checks)} OK")  # fmt: skip
     if failed:
+        raise SystemExit(1)
+
+
+async def _smoke_test(settings: OperatorSettings, email: str) -> None:
+    if settings.proxy_shared_secret is None:
+        raise SystemExit("outreach: set PROXY_SHARED_SECRET (the gateway's) to run the smoke test")
+    if not settings.ses_from_email:
+        raise SystemExit("outreach: set SES_FROM_EMAIL (the verified sender) to run the smoke test")
+    try:
+        passed = await run_smoke_test(
+            settings.outreach_api_url, settings.proxy_shared_secret.get_secret_value(), email,
+            settings.ses_from_email, timeout=settings.smoke_timeout,
+        )  # fmt: skip
+    except SmokeFailed as exc:
+        raise SystemExit(f"outreach: {exc}") from None
+    if not passed:
         raise SystemExit(1)
 
 
@@ -203,6 +224,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate").set_defaults(run=lambda s, _: _migrate(s))
     commands.add_parser("doctor").set_defaults(run=lambda s, _: _doctor(s))
     commands.add_parser("ses-register-identity").set_defaults(run=lambda s, _: _register_identity(s))
+    smoke = commands.add_parser("smoke-test")
+    smoke.add_argument("email")
+    smoke.set_defaults(run=lambda s, a: _smoke_test(s, a.email))
     admin = commands.add_parser("create-admin")
     admin.add_argument("email")
     admin.set_defaults(run=lambda s, a: _create_admin(s, a.email))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field, SecretStr
+
 from shared.settings import SesAccess, Settings
 
 
@@ -10,3 +12,7 @@ class OperatorSettings(Settings, SesAccess):
 
     ses_from_email: str | None = None
     public_base_url: str | None = None
+    # smoke-test: the running stack's gateway, and how long to watch the message.
+    outreach_api_url: str = "http://localhost:8080"
+    proxy_shared_secret: SecretStr | None = None
+    smoke_timeout: float = Field(default=90.0, gt=0)

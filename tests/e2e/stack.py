@@ -40,6 +40,8 @@ class Stack:
     database_url: str
     admin_secret: str
     webhook_secret: str
+    amqp_url: str | None = None  # known for a stack started here
+    proxy_secret: str | None = None
     run_dir: Path | None = None
     faults: list[str] = field(default_factory=list)  # what was done, for the report
     fault_times: list[tuple[float, str]] = field(default_factory=list)  # (epoch seconds, what)
@@ -129,6 +131,7 @@ async def local_stack(
     secrets = {
         "ADMIN_JWT_SECRET": "e2e-admin-jwt-secret-0123456789abcdef",
         "SES_WEBHOOK_SECRET": "e2e-webhook-secret-012345",
+        "PROXY_SHARED_SECRET": "e2e-proxy-secret-0123456789",
     }
     env = {
         **os.environ, "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "OUTREACH_RUN_DIR": str(run_dir),
@@ -144,7 +147,8 @@ async def local_stack(
     stack = Stack(
         urls={s: f"http://127.0.0.1:{p}" for s, p in ports.items()}, ses_url=f"http://127.0.0.1:{ses_port}",
         database_url=database_url, admin_secret=secrets["ADMIN_JWT_SECRET"],
-        webhook_secret=secrets["SES_WEBHOOK_SECRET"], run_dir=run_dir,
+        webhook_secret=secrets["SES_WEBHOOK_SECRET"], run_dir=run_dir, amqp_url=amqp_url,
+        proxy_secret=secrets["PROXY_SHARED_SECRET"],
     )  # fmt: skip
     try:
         await stack.ready(timeout=90)

@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from tests.e2e.stack import Stack
+from tests.harness.ses_emulator import sent_messages_at
 
 pytestmark = pytest.mark.faults
 
@@ -43,13 +44,11 @@ async def api(http: aiohttp.ClientSession, stack: Stack, method: str, path: str,
                 await asyncio.sleep(0.5)
 
 
-async def sent_messages(http: aiohttp.ClientSession, stack: Stack, domain: str) -> Counter[str]:
+async def sent_messages(stack: Stack, domain: str) -> Counter[str]:
     """Messages the SES emulator accepted for this run's recipients, by recipient."""
-    async with http.get(f"{stack.ses_url}/moto-api/data.json") as response:
-        state = await response.json(content_type=None)
     counts: Counter[str] = Counter()
-    for message in state.get("ses", {}).get("RawMessage", []):
-        for destination in dict.fromkeys(message.get("destinations", [])):
+    for message in await sent_messages_at(stack.ses_url):
+        for destination in message.destinations:
             if destination.endswith(f"@{domain}"):
                 counts[destination] += 1
     return counts
@@ -130,7 +129,7 @@ async def test_a_campaign_survives_kills_and_restarts_exactly(stack: Stack):
             """, campaign_id))[0]["n"] > 0:  # fmt: skip
                 await asyncio.sleep(0.5)
 
-        messages = await sent_messages(http, stack, domain)
+        messages = await sent_messages(stack, domain)
     sends = await fetch(stack.database_url, """
         SELECT p.email, s.outcome, extract(epoch FROM s.claimed_at)::float8 AS claimed, s.error_code
         FROM email_sends s JOIN prospects p ON p.id = s.prospect_id

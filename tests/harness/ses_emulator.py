@@ -71,27 +71,9 @@ class SesEmulator:
         async with self.client() as ses:
             await ses.create_email_identity(EmailIdentity=identity)
 
-    async def _state(self) -> dict[str, Any]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.get(f"{self.endpoint_url}/moto-api/data.json") as response,
-        ):
-            response.raise_for_status()
-            return dict(await response.json(content_type=None))
-
     async def sent_messages(self) -> list[SentMessage]:
         """Every raw message accepted since the last reset, oldest first."""
-        state = await self._state()
-        return [
-            SentMessage(
-                message_id=entry["id"],
-                source=entry.get("source", ""),
-                # moto lists a Destination given both as argument and header twice
-                destinations=tuple(dict.fromkeys(entry.get("destinations", []))),
-                raw=entry["raw_data"],
-            )
-            for entry in state.get("ses", {}).get("RawMessage", [])
-        ]
+        return await sent_messages_at(self.endpoint_url)
 
     async def reset(self) -> None:
         async with (
@@ -106,6 +88,26 @@ class SesEmulator:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self._process.kill()
+
+
+async def sent_messages_at(endpoint_url: str) -> list[SentMessage]:
+    """Every raw message the emulator at this address accepted since its last reset, oldest first."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{endpoint_url}/moto-api/data.json") as response,
+    ):
+        response.raise_for_status()
+        state = await response.json(content_type=None)
+    return [
+        SentMessage(
+            message_id=entry["id"],
+            source=entry.get("source", ""),
+            # moto lists a Destination given both as argument and header twice
+            destinations=tuple(dict.fromkeys(entry.get("destinations", []))),
+            raw=entry["raw_data"],
+        )
+        for entry in state.get("ses", {}).get("RawMessage", [])
+    ]
 
 
 def start_ses_emulator(timeout: float = 30.0) -> SesEmulator:

@@ -20,10 +20,10 @@ class GatewaySettings(Settings, MessageIdentity, SesAccess):
     login_block_seconds: int = Field(default=300, ge=0)
     # X-Forwarded-For is believed only from these addresses or networks (comma-separated).
     trusted_proxies: str = ""
-    # The import streams (memory is flat in the file's size: docs/benchmarks.md), so the
-    # limit is about how long one request may run: 1 GiB holds several million rows.
     # A sending campaign with no sender lease taken for this long, and no claim, lost its
     # work: Send asks for it again (the sender's watch does the same).
     sender_lease_seconds: float = Field(default=LEASE_SECONDS, gt=0)
+    # The import streams (memory is flat in the file's size: docs/benchmarks.md), so the
+    # limit is about how long one request may run: 1 GiB holds several million rows.
     import_max_bytes: int = Field(default=1024**3, ge=1024)
     json_max_bytes: int = Field(default=1024**2, ge=1024)
