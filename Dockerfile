@@ -13,5 +13,5 @@ RUN pip install --no-deps . \
     && useradd --system --uid 10001 --no-create-home outreach
 USER outreach
 # The migrations live beside the code; services apply pending ones at start.
-ENV LOG_FORMAT=json
+ENV LOG_FORMAT=json OUTREACH_ENV=production
 CMD ["outreach", "--help"]

@@ -22,7 +22,7 @@ from shared.links import UNSUBSCRIBE_PATH
 from shared.migrations import discover
 from shared.ses import ses_client
 from shared.ses_account import SesAccount, read_account
-from shared.settings import MIN_SECRET_LENGTH
+from shared.settings import EXAMPLE_SECRETS, MIN_PRODUCTION_SECRET_LENGTH, MIN_SECRET_LENGTH, production_problems
 from shared.topology import CONSUMER_QUEUES
 
 Verdict = Literal["OK", "FAIL", "UNKNOWN"]
@@ -151,20 +151,29 @@ async def public_pages(settings: OperatorSettings) -> list[Check]:
     return [Check("unsubscribe page", "FAIL", f"{url} answered {response.status}, not the unsubscribe page")]
 
 
-def webhook_secret() -> list[Check]:
+def webhook_secret(settings: OperatorSettings) -> list[Check]:
     secret = os.environ.get("SES_WEBHOOK_SECRET", "")
-    if len(secret) >= MIN_SECRET_LENGTH:
-        return [Check("webhook secret", "OK", "set")]
-    return [
-        Check(
-            "webhook secret",
-            "FAIL",
-            f"set SES_WEBHOOK_SECRET ({MIN_SECRET_LENGTH}+ characters), as in EventBridge's connection",
-        )
-    ]
+    production = settings.outreach_env == "production"
+    least = MIN_PRODUCTION_SECRET_LENGTH if production else MIN_SECRET_LENGTH
+    fix = f"set SES_WEBHOOK_SECRET ({least}+ characters of your own), as in EventBridge's connection"
+    if production and secret in EXAMPLE_SECRETS:
+        return [Check("webhook secret", "FAIL", f"the published example value: {fix}")]
+    if len(secret) < least:
+        return [Check("webhook secret", "FAIL", fix)]
+    return [Check("webhook secret", "OK", "set")]
+
+
+def environment(settings: OperatorSettings) -> list[Check]:
+    if settings.outreach_env == "development":
+        return [Check("environment", "UNKNOWN", "OUTREACH_ENV=development: example secrets are accepted; "
+                      "set OUTREACH_ENV=production for a real deployment")]  # fmt: skip
+    problems = production_problems(settings)
+    if problems:
+        return [Check("environment", "FAIL", "production refuses: " + "; ".join(problems))]
+    return [Check("environment", "OK", "production")]
 
 
 async def run_checks(settings: OperatorSettings) -> list[Check]:
     groups: list[Callable[[OperatorSettings], Awaitable[list[Check]]]] = [database, broker, ses, public_pages]
     found = [check for group in groups for check in await group(settings)]
-    return found + webhook_secret()
+    return found + environment(settings) + webhook_secret(settings)

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 from typing import Literal, Self, TypeVar
 
-from pydantic import AnyHttpUrl, Field, ValidationError, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 16
+# In production a secret is at least this long and none of the published examples.
+MIN_PRODUCTION_SECRET_LENGTH = 32
+# Every secret value the repository publishes (.env.example, docker-compose.yml, the docs):
+# anyone can sign a token or a webhook with them. A fitness test keeps this list complete.
+EXAMPLE_SECRETS = frozenset({
+    "dev-webhook-secret-change-me", "dev-proxy-secret-change-me", "dev-admin-jwt-secret-change-me-please",
+    "dev-suppression-hash-key-change-me-please",
+})  # fmt: skip
 
 
 class Settings(BaseSettings):
@@ -26,6 +34,9 @@ class Settings(BaseSettings):
         env_file=None, extra="ignore", case_sensitive=False, env_ignore_empty=True
     )
 
+    # production (the default, and the image's): example or short secrets and an http
+    # PUBLIC_BASE_URL stop the service. development: `make run` and `make up` set it.
+    outreach_env: Literal["production", "development"] = "production"
     database_url: str = "postgresql://postgres@127.0.0.1:5432/outreach"
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # Processes serving the same port (SO_REUSEPORT); every service is stateless.
@@ -43,6 +54,32 @@ class Settings(BaseSettings):
     # Every service applies pending migrations at start (serialised by an advisory lock).
     migrate_on_start: bool = True
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fit_for_production(self) -> Self:
+        if self.outreach_env == "production":
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("OUTREACH_ENV is production: " + "; ".join(problems))
+        return self
+
+
+def production_problems(settings: BaseSettings) -> list[str]:
+    """What a production deployment must not run with, each naming its setting."""
+    problems = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            if secret in EXAMPLE_SECRETS:
+                problems.append(f"{name.upper()} is a published example value; set a secret of your own")
+            elif len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+                problems.append(f"{name.upper()} is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters")
+    base_url = getattr(settings, "public_base_url", None)
+    if base_url is not None and str(base_url).split(":", 1)[0] != "https":
+        # RFC 8058: the one-click unsubscribe URI in List-Unsubscribe must be HTTPS.
+        problems.append("PUBLIC_BASE_URL must be https:// (RFC 8058 one-click needs an HTTPS unsubscribe URI)")
+    return problems
 
 
 class SesAccess(BaseSettings):

@@ -21,6 +21,9 @@ RUN_ID = uuid.uuid4().hex[:8]
 # The SDK reads credentials from the environment; the emulator and the stub accept any.
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+# Tests use short made-up secrets and http URLs, as `make run` does; the production rules
+# are tested where a test sets OUTREACH_ENV=production itself.
+os.environ.setdefault("OUTREACH_ENV", "development")
 
 
 @pytest.fixture(scope="session")

@@ -36,22 +36,20 @@ async def wait_ready(url: str, process: asyncio.subprocess.Process, timeout: flo
             await asyncio.sleep(0.1)
 
 
+def production_env(database_url: str, amqp_url: str, **changes: str) -> dict[str, str]:
+    """What a real deployment sets: OUTREACH_ENV=production, secrets of 32+ characters, https."""
+    return {
+        **os.environ, "OUTREACH_ENV": "production", "DATABASE_URL": database_url, "AMQP_URL": amqp_url,
+        "HTTP_HOST": "127.0.0.1", "PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "j" * 32,
+        "SES_WEBHOOK_SECRET": "w" * 32, "SES_FROM_EMAIL": "outreach@example.com",
+        "PUBLIC_BASE_URL": "https://links.example.com", "LOG_FORMAT": "json", **changes,
+    }  # fmt: skip
+
+
 @pytest.mark.parametrize(("module", "port_variable"), SERVICES)
 async def test_service_starts_ready_and_stops_on_sigterm(module, port_variable, database_url, amqp_url):
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "AMQP_URL": amqp_url,
-        port_variable: str(port),
-        "HTTP_HOST": "127.0.0.1",
-        "PROXY_SHARED_SECRET": "p" * 24,
-        "ADMIN_JWT_SECRET": "j" * 32,
-        "SES_WEBHOOK_SECRET": "w" * 24,
-        "SES_FROM_EMAIL": "outreach@example.com",
-        "PUBLIC_BASE_URL": "http://localhost:8082",
-        "LOG_FORMAT": "json",
-    }
+    env = production_env(database_url, amqp_url, **{port_variable: str(port)})
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -69,6 +67,34 @@ async def test_service_starts_ready_and_stops_on_sigterm(module, port_variable, 
     stderr = (await process.stderr.read()).decode()
     assert '"event": "starting"' in stderr
     assert "Traceback" not in stderr
+
+
+# Each service that reads a secret or the public base URL, given a value production refuses.
+REFUSED = [
+    ("api_gateway", "ADMIN_JWT_SECRET", "dev-admin-jwt-secret-change-me-please"),
+    ("api_gateway", "PROXY_SHARED_SECRET", "dev-proxy-secret-change-me"),
+    ("api_gateway", "PUBLIC_BASE_URL", "http://localhost:8082"),
+    ("event_ingest", "SES_WEBHOOK_SECRET", "dev-webhook-secret-change-me"),
+    ("event_ingest", "SES_WEBHOOK_SECRET", "w" * 31),
+    ("sender", "PUBLIC_BASE_URL", "http://localhost:8082"),
+]
+
+
+@pytest.mark.parametrize(("module", "setting", "value"), REFUSED)
+async def test_production_refuses_to_start_on_an_example_value(module, setting, value, database_url, amqp_url):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", module, env=production_env(database_url, amqp_url, **{setting: value}),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        _, err = await process.communicate()
+    assert process.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{module.replace('_', '-')}: OUTREACH_ENV is production: ")
+    assert setting in lines[0]
+    if "SECRET" in setting:
+        assert value not in err.decode(), "the refused secret is not echoed"
 
 
 async def test_several_workers_share_the_port_and_all_stop_on_sigterm(database_url, amqp_url):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +14,7 @@ from api_gateway.settings import GatewaySettings
 from event_ingest.settings import EventIngestSettings
 from projector.settings import ProjectorSettings
 from sender.settings import SenderSettings
-from shared.settings import ConfigError, Settings, load_settings
+from shared.settings import EXAMPLE_SECRETS, ConfigError, Settings, load_settings
 from unsubscribe.settings import UnsubscribeSettings
 
 pytestmark = pytest.mark.unit
@@ -151,3 +153,66 @@ def test_where_mail_goes_is_said_and_never_silently_wrong(monkeypatch, mode, end
     said = load_settings(SenderSettings, "sender").where_mail_goes()
     expected = "the local SES emulator" if mode == "emulator" else "Amazon SES in us-east-1"
     assert expected in said
+
+
+PRODUCTION_GATEWAY = {
+    "OUTREACH_ENV": "production", "SES_FROM_EMAIL": "outreach@example.com",
+    "PUBLIC_BASE_URL": "https://links.example.com", "PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "a" * 32,
+}  # fmt: skip
+
+
+def production_error(monkeypatch, cls, **changes: str) -> str:
+    clear_environment(monkeypatch)
+    for name, value in {**PRODUCTION_GATEWAY, **changes}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(cls, "svc")
+    return str(raised.value)
+
+
+def test_production_is_the_default_and_takes_real_settings(monkeypatch):
+    clear_environment(monkeypatch)
+    monkeypatch.delenv("OUTREACH_ENV")
+    for name, value in PRODUCTION_GATEWAY.items():
+        if name != "OUTREACH_ENV":
+            monkeypatch.setenv(name, value)
+    assert GatewaySettings().outreach_env == "production"
+
+
+@pytest.mark.parametrize(
+    ("cls", "changes", "named"),
+    [
+        (GatewaySettings, {"ADMIN_JWT_SECRET": "dev-admin-jwt-secret-change-me-please"},
+         "ADMIN_JWT_SECRET is a published example value"),
+        (GatewaySettings, {"PROXY_SHARED_SECRET": "p" * 31}, "PROXY_SHARED_SECRET is shorter than 32 characters"),
+        (GatewaySettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
+        (SenderSettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
+        (EventIngestSettings, {"SES_WEBHOOK_SECRET": "dev-webhook-secret-change-me"},
+         "SES_WEBHOOK_SECRET is a published example value"),
+    ],
+)  # fmt: skip
+def test_production_refuses_example_and_short_secrets_and_plain_http(monkeypatch, cls, changes, named):
+    message = production_error(monkeypatch, cls, **changes)
+    assert message.startswith("svc: OUTREACH_ENV is production: ") and named in message
+    assert "\n" not in message
+    for value in changes.values():
+        assert value not in message or value.startswith("http"), "a secret is never echoed"
+
+
+def test_development_accepts_what_make_run_uses(monkeypatch):
+    clear_environment(monkeypatch)
+    for name, value in {**PRODUCTION_GATEWAY, "OUTREACH_ENV": "development",
+                        "ADMIN_JWT_SECRET": "dev-admin-jwt-secret-change-me-please",
+                        "PUBLIC_BASE_URL": "http://localhost:8082"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    assert GatewaySettings().outreach_env == "development"
+
+
+def test_every_published_secret_is_known_as_an_example():
+    """.env.example, both Compose files and the Makefile: every secret value they write."""
+    root = Path(__file__).resolve().parents[2]
+    text = "\n".join((root / name).read_text() for name in
+                     (".env.example", "docker-compose.yml", "docker-compose.prod.yml", "Makefile"))  # fmt: skip
+    published = set(re.findall(r"(?:SECRET|HASH_KEY)[A-Z_]*[=:]\s*(?:\$\{[A-Z_]+:-)?([A-Za-z0-9_-]{8,})", text))
+    assert published, "the pattern finds the secrets"
+    assert published <= EXAMPLE_SECRETS, published - EXAMPLE_SECRETS

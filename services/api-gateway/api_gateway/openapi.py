@@ -104,7 +104,13 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     elif route.body_type == "text/csv":
         operation["requestBody"] = {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                               "required": ["file"]},
+                },
+            },
         }
     return operation
 

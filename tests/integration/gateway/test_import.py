@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import aiohttp
 import pytest
 
 from tests.harness.gateway import ADMIN, gateway
@@ -159,8 +160,35 @@ async def test_an_oversized_body_is_413_and_writes_nothing(gateway_db, amqp_url,
     assert count == 0
 
 
-async def test_a_non_csv_content_type_is_415(client):
-    assert (await upload(client, "email\n", content_type="application/json")).status == 415
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_non_csv_content_type_is_415(client, gw_pool, content_type):
+    """text/plain and urlencoded are what a cross-site form can post: never read as a file."""
+    email = f"{unique('csrf')}@example.com"
+    response = await upload(client, f"email\n{email}\n", content_type=content_type)
+    assert response.status == 415
+    assert "text/csv" in (await response.json())["error"]["message"]
+    assert await prospect(gw_pool, email) is None
+
+
+async def test_a_file_in_a_multipart_form_is_imported(client, gw_pool):
+    tag = unique("form")
+    form = aiohttp.FormData()
+    form.add_field("note", "a field before the file is skipped")
+    form.add_field("file", f"email,first_name\n{tag}@example.com,Ann\n".encode(), filename="p.csv",
+                   content_type="text/csv")  # fmt: skip
+    response = await client.post("/api/prospects/import", data=form, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["inserted"] == 1
+    assert (await prospect(gw_pool, f"{tag}@example.com"))["first_name"] == "Ann"
+
+
+async def test_a_multipart_form_without_a_file_is_a_400(client):
+    form = aiohttp.FormData()
+    form.add_field("note", "no file here")
+    form.add_field("other", b"email\n", filename="p.csv")
+    response = await client.post("/api/prospects/import", data=form, headers=ADMIN)
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "missing_file"
 
 
 async def test_record_boundaries_split_across_chunks_are_read_whole(client, gw_pool):

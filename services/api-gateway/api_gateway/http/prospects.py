@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from aiohttp import web
+from collections.abc import AsyncIterator
+
+from aiohttp import BodyPartReader, web
 
 from api_gateway import prospects
 from api_gateway.http.context import pool, settings, who
@@ -9,7 +11,11 @@ from shared.errors import ApiError, TooLarge
 from shared.http import model_response
 from shared.requests import json_body, path_uuid, query
 
-CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-excel")
+# Not text/plain: a cross-site form can post text/plain (and multipart) without a preflight.
+# What stops such a post is the bearer token no form can carry; refusing text/plain keeps
+# the import from ever reading a page's form as a file.
+CSV_TYPES = ("text/csv", "application/csv", "application/vnd.ms-excel")
+MULTIPART = "multipart/form-data"
 CHUNK_BYTES = 256 * 1024
 
 
@@ -39,12 +45,31 @@ async def delete_prospect(request: web.Request) -> web.Response:
 
 
 async def import_prospects(request: web.Request) -> web.Response:
-    if request.content_type not in CSV_TYPES:
-        raise ApiError(415, "unsupported_media_type", "Send the file as text/csv.")
+    if request.content_type not in (*CSV_TYPES, MULTIPART):
+        raise ApiError(
+            415, "unsupported_media_type", "Send the file as text/csv, or as the part `file` of multipart/form-data."
+        )
     limit = settings(request).import_max_bytes
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"The file is larger than the limit of {limit} bytes; nothing was imported.")
-    report = await prospects.import_csv(
-        pool(request), request.content.iter_chunked(CHUNK_BYTES), max_bytes=limit
-    )
+    if request.content_type == MULTIPART:
+        chunks = _file_part(await _find_file_part(request))
+    else:
+        chunks = request.content.iter_chunked(CHUNK_BYTES)
+    report = await prospects.import_csv(pool(request), chunks, max_bytes=limit)
     return model_response(report)
+
+
+async def _find_file_part(request: web.Request) -> BodyPartReader:
+    """The form's part named `file` (other fields before it are skipped)."""
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, BodyPartReader) and part.name == "file":
+            return part
+        await part.release()
+    raise ApiError(400, "missing_file", "The form has no part named `file`: nothing was imported.")
+
+
+async def _file_part(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while chunk := await part.read_chunk(CHUNK_BYTES):
+        yield chunk
