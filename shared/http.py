@@ -39,6 +39,7 @@ SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 SERVICE = web.AppKey("service", str)
+HTTPS_ORIGIN = web.AppKey("https_origin", bool)  # PUBLIC_BASE_URL is https: answers carry HSTS
 REQUEST_ID = web.RequestKey("request_id", str)
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -86,11 +87,27 @@ async def request_context_middleware(
             response = await _with_json_errors(request, handler)
             status = response.status
             response.headers[REQUEST_ID_HEADER] = request_id
+            _protective_headers(request, response)
             return response
         finally:
             route = _route_label(request)
             HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
             HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def _protective_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """JSON answers hold admin data: never cached, never sniffed as something else. HSTS
+    once the public origin is https (a browser ignores it over plain http anyway)."""
+    if response.prepared:
+        return
+    if response.content_type == "application/json":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if request.app[HTTPS_ORIGIN]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
 async def _with_json_errors(
@@ -171,6 +188,7 @@ def create_base_app(
     app = web.Application(middlewares=[request_context_middleware], client_max_size=client_max_size)
     app[SETTINGS] = settings
     app[SERVICE] = service
+    app[HTTPS_ORIGIN] = str(getattr(settings, "public_base_url", None) or "").startswith("https://")
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from shared.errors import ApiError
 from shared.http import AMQP, create_base_app
 from shared.settings import Settings
+from unsubscribe.settings import UnsubscribeSettings
 
 pytestmark = pytest.mark.integration
 
@@ -100,3 +101,20 @@ async def test_metrics_count_requests_by_route_pattern(settings):
         text = await (await client.get("/metrics")).text()
         assert 'outreach_http_requests_total{method="GET",route="/healthz",status="200"}' in text
         assert "outreach_outbox_published_total" in text
+
+
+async def test_json_answers_are_never_cached_nor_sniffed_and_https_origins_send_hsts(settings, database_url):
+    async with client_for(settings) as client:
+        for path in ("/healthz", "/explode", "/no-such-route"):
+            response = await client.get(path)
+            assert response.headers["Cache-Control"] == "no-store", path
+            assert response.headers["X-Content-Type-Options"] == "nosniff", path
+            assert "Strict-Transport-Security" not in response.headers, "an http origin sends no HSTS"
+        metrics = await client.get("/metrics")
+        assert "no-store" not in metrics.headers.get("Cache-Control", ""), "only JSON answers"
+    https = UnsubscribeSettings(database_url=database_url, amqp_url=settings.amqp_url,
+                                public_base_url="https://links.example.com")  # fmt: skip
+    async with client_for(https) as client:
+        for path in ("/healthz", "/metrics"):
+            response = await client.get(path)
+            assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000"), path

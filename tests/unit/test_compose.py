@@ -28,9 +28,21 @@ SERVICES = {
 }
 
 
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.prod.yml")
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((ROOT / name).read_text())
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return load("docker-compose.yml")
+
+
+@pytest.fixture(scope="module")
+def production() -> dict:
+    return load("docker-compose.prod.yml")
 
 
 @pytest.fixture(scope="module")
@@ -38,23 +50,56 @@ def console_scripts() -> dict:
     return tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
 
-def test_every_service_runs_its_console_script_on_its_port(compose, console_scripts):
-    for name, (script, port) in SERVICES.items():
-        service = compose["services"][name]
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_every_service_runs_its_console_script_with_a_healthcheck(name, console_scripts):
+    for service_name, (script, port) in SERVICES.items():
+        service = load(name)["services"][service_name]
         assert service["command"] == [script]
         assert script in console_scripts
-        assert f"{port}:{port}" in service["ports"]
         assert f":{port}/readyz" in " ".join(service["healthcheck"]["test"])
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert service["restart"] == "unless-stopped"
+
+
+def test_development_publishes_every_port_on_loopback_only(compose):
+    for name, service in compose["services"].items():
+        for port in service.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+    for name, (_, port) in SERVICES.items():
+        assert f"127.0.0.1:{port}:{port}" in compose["services"][name]["ports"]
+    assert compose["x-common-env"]["OUTREACH_ENV"] == "${OUTREACH_ENV:-development}"
 
 
 def test_infrastructure_has_the_console_and_the_ses_emulator(compose):
     services = compose["services"]
-    assert "15672:15672" in services["rabbitmq"]["ports"]
+    assert "127.0.0.1:15672:15672" in services["rabbitmq"]["ports"]
     assert "management" in services["rabbitmq"]["image"]
     assert services["ses"]["image"].startswith("motoserver/moto:")
     env = services["sender"]["environment"]
     assert "http://ses:5000" in env["SES_ENDPOINT_URL"]
+
+
+def test_production_requires_its_secrets_and_publishes_no_infrastructure(production):
+    services = production["services"]
+    assert "ses" not in services, "no emulator in production"
+    for name in ("postgres", "rabbitmq", "sender", "projector", "migrate"):
+        assert "ports" not in services[name], name
+    for name in ("api-gateway", "event-ingest", "unsubscribe"):
+        assert all(p.startswith("${OUTREACH_BIND:-127.0.0.1}:") for p in services[name]["ports"]), name
+    assert production["x-common-env"]["OUTREACH_ENV"] == "production"
+    secrets = {"PROXY_SHARED_SECRET", "ADMIN_JWT_SECRET", "SES_WEBHOOK_SECRET", "PUBLIC_BASE_URL", "SES_FROM_EMAIL"}
+    for service in services.values():
+        for variable, value in (service.get("environment") or {}).items():
+            if variable in secrets:
+                assert str(value).startswith(f"${{{variable}:?"), (variable, value)
+    for name, service in services.items():
+        if name != "migrate":
+            assert service["restart"] == "unless-stopped", name
+            assert service["deploy"]["resources"]["limits"]["memory"], name
+            assert "healthcheck" in service, name
+    assert all(s["environment"].get("SES_MODE", "aws") == "aws" for s in services.values()
+               if isinstance(s.get("environment"), dict) and "SES_MODE" in s["environment"])  # fmt: skip
+    assert not any("SES_ENDPOINT_URL" in (s.get("environment") or {}) for s in services.values())
 
 
 SETTINGS_OF = {
@@ -64,20 +109,23 @@ SETTINGS_OF = {
 AWS_CHAIN = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}  # read by the SDK, not by our settings
 
 
+@pytest.mark.parametrize("file", COMPOSE_FILES)
 @pytest.mark.parametrize("name", sorted(SETTINGS_OF))
-def test_each_service_gets_what_it_requires_and_nothing_it_does_not_read(compose, name):
+def test_each_service_gets_what_it_requires_and_nothing_it_does_not_read(file, name):
     settings = SETTINGS_OF[name]
-    env = set(compose["services"][name]["environment"])
+    env = set(load(file)["services"][name]["environment"])
     names = {field.upper() for field in settings.model_fields}
     required = {field.upper() for field, info in settings.model_fields.items() if info.is_required()}
     assert required <= env, f"{name} lacks {required - env}"
     assert env <= names | AWS_CHAIN, f"{name} gets variables it does not read: {env - names - AWS_CHAIN}"
 
 
-def test_build_context_and_dockerfile_exist(compose):
-    for service in compose["services"].values():
+@pytest.mark.parametrize("file", COMPOSE_FILES)
+def test_build_context_and_dockerfile_exist(file):
+    for service in load(file)["services"].values():
         if "build" in service:
             assert (ROOT / service["build"] / "Dockerfile").is_file()
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "requirements.lock" in dockerfile
     assert "USER outreach" in dockerfile
+    assert "OUTREACH_ENV=production" in dockerfile

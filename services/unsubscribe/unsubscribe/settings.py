@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import AnyHttpUrl, Field
 
 from shared.settings import Settings
 
@@ -11,3 +11,5 @@ class UnsubscribeSettings(Settings):
     unsubscribe_rate_limit_enabled: bool = True
     # X-Forwarded-For is believed only from these addresses or networks (comma-separated).
     trusted_proxies: str = ""
+    # Where recipients reach this page: when https, every answer carries HSTS.
+    public_base_url: AnyHttpUrl | None = None
