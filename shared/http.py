@@ -106,7 +106,7 @@ def _protective_headers(request: web.Request, response: web.StreamResponse) -> N
     if response.content_type == "application/json":
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    if request.app[HTTPS_ORIGIN]:
+    if request.app.get(HTTPS_ORIGIN, False):
         response.headers.setdefault("Strict-Transport-Security", HSTS)
 
 
