@@ -15,9 +15,9 @@ help:
 
 install: $(STAMP) ## create .venv from the lock file
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
@@ -97,8 +97,9 @@ bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
 	$(BIN)/python -m bench.sender
 	$(BIN)/python -m bench.ingest
 
-lock: ## re-resolve requirements.lock from pyproject.toml
-	uv pip compile pyproject.toml --extra dev -o requirements.lock --python-version 3.11
+lock: ## re-resolve the locks from pyproject.toml: development (everything), then the image's runtime set within it
+	uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11
+	uv pip compile pyproject.toml -c requirements-dev.lock -o requirements.lock --python-version 3.11
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -129,3 +129,21 @@ def test_build_context_and_dockerfile_exist(file):
     assert "requirements.lock" in dockerfile
     assert "USER outreach" in dockerfile
     assert "OUTREACH_ENV=production" in dockerfile
+    assert "pip install -r requirements.lock" in dockerfile and "-r requirements-dev.lock" not in dockerfile
+
+
+def pins(name: str) -> dict[str, str]:
+    lines = (ROOT / name).read_text().splitlines()
+    return dict(line.split("==", 1) for line in lines if line and not line.startswith((" ", "#")))
+
+
+def test_the_image_gets_the_runtime_lock_without_test_tools_and_at_the_same_versions():
+    runtime, development = pins("requirements.lock"), pins("requirements-dev.lock")
+    for tool in ("moto", "flask", "playwright", "schemathesis", "testcontainers", "cfn-lint", "pytest", "boto3"):
+        assert tool not in runtime, tool
+        assert tool in development, tool
+    assert {name: development[name] for name in runtime} == runtime, "one version of each package"
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    for requirement in declared:
+        name = requirement.split("[")[0].split("=")[0].split(">")[0].lower()
+        assert name in runtime, name
