@@ -3,8 +3,8 @@
 
 Status from what the recipient or SES did only rises, in RANK order
 (active < bounced < unsubscribed < complained): a late bounce never hides an
-unsubscribe. Only the admin moves a prospect down, and back to active from an
-opt-out only with an explicit override. Erasure deletes the row and keeps the
+unsubscribe. Only the admin moves a prospect down, and out of an opt-out
+(to any status that is not one) only with an explicit override. Erasure deletes the row and keeps the
 address's hash in `suppressions`, so no later import can revive it.
 
 Writers: the gateway (admin edits, imports, erasure), the unsubscribe service
@@ -51,11 +51,14 @@ def rises(current: str, target: str) -> bool:
 
 
 def check_status_change(current: str, wanted: str, *, override_suppression: bool) -> None:
-    """The admin's rule: anything goes, except back to active from an opt-out without the override."""
-    if wanted == "active" and current in OPTED_OUT and not override_suppression:
+    """The admin's rule: anything goes, except leaving an opt-out without the override. Any
+    status outside OPTED_OUT counts (unsubscribed -> bounced -> active would otherwise
+    re-activate a person who said no, one allowed step at a time); complained ->
+    unsubscribed stays an opt-out and needs none."""
+    if current in OPTED_OUT and wanted not in OPTED_OUT and not override_suppression:
         raise Conflict(
-            f"This prospect is {current}; moving them back to active needs "
-            '{"status": "active", "override_suppression": true}.',
+            f"This prospect is {current}; moving them to {wanted} needs "
+            f'{{"status": "{wanted}", "override_suppression": true}} (the person said no).',
             code="suppressed",
             details={"status": current},
         )
@@ -148,12 +151,13 @@ WITH staged AS (
           (COALESCE(EXCLUDED.first_name, p.first_name), COALESCE(EXCLUDED.last_name, p.last_name),
            COALESCE(EXCLUDED.company, p.company), COALESCE(EXCLUDED.title, p.title),
            p.attributes || EXCLUDED.attributes)
-    RETURNING (xmax = 0) AS inserted
+    RETURNING (xmax = 0) AS inserted, (xmax = 0 AND p.status <> 'active') AS suppressed
 )
 SELECT (SELECT count(*) FROM import_staging) AS staged,
        (SELECT count(*) FROM staged) AS distinct_rows,
        count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated
+       count(*) FILTER (WHERE NOT inserted) AS updated,
+       count(*) FILTER (WHERE suppressed) AS suppressed
 FROM written
 """
 
@@ -251,12 +255,13 @@ async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubs
 
 # ------------------------------------------------------------------ erasure
 
-# The row (and with it every personal field) goes; an opted-out or bounced
-# address leaves its hash behind so no later import can revive it.
+# The row (and with it every personal field) goes; the address leaves its hash
+# behind so no later import can revive it: an active prospect's as `manual`
+# (an erasure request is a no to further mail), any other as its status.
 ERASE_ROW = "gone AS (DELETE FROM prospects WHERE id = $1 RETURNING id, email_hash, status), "
 KEEP_SUPPRESSION = """
 INSERT INTO suppressions (email_hash, reason)
-SELECT email_hash, status FROM gone WHERE status <> 'active'
+SELECT email_hash, CASE status WHEN 'active' THEN 'manual' ELSE status END FROM gone
 ON CONFLICT (email_hash) DO NOTHING
 """
 

@@ -153,9 +153,9 @@ async def test_the_recipients_opt_out(pool, before, after, changed):
 
 
 @pytest.mark.parametrize(
-    ("status", "suppressed"), [("active", False), ("bounced", True), ("unsubscribed", True)]
+    ("status", "kept_as"), [("active", "manual"), ("bounced", "bounced"), ("unsubscribed", "unsubscribed")]
 )
-async def test_erasure_deletes_the_row_keeps_the_suppression_and_says_so(pool, status, suppressed):
+async def test_erasure_deletes_the_row_keeps_the_suppression_and_says_so(pool, status, kept_as):
     [row] = await seed_prospects(pool, 1, status=status)
     async with pool.acquire() as conn:
         assert await prospect.erase(conn, row["id"], actor="admin", correlation_id="t") is True
@@ -164,7 +164,7 @@ async def test_erasure_deletes_the_row_keeps_the_suppression_and_says_so(pool, s
     kept = await pool.fetchval(
         "SELECT reason FROM suppressions WHERE email_hash = outreach_email_hash($1)", row["email"]
     )
-    assert kept == (status if suppressed else None)
+    assert kept == kept_as, "an erased address is never mailed again, active or not"
     assert await events_about(pool, "prospect_id", row["id"]) == ["prospect.erased"]
 
 

@@ -245,7 +245,10 @@ def test_the_admins_campaign_checks(check, status, refused):
         ("unsubscribed", "active", True, True),
         ("complained", "active", False, False),
         ("complained", "active", True, True),
-        ("complained", "unsubscribed", False, True),  # the admin may move down, just not to active
+        ("complained", "unsubscribed", False, True),  # still an opt-out: no override needed
+        ("unsubscribed", "bounced", False, False),  # else bounced, then active, would need none
+        ("complained", "bounced", False, False),
+        ("unsubscribed", "bounced", True, True),
     ],
 )
 def test_check_status_change(current, wanted, override, allowed):

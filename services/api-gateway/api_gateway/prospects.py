@@ -121,6 +121,7 @@ async def import_csv(pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_byte
     return ImportReport(
         inserted=inserted,
         updated=updated,
+        suppressed=int(counts["suppressed"]),
         unchanged=int(counts["distinct_rows"]) - inserted - updated,
         duplicates=int(counts["staged"]) - int(counts["distinct_rows"]),
         invalid=tally.invalid,

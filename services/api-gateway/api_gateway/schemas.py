@@ -108,6 +108,9 @@ class ImportError_(BaseModel):
 class ImportReport(BaseModel):
     inserted: int
     updated: int
+    # Of the inserted: addresses suppressed before (opted out, bounced, erased), which
+    # come back with that status and are never mailed.
+    suppressed: int
     unchanged: int
     duplicates: int
     invalid: int

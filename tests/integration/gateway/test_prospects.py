@@ -159,6 +159,20 @@ async def test_an_opted_out_prospect_returns_to_active_only_with_an_explicit_ove
     assert changes[1]["changed_by"] == "admin@example.com"
 
 
+async def test_an_opt_out_cannot_be_left_through_another_status_without_the_override(client, gw_pool):
+    row = await (await create(client, email=f"detour-{uuid.uuid4().hex[:6]}@example.com")).json()
+    url = f"/api/prospects/{row['id']}"
+    assert (await client.patch(url, json={"status": "unsubscribed"}, headers=ADMIN)).status == 200
+    detour = await client.patch(url, json={"status": "bounced"}, headers=ADMIN)
+    assert detour.status == 409 and (await detour.json())["error"]["code"] == "suppressed"
+    assert (await (await client.get(url, headers=ADMIN)).json())["status"] == "unsubscribed"
+    allowed = await client.patch(url, json={"status": "bounced", "override_suppression": True}, headers=ADMIN)
+    assert allowed.status == 200
+    last = [e for e in await events_for(gw_pool, row["id"]) if e["type"] == "prospect.status_changed"][-1]
+    assert (last["from_status"], last["to_status"], last["override_suppression"], last["changed_by"]) == (
+        "unsubscribed", "bounced", True, "admin@example.com")
+
+
 async def test_a_bounced_prospect_may_be_reactivated_without_override(client):
     row = await (await create(client, email="bounced-once@example.com")).json()
     url = f"/api/prospects/{row['id']}"
@@ -185,6 +199,23 @@ async def test_delete_erases_personal_data_but_keeps_the_opt_out(client, gw_pool
     again = await (await create(client, email="forget.me@EXAMPLE.com")).json()
     assert again["status"] == "unsubscribed"
     assert (await client.delete(url, headers=ADMIN)).status == 404
+
+
+async def test_erasing_an_active_prospect_suppresses_the_address(client, gw_pool):
+    """An erasure request is a no to further mail: a later import brings the address back
+    suppressed, reported as such, and never eligible."""
+    address = f"erase-active-{uuid.uuid4().hex[:6]}@example.com"
+    row = await (await create(client, email=address, first_name="Gone")).json()
+    assert (await client.delete(f"/api/prospects/{row['id']}", headers=ADMIN)).status == 204
+    assert await gw_pool.fetchval("SELECT reason FROM suppressions WHERE email_hash = $1",
+                                  email_hash(address)) == "manual"  # fmt: skip
+    response = await client.post("/api/prospects/import", data=f"email\n{address}\n".encode(),
+                                 headers={**ADMIN, "Content-Type": "text/csv"})  # fmt: skip
+    report = await response.json()
+    assert (report["inserted"], report["suppressed"]) == (1, 1)
+    again = await gw_pool.fetchrow("SELECT status, status_reason FROM prospects WHERE email_hash = $1",
+                                   email_hash(address))  # fmt: skip
+    assert (again["status"], again["status_reason"]) == ("unsubscribed", "suppressed before: manual")
 
 
 async def test_a_nul_character_anywhere_is_a_400_not_a_database_error(client):

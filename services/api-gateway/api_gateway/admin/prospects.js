@@ -25,7 +25,8 @@ function importPanel(onDone) {
       progress.value = 100;
       report.replaceChildren(
         h("p", { className: "note" }, `Imported ${file.name}: ${result.inserted} new, ${result.updated} updated, ` +
-          `${result.unchanged} unchanged, ${result.duplicates} duplicate rows, ${result.invalid} invalid.`),
+          `${result.unchanged} unchanged, ${result.duplicates} duplicate rows, ${result.invalid} invalid` +
+          (result.suppressed ? `; ${result.suppressed} of the new were suppressed before and will not be mailed.` : ".")),
         result.errors.length ? table("Rows not imported", ["Line", "Reason"],
           result.errors.map((e) => [e.line, e.reason]), { numeric: [0] }) : null);
       announce("Import finished.");
