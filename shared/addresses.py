@@ -6,6 +6,8 @@ import hashlib
 
 from email_validator import EmailNotValidError, validate_email
 
+from shared.header_safety import breaks_header
+
 MAX_ADDRESS_LENGTH = 254  # RFC 5321 forward-path limit, minus the angle brackets
 
 
@@ -22,8 +24,8 @@ def normalize_email(raw: str) -> str:
     if not isinstance(raw, str):
         raise InvalidAddress("the address must be a string")
     candidate = raw.strip()
-    if any(ch in candidate for ch in "\r\n\0"):
-        raise InvalidAddress("the address contains a line break or NUL")
+    if breaks_header(candidate):
+        raise InvalidAddress("the address contains a control character or a line break")
     if not candidate:
         raise InvalidAddress("the address is empty")
     try:

@@ -18,18 +18,16 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import formataddr
 
+from shared.header_safety import breaks_header
 from shared.rendering import RenderedContent
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
 # Headers are not folded short: a folded List-Unsubscribe is legal but some
 # parsers keep the fold's space. SES takes lines up to 1,000 characters.
 WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
-_FORBIDDEN = ("\r", "\n", "\0")
-
-
 def _header(name: str, value: str) -> str | Header:
-    if any(ch in value for ch in _FORBIDDEN):
-        raise ValueError(f"the {name} header would contain a line break")
+    if breaks_header(value):
+        raise ValueError(f"the {name} header would contain a control character or a line break")
     return value if value.isascii() else Header(value, "utf-8", header_name=name)
 
 

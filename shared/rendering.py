@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
+from shared.header_safety import blank_breaks
+
 PERSONAL_FIELDS = ("first_name", "last_name", "email", "company", "title")
 PLACEHOLDERS = (*PERSONAL_FIELDS, "unsubscribe_url")
 
 _BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
-_HEADER_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 
 
 class TemplateError(ValueError):
@@ -135,7 +136,7 @@ def render(templates: CampaignTemplates, recipient: Recipient, unsubscribe_url: 
     values = {name: getattr(recipient, name) or "" for name in PERSONAL_FIELDS}
     values["unsubscribe_url"] = unsubscribe_url
     # A subject is a header: a line break in a personal field must not start a new one.
-    header_values = {name: _HEADER_UNSAFE.sub(" ", value) for name, value in values.items()}
+    header_values = {name: blank_breaks(value) for name, value in values.items()}
     subject = templates.subject.render(header_values, escape_personal=False).strip()
     body_html = templates.html.render(values, escape_personal=True)
     if templates.text is not None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
+from email.errors import MessageError
+from typing import Any
 
 import asyncpg
 
@@ -19,7 +22,7 @@ from api_gateway.schemas import (
     SendAccepted,
 )
 from shared import eligibility
-from shared.compose import compose
+from shared.compose import Composed, compose
 from shared.errors import Conflict, Invalid, NotFound
 from shared.event_store import append
 from shared.events import (
@@ -62,9 +65,24 @@ def parse_templates(subject: str, body_html: str, body_text: str | None) -> Camp
         ) from None
 
 
+def compose_for(
+    campaign: Mapping[str, Any], recipient: Recipient, rules: CampaignRules, *, field: str = "campaign"
+) -> Composed:
+    """The message as the sender would build it. A campaign that cannot be built is
+    refused here (at save, for the sample recipient; in the preview, for the chosen
+    prospect), never discovered by the sender."""
+    templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
+    try:
+        return compose(campaign, templates, recipient, unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN))
+    except (ValueError, TypeError, MessageError) as exc:
+        raise Invalid(
+            f"The message cannot be built: {exc}.", code="unbuildable_message", details={"field": field}
+        ) from None
+
+
 async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
     check_sender_address(data.from_email, rules.ses_from_email)
-    parse_templates(data.subject, data.body_html, data.body_text)
+    compose_for(data.model_dump(), SAMPLE_RECIPIENT, rules)
     return await lifecycle.insert(pool, data.model_dump())
 
 
@@ -95,7 +113,7 @@ async def update(
             merged = {**dict(row), **fields}
             if "from_email" in fields:
                 check_sender_address(merged["from_email"], rules.ses_from_email)
-            parse_templates(merged["subject"], merged["body_html"], merged["body_text"])
+            compose_for(merged, SAMPLE_RECIPIENT, rules)
             row = await lifecycle.edit(
                 conn, campaign_id, {k: (v if k != "body_text" else v or "") for k, v in fields.items()}
             )
@@ -259,8 +277,7 @@ async def preview(
             if prospect is None:
                 raise NotFound(f"No prospect {prospect_id}.")
             recipient = Recipient.of(prospect)
-    templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
-    composed = compose(campaign, templates, recipient, unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN))
+    composed = compose_for(campaign, recipient, rules, field="prospect_id" if prospect_id else "campaign")
     content = composed.content
     return Preview(
         subject=content.subject, html=content.html, text=content.text,

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from shared.addresses import InvalidAddress, normalize_email
 from shared.events import PauseCode, ProspectStatus
+from shared.header_safety import breaks_header
 
 
 def _address(value: str) -> str:
@@ -20,8 +21,12 @@ def _address(value: str) -> str:
 
 
 def _single_line(value: str | None) -> str | None:
-    if value is not None and any(ch in value for ch in "\r\n\0"):
-        raise ValueError("must be a single line (no line breaks)")
+    # What may reach a header (a subject, a from name, a placeholder in a subject) may
+    # hold no character the email package could read as a break.
+    if value is not None and breaks_header(value):
+        raise ValueError(
+            "must be a single line without control characters (no line breaks, tabs, U+0085, U+2028, U+2029)"
+        )
     return value
 
 

@@ -9,6 +9,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from typing import TypeVar
 
 import asyncpg
@@ -227,7 +228,9 @@ class ChunkRunner:
         campaign = state.campaign
         try:
             raw = compose(campaign, state.templates, Recipient.of(prospect), link).raw()
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, MessageError) as exc:
+            # This prospect's message cannot be built (a personal field the email package
+            # refuses): that one send fails with the reason; the chunk goes on.
             quota.unreserve()
             await self._record(state, claim, "failed", code="RenderError", message=str(exc)[:500])
             return

@@ -62,6 +62,42 @@ async def test_invalid_campaigns_are_refused_with_the_reason(client, overrides, 
     assert needle in error["message"] + str(error["details"])
 
 
+BREAKS = ["\x00", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x7f", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("field", ["subject", "from_name", "reply_to"])
+@pytest.mark.parametrize("char", BREAKS, ids=[f"U+{ord(c):04X}" for c in BREAKS])
+async def test_header_fields_refuse_every_character_the_email_package_breaks_on(client, field, char):
+    value = f"x{char}y@example.com" if field == "reply_to" else f"Hello{char}Bcc: victim@example.com"
+    for response in (
+        await client.post("/api/campaigns", json={**VALID, field: value}, headers=ADMIN),
+        await client.patch(f"/api/campaigns/{(await new_campaign(client))['id']}", json={field: value},
+                           headers=ADMIN),  # fmt: skip
+    ):
+        assert response.status == 400
+        error = (await response.json())["error"]
+        if char == "\x00":  # refused before validation, for any field
+            assert error["code"] == "invalid_json" and "NUL" in error["message"]
+        else:
+            assert error["code"] == "validation_failed" and field in str(error["details"]), error
+
+
+async def test_a_prospect_whose_fields_cannot_make_a_header_gets_a_400_preview_not_a_500(client, gw_pool):
+    """Placed directly (imports and the API refuse it): the preview says why, as the
+    sender would fail that one send."""
+    campaign = await new_campaign(client)
+    prospect = await (await client.post("/api/prospects", json={"email": f"p-{uuid.uuid4().hex[:6]}@example.com"},
+                                        headers=ADMIN)).json()  # fmt: skip
+    await gw_pool.execute("UPDATE prospects SET first_name = $1 WHERE id = $2", "Ann\u2028Bcc: x",
+                          uuid.UUID(prospect["id"]))  # fmt: skip
+    response = await client.get(f"/api/campaigns/{campaign['id']}/preview", params={"prospect_id": prospect["id"]},
+                                headers=ADMIN)  # fmt: skip
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "unbuildable_message" and "Subject" in error["message"]
+    assert error["details"] == {"field": "prospect_id"}
+
+
 async def test_another_address_of_the_sending_domain_is_allowed(client):
     assert (await new_campaign(client, from_email="sales@Example.com"))["from_email"] == "sales@example.com"
 

@@ -238,3 +238,37 @@ async def test_the_preview_is_byte_for_byte_the_message_the_sender_sends(backend
     assert normalized(sent.raw, token) == normalized(preview.mime, campaigns.PREVIEW_TOKEN)
     assert len(normalized(sent.raw, token)) == 3  # multipart/alternative: text, then HTML
     assert "Hello Zo" in preview.subject and "=?utf-8?" in preview.mime  # encoded, as sent
+
+
+@pytest.mark.parametrize("bad", ["Ann\u2028Bcc: x@example.com", "Ann\x85Lee", "Ann\tLee", "Ann\rLee"])
+async def test_a_personal_value_with_a_break_stays_inside_the_subject(backends, emulator, bad):
+    database_url, amqp_url, pool = backends
+    [prospect] = await seed_prospects(pool, 1)
+    await pool.execute("UPDATE prospects SET first_name = $1 WHERE id = $2", bad, prospect["id"])
+    campaign_id = await seed_campaign(pool)
+    async with running_sender(database_url, amqp_url, emulator.endpoint_url):
+        await request_send(pool, campaign_id)
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+    [message] = [m for m in await emulator.sent_messages() if m.destinations == (prospect["email"],)]
+    assert message.mime["Subject"] == "Hello " + re.sub(r"[\t\r\x85\u2028]", " ", bad)
+    assert message.mime["Bcc"] is None
+
+
+async def test_a_message_that_cannot_be_built_fails_its_send_and_the_chunk_goes_on(backends, emulator):
+    """A from name with a break, placed directly (the API refuses it at save): the MIME
+    builder refuses the From header; each send fails with the reason, none is sent, and
+    the chunk runs to the end instead of failing."""
+    database_url, amqp_url, pool = backends
+    prospects = await seed_prospects(pool, 4)
+    campaign_id = await seed_campaign(pool)
+    await pool.execute("UPDATE email_campaigns SET from_name = $1 WHERE id = $2", "Team\x0bBcc: x", campaign_id)
+    async with running_sender(database_url, amqp_url, emulator.endpoint_url):
+        await request_send(pool, campaign_id)
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+    rows = await pool.fetch(
+        "SELECT prospect_id, outcome, error_code, error_message FROM email_sends WHERE campaign_id = $1", campaign_id
+    )
+    assert sorted(r["prospect_id"] for r in rows) == sorted(p["id"] for p in prospects)
+    assert {(r["outcome"], r["error_code"]) for r in rows} == {("failed", "RenderError")}
+    assert all("From header" in r["error_message"] for r in rows)
+    assert not {m.destinations[0] for m in await emulator.sent_messages()} & {p["email"] for p in prospects}
