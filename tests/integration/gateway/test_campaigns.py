@@ -82,19 +82,24 @@ async def test_header_fields_refuse_every_character_the_email_package_breaks_on(
             assert error["code"] == "validation_failed" and field in str(error["details"]), error
 
 
-async def test_a_prospect_whose_fields_cannot_make_a_header_gets_a_400_preview_not_a_500(client, gw_pool):
-    """Placed directly (imports and the API refuse it): the preview says why, as the
-    sender would fail that one send."""
+async def test_the_preview_blanks_a_break_in_a_personal_value_and_refuses_an_unbuildable_campaign(client, gw_pool):
+    """Both placed directly (the API refuses them): a personal value's break becomes a
+    space inside the subject; a campaign whose From cannot be built is a 400, not a 500."""
     campaign = await new_campaign(client)
     prospect = await (await client.post("/api/prospects", json={"email": f"p-{uuid.uuid4().hex[:6]}@example.com"},
                                         headers=ADMIN)).json()  # fmt: skip
     await gw_pool.execute("UPDATE prospects SET first_name = $1 WHERE id = $2", "Ann\u2028Bcc: x",
                           uuid.UUID(prospect["id"]))  # fmt: skip
-    response = await client.get(f"/api/campaigns/{campaign['id']}/preview", params={"prospect_id": prospect["id"]},
-                                headers=ADMIN)  # fmt: skip
+    url, params = f"/api/campaigns/{campaign['id']}/preview", {"prospect_id": prospect["id"]}
+    preview = await (await client.get(url, params=params, headers=ADMIN)).json()
+    assert preview["subject"] == "Hello Ann Bcc: x"
+    assert [name for name, _ in preview["headers"]].count("Bcc") == 0
+    await gw_pool.execute("UPDATE email_campaigns SET from_name = $1 WHERE id = $2", "Team\x0bBcc: x",
+                          uuid.UUID(campaign["id"]))  # fmt: skip
+    response = await client.get(url, params=params, headers=ADMIN)
     assert response.status == 400
     error = (await response.json())["error"]
-    assert error["code"] == "unbuildable_message" and "Subject" in error["message"]
+    assert error["code"] == "unbuildable_message" and "From header" in error["message"]
     assert error["details"] == {"field": "prospect_id"}
 
 
