@@ -55,14 +55,25 @@ class RateLimiter:
         self._clock = clock
 
     def allow(self, client: str) -> float | None:
-        """None when allowed; else the seconds until the client may try again."""
-        now = self._clock()
+        """Counts one request: None when allowed; else the seconds until the client may try again."""
+        return self.blocked(client) or self.record(client)
+
+    def blocked(self, client: str) -> float | None:
+        """The seconds this client is still blocked for, without counting a request."""
         until = self._blocked_until.get(client)
-        if until is not None:
-            if now < until:
-                return until - now
-            del self._blocked_until[client]
-        if self._limiter.hit(self._item, client):
+        if until is None:
             return None
-        self._blocked_until[client] = now + self._block_seconds
-        return float(self._block_seconds)
+        now = self._clock()
+        if now < until:
+            return until - now
+        del self._blocked_until[client]
+        return None
+
+    def record(self, client: str) -> float | None:
+        """Counts one (a request, or a failure); the one that reaches the limit still counts
+        as allowed, and blocks the client from the next."""
+        allowed = self._limiter.hit(self._item, client)
+        if allowed and self._limiter.test(self._item, client):
+            return None
+        self._blocked_until[client] = self._clock() + self._block_seconds
+        return None if allowed else float(self._block_seconds)

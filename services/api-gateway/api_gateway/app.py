@@ -4,7 +4,7 @@ from api_gateway import routes
 from api_gateway.auth import AUTH_CONFIG, AuthConfig, auth_middleware
 from api_gateway.http import admin_ui
 from api_gateway.http.context import GATEWAY_SETTINGS
-from api_gateway.http.sessions import install_login_limiter
+from api_gateway.http.sessions import install_login_limits
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
 from shared.http import create_base_app
@@ -30,10 +30,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[GATEWAY_SETTINGS] = settings
     app[AUTH_CONFIG] = auth_config(settings)
     app.middlewares.append(auth_middleware(app[AUTH_CONFIG]))
-    install_login_limiter(
-        app, settings.login_rate_limit, settings.login_rate_window_seconds, settings.login_block_seconds,
-        settings.trusted_proxies,
-    )  # fmt: skip
+    install_login_limits(app, settings)
     routes.register(app)
     admin_ui.register(app)
     app[SPEC] = build_spec()

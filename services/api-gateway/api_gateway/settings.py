@@ -18,6 +18,13 @@ class GatewaySettings(Settings, MessageIdentity, SesAccess):
     login_rate_limit: int = Field(default=10, ge=1)
     login_rate_window_seconds: int = Field(default=60, ge=1)
     login_block_seconds: int = Field(default=300, ge=0)
+    # Failed sign-ins per account, from any address (a spread-out guess at one password).
+    login_account_rate_limit: int = Field(default=10, ge=1)
+    login_account_window_seconds: int = Field(default=900, ge=1)
+    # argon2 takes 64 MiB and tens of ms a check: at most this many at once, and this many
+    # more waiting; past that a sign-in answers 503 with Retry-After.
+    login_max_concurrent_hashes: int = Field(default=4, ge=1, le=64)
+    login_max_waiting_hashes: int = Field(default=16, ge=0)
     # X-Forwarded-For is believed only from these addresses or networks (comma-separated).
     trusted_proxies: str = ""
     # A sending campaign with no sender lease taken for this long, and no claim, lost its

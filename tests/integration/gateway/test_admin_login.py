@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import jwt
@@ -73,6 +74,42 @@ async def test_sign_in_is_rate_limited_per_client(gateway_db, amqp_url, admin):
         assert blocked.status == 429
         assert int(blocked.headers["Retry-After"]) >= 119
         assert (await blocked.json())["error"]["code"] == "too_many_attempts"
+
+
+async def test_sign_in_is_limited_per_account_from_any_address(gateway_db, amqp_url, gw_pool, admin):
+    """Failures spread over many client addresses still lock the account they aim at, and
+    only that one; an unknown address is limited alike (the answer says nothing of who exists)."""
+    other = f"other-{uuid.uuid4().hex[:8]}@example.com"
+    await upsert(gw_pool, other, hash_password(PASSWORD))
+    async with gateway(gateway_db, amqp_url, login_account_rate_limit=3, login_block_seconds=120,
+                       trusted_proxies="127.0.0.1") as limited:  # fmt: skip
+
+        async def from_address(n: int, email: str, password: str):
+            headers = {"X-Forwarded-For": f"203.0.113.{n}"}
+            return await limited.post("/api/auth/login", json={"email": email, "password": password},
+                                      headers=headers)  # fmt: skip
+
+        assert [(await from_address(n, admin, "wrong")).status for n in range(3)] == [401, 401, 401]
+        blocked = await from_address(99, admin.upper(), PASSWORD)  # a new address, the right password
+        assert blocked.status == 429 and int(blocked.headers["Retry-After"]) >= 119
+        assert (await from_address(100, other, PASSWORD)).status == 200, "other accounts are untouched"
+        assert [(await from_address(n, "nobody@example.com", "x")).status for n in range(4)] == [401] * 3 + [429]
+
+
+async def test_successful_sign_ins_do_not_count_against_the_account(gateway_db, amqp_url, admin):
+    async with gateway(gateway_db, amqp_url, login_account_rate_limit=2) as limited:
+        assert [(await login(limited, admin, PASSWORD)).status for _ in range(4)] == [200] * 4
+
+
+async def test_a_flood_of_sign_ins_is_bounded_and_answered_503_past_the_bound(gateway_db, amqp_url, admin):
+    async with gateway(gateway_db, amqp_url, login_rate_limit=1000, login_account_rate_limit=1000,
+                       login_max_concurrent_hashes=1, login_max_waiting_hashes=1) as limited:  # fmt: skip
+        answers = await asyncio.gather(*(login(limited, f"flood-{i}@example.com", "x") for i in range(24)))
+        statuses = sorted(response.status for response in answers)
+        assert set(statuses) == {401, 503}, statuses
+        busy = next(r for r in answers if r.status == 503)
+        assert busy.headers["Retry-After"] == "1" and (await busy.json())["error"]["code"] == "busy"
+        assert (await login(limited, admin, PASSWORD)).status == 200, "served again once the flood is over"
 
 
 async def test_the_cli_creates_an_admin_who_can_then_sign_in(client, gateway_db, gw_pool):

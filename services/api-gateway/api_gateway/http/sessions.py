@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from api_gateway.admins import issue_token, password_matches
 from api_gateway.auth import AUTH_CONFIG
 from api_gateway.http.context import pool, settings
 from api_gateway.schemas import LoginRequest, LoginToken, SystemInfo
+from api_gateway.settings import GatewaySettings
 from shared.errors import ApiError
 from shared.http import model_response
 from shared.logging import get_logger
@@ -21,15 +23,63 @@ from shared.ses import ses_client
 from shared.ses_account import read_account
 
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
+ACCOUNT_LIMITER = web.AppKey("account_limiter", RateLimiter)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 log = get_logger(__name__)
 
 
-def install_login_limiter(
-    app: web.Application, limit: int, window: int, block: int, trusted_proxies: str
-) -> None:
-    app[LOGIN_LIMITER] = RateLimiter(limit, window, block)
-    app[TRUSTED_PROXIES] = parse_networks(trusted_proxies)
+class Busy(Exception):
+    """Every password check is taken and the queue is full."""
+
+
+class PasswordChecks:
+    """argon2 off the event loop, at most `concurrent` at once and `waiting` more queued:
+    a flood of sign-ins costs a bounded amount of memory and answers 503 past it."""
+
+    def __init__(self, concurrent: int, waiting: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="argon2")
+        self._capacity = concurrent + waiting
+        self._in_flight = 0
+
+    async def matches(self, password: str, stored_hash: str | None) -> bool:
+        if self._in_flight >= self._capacity:
+            raise Busy
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, password_matches, password, stored_hash
+            )
+        finally:
+            self._in_flight -= 1
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+HASHER_POOL = web.AppKey("hasher_pool", PasswordChecks)
+
+
+def install_login_limits(app: web.Application, config: GatewaySettings) -> None:
+    app[LOGIN_LIMITER] = RateLimiter(
+        config.login_rate_limit, config.login_rate_window_seconds, config.login_block_seconds
+    )
+    app[ACCOUNT_LIMITER] = RateLimiter(
+        config.login_account_rate_limit, config.login_account_window_seconds, config.login_block_seconds
+    )
+    app[TRUSTED_PROXIES] = parse_networks(config.trusted_proxies)
+    app[HASHER_POOL] = PasswordChecks(config.login_max_concurrent_hashes, config.login_max_waiting_hashes)
+
+    async def close(app: web.Application) -> None:
+        app[HASHER_POOL].close()
+
+    app.on_cleanup.append(close)
+
+
+def _too_many(wait: float) -> ApiError:
+    return ApiError(
+        429, "too_many_attempts", "Too many sign-in attempts; try again later.",
+        headers={"Retry-After": str(int(wait) + 1)},
+    )  # fmt: skip
 
 
 async def system(request: web.Request) -> web.Response:
@@ -55,18 +105,24 @@ async def login(request: web.Request) -> web.Response:
     )
     wait = request.app[LOGIN_LIMITER].allow(client)
     if wait is not None:
-        raise ApiError(
-            429, "too_many_attempts", "Too many sign-in attempts; try again later.",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )  # fmt: skip
+        raise _too_many(wait)
     body = await json_body(request, LoginRequest)
+    # Per account too, counting failures from any address; the same answer whether or not
+    # the account exists, so the limit tells nobody which addresses are admins.
+    account = body.email.lower()
+    wait = request.app[ACCOUNT_LIMITER].blocked(account)
+    if wait is not None:
+        raise _too_many(wait)
     admin = await store.find_by_email(pool(request), body.email)
     stored_hash = admin["password_hash"] if admin is not None else None
-    # argon2 takes tens of milliseconds of CPU by design: not on the event loop.
-    matches = await asyncio.get_running_loop().run_in_executor(
-        None, password_matches, body.password, stored_hash
-    )
+    try:
+        matches = await request.app[HASHER_POOL].matches(body.password, stored_hash)
+    except Busy:
+        raise ApiError(
+            503, "busy", "Too many sign-ins at once; retry in a moment.", headers={"Retry-After": "1"}
+        ) from None
     if admin is None or not matches:
+        request.app[ACCOUNT_LIMITER].record(account)
         log.info("admin sign-in refused", client=client)
         raise ApiError(401, "invalid_credentials", "The email or password is wrong.")
     await store.signed_in(pool(request), admin["id"])
