@@ -22,7 +22,12 @@ from shared.links import UNSUBSCRIBE_PATH
 from shared.migrations import discover
 from shared.ses import ses_client
 from shared.ses_account import SesAccount, read_account
-from shared.settings import EXAMPLE_SECRETS, MIN_PRODUCTION_SECRET_LENGTH, MIN_SECRET_LENGTH, production_problems
+from shared.settings import (
+    EXAMPLE_SECRETS,
+    MIN_PRODUCTION_SECRET_LENGTH,
+    MIN_SECRET_LENGTH,
+    production_problems,
+)
 from shared.topology import CONSUMER_QUEUES
 
 Verdict = Literal["OK", "FAIL", "UNKNOWN"]

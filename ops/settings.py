@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
@@ -10,7 +10,11 @@ from shared.settings import SesAccess, Settings
 
 
 class OperatorSettings(Settings, SesAccess):
-    """Everything optional beyond the common part: each command says what it lacks."""
+    """Everything optional beyond the common part: each command says what it lacks.
+    The commands run whatever the settings: `outreach doctor` reports what production
+    refuses (shared.settings.production_problems) instead of refusing to start."""
+
+    refuses_unfit_production: ClassVar[bool] = False
 
     ses_from_email: str | None = None
     public_base_url: str | None = None
@@ -18,8 +22,3 @@ class OperatorSettings(Settings, SesAccess):
     outreach_api_url: str = "http://localhost:8080"
     proxy_shared_secret: SecretStr | None = None
     smoke_timeout: float = Field(default=90.0, gt=0)
-
-    def _fit_for_production(self) -> Self:
-        """The operator's commands run whatever the settings: `outreach doctor` reports
-        what production refuses (shared.settings.production_problems) instead."""
-        return self

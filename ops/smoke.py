@@ -48,7 +48,9 @@ class Watch:
         """The states not seen before, in order, from the campaign's and its send's answers."""
         found = []
         if campaign["status"] == "paused":
-            self.failure = f"the campaign was paused ({campaign.get('pause_reason')}): {campaign.get('status_reason')}"
+            self.failure = (
+                f"the campaign was paused ({campaign.get('pause_reason')}): {campaign.get('status_reason')}"
+            )
             found.append("paused")
         status = "queued" if send is None or send["status"] == "claimed" else send["status"]
         if status in FAILED_STATUSES:
@@ -82,11 +84,15 @@ class Gateway:
             async with self.http.request(method, path, **kwargs) as response:
                 text = await response.text()
         except aiohttp.ClientError as exc:
-            raise SmokeFailed(f"the gateway at {self.api_url} did not answer ({exc}): is the stack running?") from None
+            raise SmokeFailed(
+                f"the gateway at {self.api_url} did not answer ({exc}): is the stack running?"
+            ) from None
         body = json.loads(text) if text else None
         if response.status >= 400:
             error = body.get("error", {}) if isinstance(body, dict) else {}
-            raise SmokeFailed(f"{method} {path} answered {response.status}: {error.get('message', text[:200])}")
+            raise SmokeFailed(
+                f"{method} {path} answered {response.status}: {error.get('message', text[:200])}"
+            )
         return body
 
 

@@ -25,6 +25,8 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 # Headers are not folded short: a folded List-Unsubscribe is legal but some
 # parsers keep the fold's space. SES takes lines up to 1,000 characters.
 WIRE = compat32.clone(linesep="\r\n", max_line_length=998)
+
+
 def _header(name: str, value: str) -> str | Header:
     if breaks_header(value):
         raise ValueError(f"the {name} header would contain a control character or a line break")

@@ -10,7 +10,7 @@ error that names the variable.
 
 from __future__ import annotations
 
-from typing import Literal, Self, TypeVar
+from typing import ClassVar, Literal, Self, TypeVar
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -55,9 +55,12 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0)
 
+    # A service stops on what production must not run with; the operator's CLI reports it.
+    refuses_unfit_production: ClassVar[bool] = True
+
     @model_validator(mode="after")
     def _fit_for_production(self) -> Self:
-        if self.outreach_env == "production":
+        if self.outreach_env == "production" and self.refuses_unfit_production:
             problems = production_problems(self)
             if problems:
                 raise ValueError("OUTREACH_ENV is production: " + "; ".join(problems))
@@ -78,7 +81,9 @@ def production_problems(settings: BaseSettings) -> list[str]:
     base_url = getattr(settings, "public_base_url", None)
     if base_url is not None and str(base_url).split(":", 1)[0] != "https":
         # RFC 8058: the one-click unsubscribe URI in List-Unsubscribe must be HTTPS.
-        problems.append("PUBLIC_BASE_URL must be https:// (RFC 8058 one-click needs an HTTPS unsubscribe URI)")
+        problems.append(
+            "PUBLIC_BASE_URL must be https:// (RFC 8058 one-click needs an HTTPS unsubscribe URI)"
+        )
     return problems
 
 

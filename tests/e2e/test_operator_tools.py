@@ -41,11 +41,14 @@ async def test_smoke_test_sends_one_message_and_watches_it(stack: Stack):
 
 
 async def test_smoke_test_refuses_to_mail_other_prospects(stack: Stack):
-    async with aiohttp.ClientSession(headers=stack.admin_headers()) as http:
-        async with http.post(f"{stack.urls['api-gateway']}/api/prospects", json={"email": "else@example.com"}) as r:
-            assert r.status == 201
+    prospects = f"{stack.urls['api-gateway']}/api/prospects"
+    async with (
+        aiohttp.ClientSession(headers=stack.admin_headers()) as http,
+        http.post(prospects, json={"email": "else@example.com"}) as response,
+    ):
+        assert response.status == 201
     before = len(await sent_messages_at(stack.ses_url))
-    code, out, err = await run_outreach("smoke-test", "smoke@example.com", **operator_env(stack))
+    code, _, err = await run_outreach("smoke-test", "smoke@example.com", **operator_env(stack))
     assert code == 1
     assert "1 other prospect(s) are active" in err and "nothing was sent" in err
     assert len(await sent_messages_at(stack.ses_url)) == before

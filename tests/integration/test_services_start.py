@@ -81,7 +81,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("module", "setting", "value"), REFUSED)
-async def test_production_refuses_to_start_on_an_example_value(module, setting, value, database_url, amqp_url):
+async def test_production_refuses_to_start_on_an_example_value(
+    module, setting, value, database_url, amqp_url
+):
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, env=production_env(database_url, amqp_url, **{setting: value}),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

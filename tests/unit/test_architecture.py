@@ -225,7 +225,11 @@ def test_the_openapi_document_shows_the_declared_auth():
 async def guarded_client() -> AsyncIterator[TestClient]:
     """The gateway's routes behind its middleware, without a database: a request that
     passes the guard reaches a view that fails for want of one (not a 401/403)."""
-    app = web.Application(middlewares=[request_context_middleware, auth_middleware(CONFIG)])
+
+    async def current(_request: web.Request, _admin_id: uuid.UUID) -> int:
+        return 1  # ADMIN_TOKEN's version
+
+    app = web.Application(middlewares=[request_context_middleware, auth_middleware(CONFIG, current)])
     register(app)
     async with TestClient(TestServer(app)) as client:
         yield client

@@ -87,7 +87,13 @@ def test_production_requires_its_secrets_and_publishes_no_infrastructure(product
     for name in ("api-gateway", "event-ingest", "unsubscribe"):
         assert all(p.startswith("${OUTREACH_BIND:-127.0.0.1}:") for p in services[name]["ports"]), name
     assert production["x-common-env"]["OUTREACH_ENV"] == "production"
-    secrets = {"PROXY_SHARED_SECRET", "ADMIN_JWT_SECRET", "SES_WEBHOOK_SECRET", "PUBLIC_BASE_URL", "SES_FROM_EMAIL"}
+    secrets = {
+        "PROXY_SHARED_SECRET",
+        "ADMIN_JWT_SECRET",
+        "SES_WEBHOOK_SECRET",
+        "PUBLIC_BASE_URL",
+        "SES_FROM_EMAIL",
+    }
     for service in services.values():
         for variable, value in (service.get("environment") or {}).items():
             if variable in secrets:
@@ -139,7 +145,16 @@ def pins(name: str) -> dict[str, str]:
 
 def test_the_image_gets_the_runtime_lock_without_test_tools_and_at_the_same_versions():
     runtime, development = pins("requirements.lock"), pins("requirements-dev.lock")
-    for tool in ("moto", "flask", "playwright", "schemathesis", "testcontainers", "cfn-lint", "pytest", "boto3"):
+    for tool in (
+        "moto",
+        "flask",
+        "playwright",
+        "schemathesis",
+        "testcontainers",
+        "cfn-lint",
+        "pytest",
+        "boto3",
+    ):
         assert tool not in runtime, tool
         assert tool in development, tool
     assert {name: development[name] for name in runtime} == runtime, "one version of each package"

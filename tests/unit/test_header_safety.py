@@ -34,13 +34,18 @@ def test_the_builder_refuses_a_break_in_any_header_value(char):
 
 def test_runs_of_breaks_become_one_space_and_plain_text_is_untouched():
     assert blank_breaks("Ann\r\n\u2028Lee\tX") == "Ann Lee X"
-    assert blank_breaks("Zoë Ünal – CTO") == "Zoë Ünal – CTO"
-    assert not breaks_header("Zoë Ünal – CTO")
+    assert blank_breaks("Zoë Ünal, CTO") == "Zoë Ünal, CTO"
+    assert not breaks_header("Zoë Ünal, CTO")
 
 
 def test_a_built_message_has_exactly_the_headers_it_was_given():
     message = build_message(CONTENT, from_email="a@example.com", from_name="Team «A»", to="b@example.com",
                             reply_to=None, unsubscribe_url="https://x.example/u")  # fmt: skip
     parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
-    assert [k for k in parsed.keys() if k not in ("Content-Type", "MIME-Version")] == [
-        "From", "To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post"]
+    assert [k for k in parsed if k not in ("Content-Type", "MIME-Version")] == [
+        "From",
+        "To",
+        "Subject",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+    ]

@@ -213,6 +213,25 @@ def test_every_published_secret_is_known_as_an_example():
     root = Path(__file__).resolve().parents[2]
     text = "\n".join((root / name).read_text() for name in
                      (".env.example", "docker-compose.yml", "docker-compose.prod.yml", "Makefile"))  # fmt: skip
-    published = set(re.findall(r"(?:SECRET|HASH_KEY)[A-Z_]*[=:]\s*(?:\$\{[A-Z_]+:-)?([A-Za-z0-9_-]{8,})", text))
+    published = set(
+        re.findall(r"(?:SECRET|HASH_KEY)[A-Z_]*[=:]\s*(?:\$\{[A-Z_]+:-)?([A-Za-z0-9_-]{8,})", text)
+    )
     assert published, "the pattern finds the secrets"
     assert published <= EXAMPLE_SECRETS, published - EXAMPLE_SECRETS
+
+
+def test_the_operators_commands_run_in_production_and_report_instead(monkeypatch):
+    """`outreach doctor` must run to say what is wrong; it lists what a service would refuse."""
+    from ops.doctor import environment
+    from ops.settings import OperatorSettings
+
+    clear_environment(monkeypatch)
+    monkeypatch.setenv("OUTREACH_ENV", "production")
+    monkeypatch.setenv("PROXY_SHARED_SECRET", "dev-proxy-secret-change-me")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://localhost:8082")
+    [check] = environment(OperatorSettings())
+    assert check.verdict == "FAIL"
+    assert (
+        "PROXY_SHARED_SECRET is a published example value" in check.detail
+        and "PUBLIC_BASE_URL" in check.detail
+    )

@@ -16,7 +16,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from api_gateway.auth import AuthConfig
+from api_gateway.auth import OWN_ISSUER, AuthConfig
 
 HASHER = PasswordHasher()  # argon2id, the library's (RFC 9106 low-memory) defaults
 # Verified against when the address is unknown, so that a wrong address costs
@@ -57,12 +57,13 @@ def _nested(path: str, value: Any) -> dict[str, Any]:
 
 
 def issue_token(
-    admin_id: uuid.UUID, email: str, config: AuthConfig, ttl: timedelta, now: datetime | None = None
-) -> IssuedToken:
+    admin_id: uuid.UUID, email: str, config: AuthConfig, ttl: timedelta, now: datetime | None = None,
+    *, version: int = 1,
+) -> IssuedToken:  # fmt: skip
     issued = (now or datetime.now(UTC)).replace(microsecond=0)
     expires = issued + ttl
     claims = {
-        "sub": str(admin_id), "email": email, "aud": config.audience, "iss": "outreach",
+        "sub": str(admin_id), "email": email, "aud": config.audience, "iss": OWN_ISSUER, "ver": version,
         "iat": issued, "exp": expires, **_nested(config.role_claim, config.role_value),
     }  # fmt: skip
     return IssuedToken(

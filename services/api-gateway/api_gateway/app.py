@@ -1,9 +1,10 @@
 from aiohttp import web
 
 from api_gateway import routes
+from api_gateway.adapters import admins as admin_store
 from api_gateway.auth import AUTH_CONFIG, AuthConfig, auth_middleware
 from api_gateway.http import admin_ui
-from api_gateway.http.context import GATEWAY_SETTINGS
+from api_gateway.http.context import GATEWAY_SETTINGS, pool
 from api_gateway.http.sessions import install_login_limits
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
@@ -29,7 +30,11 @@ def create_app(settings: GatewaySettings) -> web.Application:
     )
     app[GATEWAY_SETTINGS] = settings
     app[AUTH_CONFIG] = auth_config(settings)
-    app.middlewares.append(auth_middleware(app[AUTH_CONFIG]))
+    app.middlewares.append(
+        auth_middleware(
+            app[AUTH_CONFIG], lambda request, admin_id: admin_store.token_version(pool(request), admin_id)
+        )
+    )
     install_login_limits(app, settings)
     routes.register(app)
     admin_ui.register(app)

@@ -12,6 +12,7 @@ credentials; 403: a valid token of someone who is not an admin.
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,10 +29,17 @@ BEARER = "bearer "
 ROUTE_AUTH = web.AppKey("route_auth", dict)
 
 
+# The `iss` of the tokens POST /api/auth/login mints; they carry the admin's token version.
+OWN_ISSUER = "outreach"
+
+
 @dataclass(frozen=True)
 class Principal:
     kind: str  # "admin" (a JWT) or "service" (the proxy secret)
     subject: str  # the token's sub / email, or "proxy"
+    # For a token this service minted: whose it is and its version (sign-out revokes).
+    admin_id: uuid.UUID | None = None
+    token_version: int | None = None
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -82,8 +90,14 @@ def verify_admin_token(token: str, config: AuthConfig) -> Principal:
         raise _unauthorized("The token is invalid.") from None
     if claim_at(claims, config.role_claim) != config.role_value:
         raise ApiError(403, "forbidden", "This account is not an admin.")
-    subject = claims.get("email") or claims.get("sub") or "admin"
-    return Principal("admin", str(subject))
+    subject = str(claims.get("email") or claims.get("sub") or "admin")
+    if claims.get("iss") != OWN_ISSUER:
+        return Principal("admin", subject)
+    try:
+        admin_id, version = uuid.UUID(str(claims.get("sub"))), int(claims.get("ver", 0))
+    except (ValueError, TypeError):
+        raise _unauthorized("The token is invalid.") from None
+    return Principal("admin", subject, admin_id=admin_id, token_version=version)
 
 
 def secret_matches(given: str, expected: str) -> bool:
@@ -105,7 +119,15 @@ def authenticate(headers: Any, required: Auth, config: AuthConfig) -> Principal:
     return verify_admin_token(authorization[len(BEARER) :].strip(), config)
 
 
-def auth_middleware(config: AuthConfig) -> Callable[..., Awaitable[web.StreamResponse]]:
+TokenVersion = Callable[[web.Request, uuid.UUID], Awaitable[int | None]]
+
+
+def auth_middleware(
+    config: AuthConfig, current_version: TokenVersion
+) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """`current_version` reads an admin's token version: a token this service minted is
+    refused once its admin signed out, changed password or was removed."""
+
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -114,7 +136,11 @@ def auth_middleware(config: AuthConfig) -> Callable[..., Awaitable[web.StreamRes
         # path reaches a protected view without passing here.
         required = required_auth(request)
         if required != "none":
-            request[PRINCIPAL] = authenticate(request.headers, required, config)
+            principal = authenticate(request.headers, required, config)
+            admin_id = principal.admin_id
+            if admin_id is not None and await current_version(request, admin_id) != principal.token_version:
+                raise _unauthorized("The token was revoked (signed out, or the password changed).")
+            request[PRINCIPAL] = principal
         return await handler(request)
 
     return middleware

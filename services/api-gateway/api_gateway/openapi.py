@@ -107,8 +107,11 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 "multipart/form-data": {
-                    "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
-                               "required": ["file"]},
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    },
                 },
             },
         }

@@ -35,6 +35,8 @@ class Route:
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/auth/login", sessions.login, "Sign in (an Outreach admin) for an admin token",
           auth="none", body=s.LoginRequest, response=s.LoginToken, errors=(400, 401, 415, 429, 503)),
+    Route("POST", "/api/auth/logout", sessions.logout, "Sign out: every token of this admin stops working",
+          status=204, errors=(400, 401)),
     Route("GET", "/api/system", sessions.system, "Where mail goes (the SES emulator or Amazon SES)",
           response=s.SystemInfo, errors=()),
     Route("GET", "/api/ses/account", sessions.ses_account,

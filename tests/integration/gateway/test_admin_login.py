@@ -11,11 +11,18 @@ import pytest
 from api_gateway.adapters.admins import upsert
 from api_gateway.admins import hash_password
 from tests.harness.cli import run_outreach
-from tests.harness.gateway import ADMIN, JWT_SECRET, gateway
+from tests.harness.gateway import ADMIN, JWT_SECRET, PROXY, gateway
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+async def client(gateway_db, amqp_url):
+    """This module signs in many times from one address; the limits have tests of their own."""
+    async with gateway(gateway_db, amqp_url, login_rate_limit=1000) as test_client:
+        yield test_client
 
 
 @pytest.fixture
@@ -39,6 +46,44 @@ async def test_sign_in_issues_a_short_lived_admin_token_the_api_accepts(client, 
     assert claims["exp"] - claims["iat"] == 3600
     listed = await client.get("/api/campaigns", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert listed.status == 200
+
+
+async def token_of(client, email: str) -> dict[str, str]:
+    body = await (await login(client, email, PASSWORD)).json()
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+async def test_sign_out_revokes_every_token_of_that_admin_at_once(client, admin, gw_pool):
+    this_tab, other_tab = await token_of(client, admin), await token_of(client, admin)
+    other = f"other-{uuid.uuid4().hex[:8]}@example.com"
+    await upsert(gw_pool, other, hash_password(PASSWORD))
+    someone_else = await token_of(client, other)
+    assert (await client.post("/api/auth/logout", headers=this_tab)).status == 204
+    for headers in (this_tab, other_tab):
+        refused = await client.get("/api/campaigns", headers=headers)
+        assert refused.status == 401 and "revoked" in (await refused.json())["error"]["message"]
+    assert (await client.get("/api/campaigns", headers=someone_else)).status == 200
+    fresh = await token_of(client, admin)  # signing in again works
+    assert (await client.get("/api/campaigns", headers=fresh)).status == 200
+
+
+async def test_a_new_password_revokes_the_tokens_issued_before(client, admin, gw_pool):
+    before = await token_of(client, admin)
+    await upsert(gw_pool, admin, hash_password(PASSWORD + " again"))
+    assert (await client.get("/api/campaigns", headers=before)).status == 401
+
+
+async def test_a_removed_admins_token_stops_working(client, admin, gw_pool):
+    token = await token_of(client, admin)
+    await gw_pool.execute("DELETE FROM admin_users WHERE email = $1", admin)
+    assert (await client.get("/api/campaigns", headers=token)).status == 401
+
+
+async def test_tokens_from_elsewhere_cannot_be_signed_out_here(client):
+    for headers in (ADMIN, PROXY):
+        response = await client.post("/api/auth/logout", headers=headers)
+        assert response.status == 400 and (await response.json())["error"]["code"] == "not_revocable"
+    assert (await client.get("/api/campaigns", headers=ADMIN)).status == 200
 
 
 async def test_a_token_from_an_external_identity_provider_still_works(client):
@@ -93,7 +138,9 @@ async def test_sign_in_is_limited_per_account_from_any_address(gateway_db, amqp_
         blocked = await from_address(99, admin.upper(), PASSWORD)  # a new address, the right password
         assert blocked.status == 429 and int(blocked.headers["Retry-After"]) >= 119
         assert (await from_address(100, other, PASSWORD)).status == 200, "other accounts are untouched"
-        assert [(await from_address(n, "nobody@example.com", "x")).status for n in range(4)] == [401] * 3 + [429]
+        assert [(await from_address(n, "nobody@example.com", "x")).status for n in range(4)] == [401] * 3 + [
+            429
+        ]
 
 
 async def test_successful_sign_ins_do_not_count_against_the_account(gateway_db, amqp_url, admin):

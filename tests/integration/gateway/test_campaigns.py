@@ -69,11 +69,10 @@ BREAKS = ["\x00", "\t", "\x0b", "\x0c", "\x1c", "\x1f", "\x7f", "\x85", "\u2028"
 @pytest.mark.parametrize("char", BREAKS, ids=[f"U+{ord(c):04X}" for c in BREAKS])
 async def test_header_fields_refuse_every_character_the_email_package_breaks_on(client, field, char):
     value = f"x{char}y@example.com" if field == "reply_to" else f"Hello{char}Bcc: victim@example.com"
-    for response in (
-        await client.post("/api/campaigns", json={**VALID, field: value}, headers=ADMIN),
-        await client.patch(f"/api/campaigns/{(await new_campaign(client))['id']}", json={field: value},
-                           headers=ADMIN),  # fmt: skip
-    ):
+    draft = await new_campaign(client)
+    created = await client.post("/api/campaigns", json={**VALID, field: value}, headers=ADMIN)
+    edited = await client.patch(f"/api/campaigns/{draft['id']}", json={field: value}, headers=ADMIN)
+    for response in (created, edited):
         assert response.status == 400
         error = (await response.json())["error"]
         if char == "\x00":  # refused before validation, for any field
@@ -82,7 +81,9 @@ async def test_header_fields_refuse_every_character_the_email_package_breaks_on(
             assert error["code"] == "validation_failed" and field in str(error["details"]), error
 
 
-async def test_the_preview_blanks_a_break_in_a_personal_value_and_refuses_an_unbuildable_campaign(client, gw_pool):
+async def test_the_preview_blanks_a_break_in_a_personal_value_and_refuses_an_unbuildable_campaign(
+    client, gw_pool
+):
     """Both placed directly (the API refuses them): a personal value's break becomes a
     space inside the subject; a campaign whose From cannot be built is a 400, not a 500."""
     campaign = await new_campaign(client)

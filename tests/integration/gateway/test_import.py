@@ -160,7 +160,9 @@ async def test_an_oversized_body_is_413_and_writes_nothing(gateway_db, amqp_url,
     assert count == 0
 
 
-@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded"])
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "text/plain", "application/x-www-form-urlencoded"]
+)
 async def test_a_non_csv_content_type_is_415(client, gw_pool, content_type):
     """text/plain and urlencoded are what a cross-site form can post: never read as a file."""
     email = f"{unique('csrf')}@example.com"

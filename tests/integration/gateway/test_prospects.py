@@ -170,7 +170,11 @@ async def test_an_opt_out_cannot_be_left_through_another_status_without_the_over
     assert allowed.status == 200
     last = [e for e in await events_for(gw_pool, row["id"]) if e["type"] == "prospect.status_changed"][-1]
     assert (last["from_status"], last["to_status"], last["override_suppression"], last["changed_by"]) == (
-        "unsubscribed", "bounced", True, "admin@example.com")
+        "unsubscribed",
+        "bounced",
+        True,
+        "admin@example.com",
+    )
 
 
 async def test_a_bounced_prospect_may_be_reactivated_without_override(client):

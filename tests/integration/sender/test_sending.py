@@ -261,12 +261,15 @@ async def test_a_message_that_cannot_be_built_fails_its_send_and_the_chunk_goes_
     database_url, amqp_url, pool = backends
     prospects = await seed_prospects(pool, 4)
     campaign_id = await seed_campaign(pool)
-    await pool.execute("UPDATE email_campaigns SET from_name = $1 WHERE id = $2", "Team\x0bBcc: x", campaign_id)
+    await pool.execute(
+        "UPDATE email_campaigns SET from_name = $1 WHERE id = $2", "Team\x0bBcc: x", campaign_id
+    )
     async with running_sender(database_url, amqp_url, emulator.endpoint_url):
         await request_send(pool, campaign_id)
         assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
     rows = await pool.fetch(
-        "SELECT prospect_id, outcome, error_code, error_message FROM email_sends WHERE campaign_id = $1", campaign_id
+        "SELECT prospect_id, outcome, error_code, error_message FROM email_sends WHERE campaign_id = $1",
+        campaign_id,
     )
     assert sorted(r["prospect_id"] for r in rows) == sorted(p["id"] for p in prospects)
     assert {(r["outcome"], r["error_code"]) for r in rows} == {("failed", "RenderError")}

@@ -55,7 +55,9 @@ async def status_of(world, index: int) -> str:
 
 
 async def opt_out_events(world) -> list[dict]:
-    rows = await world["pool"].fetch("SELECT data FROM events WHERE type = 'prospect.unsubscribed' ORDER BY position")
+    rows = await world["pool"].fetch(
+        "SELECT data FROM events WHERE type = 'prospect.unsubscribed' ORDER BY position"
+    )
     return [row["data"] for row in rows]
 
 

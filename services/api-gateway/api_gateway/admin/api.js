@@ -21,6 +21,14 @@ export function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// Revokes every token of this admin on the server (other tabs too), then forgets this one.
+export async function signOutEverywhere() {
+  try {
+    if (signedIn()) await api("POST", "/api/auth/logout");
+  } catch { /* the token is forgotten below whatever the server said */ }
+  signOut();
+}
+
 export async function signIn(email, password) {
   const token = await api("POST", "/api/auth/login", { email, password }, { anonymous: true });
   sessionStorage.setItem(TOKEN_KEY, JSON.stringify(token));

@@ -1,5 +1,5 @@
 // The Outreach admin: a hash router over the gateway's JSON API. No build step, no CDN.
-import { api, signIn, signOut, signedIn } from "./api.js";
+import { api, signIn, signOutEverywhere, signedIn } from "./api.js";
 import { campaignDetail, campaignList } from "./campaigns.js";
 import { alertBox, field, h, mount } from "./dom.js";
 import { campaignEditor } from "./editor.js";
@@ -125,8 +125,8 @@ window.addEventListener("outreach:signed-out", () => {
   chrome(false);
   loginView("Your session has ended. Sign in again.");
 });
-document.getElementById("sign-out").addEventListener("click", () => {
-  signOut();
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await signOutEverywhere();
   location.hash = "";
   route();
 });

@@ -47,7 +47,9 @@ async def delete_prospect(request: web.Request) -> web.Response:
 async def import_prospects(request: web.Request) -> web.Response:
     if request.content_type not in (*CSV_TYPES, MULTIPART):
         raise ApiError(
-            415, "unsupported_media_type", "Send the file as text/csv, or as the part `file` of multipart/form-data."
+            415,
+            "unsupported_media_type",
+            "Send the file as text/csv, or as the part `file` of multipart/form-data.",
         )
     limit = settings(request).import_max_bytes
     if request.content_length is not None and request.content_length > limit:

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api_gateway.adapters import admins as store
 from api_gateway.admins import issue_token, password_matches
-from api_gateway.auth import AUTH_CONFIG
+from api_gateway.auth import AUTH_CONFIG, PRINCIPAL
 from api_gateway.http.context import pool, settings
 from api_gateway.schemas import LoginRequest, LoginToken, SystemInfo
 from api_gateway.settings import GatewaySettings
@@ -98,6 +98,19 @@ async def ses_account(request: web.Request) -> web.Response:
         return model_response(await read_account(client, config, config.ses_from_email))
 
 
+async def logout(request: web.Request) -> web.Response:
+    """Every token of the signed-in admin stops working at once (this tab's and any other)."""
+    principal = request[PRINCIPAL]
+    if principal.admin_id is None:
+        raise ApiError(
+            400, "not_revocable", "Only tokens from POST /api/auth/login are signed out here; "
+            "sign out at your identity provider (or rotate the proxy secret).",
+        )  # fmt: skip
+    await store.revoke_tokens(pool(request), principal.admin_id)
+    log.info("admin signed out", admin_id=str(principal.admin_id))
+    return web.Response(status=204)
+
+
 async def login(request: web.Request) -> web.Response:
     config = settings(request)
     client = client_address(
@@ -127,11 +140,9 @@ async def login(request: web.Request) -> web.Response:
         raise ApiError(401, "invalid_credentials", "The email or password is wrong.")
     await store.signed_in(pool(request), admin["id"])
     issued = issue_token(
-        admin["id"],
-        admin["email"],
-        request.app[AUTH_CONFIG],
-        timedelta(seconds=config.admin_token_ttl_seconds),
-    )
+        admin["id"], admin["email"], request.app[AUTH_CONFIG], timedelta(seconds=config.admin_token_ttl_seconds),
+        version=admin["token_version"],
+    )  # fmt: skip
     log.info("admin signed in", admin_id=str(admin["id"]))
     return model_response(
         LoginToken(
