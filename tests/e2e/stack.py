@@ -51,8 +51,9 @@ class Stack:
         self.fault_times.append((time.time(), what))
 
     def admin_headers(self) -> dict[str, str]:
+        now = int(time.time())
         claims = {"sub": "e2e", "email": "e2e@example.com", "aud": "authenticated",
-                  "app_metadata": {"role": "admin"}, "exp": int(time.time()) + 3600}  # fmt: skip
+                  "app_metadata": {"role": "admin"}, "iat": now, "exp": now + 3600}  # fmt: skip
         return {"Authorization": f"Bearer {jwt.encode(claims, self.admin_secret, algorithm='HS256')}"}
 
     async def ready(self, timeout: float = 60) -> None:

@@ -6,6 +6,7 @@ from api_gateway.auth import AUTH_CONFIG, AuthConfig, auth_middleware
 from api_gateway.http import admin_ui
 from api_gateway.http.context import GATEWAY_SETTINGS, pool
 from api_gateway.http.sessions import install_login_limits
+from api_gateway.jwks import JwksKeys
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
 from shared.http import create_base_app
@@ -21,7 +22,19 @@ def auth_config(settings: GatewaySettings) -> AuthConfig:
         role_claim=settings.admin_role_claim,
         role_value=settings.admin_role_value,
         leeway_seconds=settings.admin_jwt_leeway_seconds,
+        issuer=settings.admin_jwt_issuer,
+        max_lifetime_seconds=settings.admin_token_max_seconds,
+        keys=JwksKeys(
+            str(settings.admin_jwks_url), min_refresh_seconds=settings.admin_jwks_min_refresh_seconds
+        )
+        if settings.admin_jwks_url
+        else None,
     )
+
+
+async def _close_keys(app: web.Application) -> None:
+    if (keys := app[AUTH_CONFIG].keys) is not None:
+        await keys.close()
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
@@ -30,6 +43,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     )
     app[GATEWAY_SETTINGS] = settings
     app[AUTH_CONFIG] = auth_config(settings)
+    app.on_cleanup.append(_close_keys)
     app.middlewares.append(
         auth_middleware(
             app[AUTH_CONFIG], lambda request, admin_id: admin_store.token_version(pool(request), admin_id)

@@ -1,4 +1,10 @@
-"""Admin authentication: an admin JWT (HS256) or the proxy shared secret.
+"""Admin authentication: an admin JWT or the proxy shared secret.
+
+Admin JWTs: HS256 with ADMIN_JWT_SECRET (the tokens POST /api/auth/login mints, and
+an identity provider's that share the secret), or RS256/ES256 verified against the
+identity provider's JWKS (ADMIN_JWKS_URL). The algorithm picks the key, so a public
+key is never taken for an HMAC secret; `iss` must be ADMIN_JWT_ISSUER when set (the
+gateway's own tokens carry `outreach`); a token may live at most ADMIN_TOKEN_MAX_SECONDS.
 
 What a route requires is what the route table (api_gateway.routes) declares
 for it, the same declaration the OpenAPI document shows: "admin" takes an
@@ -21,6 +27,7 @@ from typing import Any, Literal
 import jwt
 from aiohttp import web
 
+from api_gateway.jwks import ASYMMETRIC, JwksKeys, KeysUnavailable
 from shared.errors import ApiError
 
 Auth = Literal["admin", "proxy", "none"]
@@ -53,6 +60,9 @@ class AuthConfig:
     role_claim: str
     role_value: str
     leeway_seconds: int
+    issuer: str | None = None  # an identity provider's `iss`, required of its tokens when set
+    max_lifetime_seconds: int = 86_400
+    keys: JwksKeys | None = None  # the identity provider's JWKS, for RS256 and ES256
 
 
 AUTH_CONFIG = web.AppKey("auth_config", AuthConfig)
@@ -71,27 +81,55 @@ def claim_at(claims: dict[str, Any], path: str) -> Any:
     return value
 
 
-def verify_admin_token(token: str, config: AuthConfig) -> Principal:
-    """Only HS256 is accepted (so neither 'none' nor an RS/ES confusion), exp required."""
+async def signing_key(token: str, config: AuthConfig) -> tuple[str, Any]:
+    """(algorithm, key) chosen by the token's header: HS256 takes the secret, RS256 and
+    ES256 a JWKS key of that same algorithm; anything else is refused."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise _unauthorized("The token is invalid.") from None
+    algorithm = header.get("alg")
+    if algorithm == "HS256":
+        return algorithm, config.jwt_secret
+    if algorithm not in ASYMMETRIC or config.keys is None:
+        raise _unauthorized("The token is invalid (its algorithm is not accepted).")
+    try:
+        key = await config.keys.key_for(header.get("kid"))
+    except KeysUnavailable:
+        raise ApiError(
+            503, "unavailable", "The identity provider's keys cannot be fetched; retry shortly.",
+            headers={"Retry-After": "5"},
+        ) from None  # fmt: skip
+    if key is None or key.algorithm_name != algorithm:
+        raise _unauthorized("The token is invalid (signed by a key the identity provider does not publish).")
+    return algorithm, key.key
+
+
+async def verify_admin_token(token: str, config: AuthConfig) -> Principal:
+    """exp, iat and aud required; neither 'none' nor an algorithm confusion gets through."""
+    algorithm, key = await signing_key(token, config)
     try:
         claims = jwt.decode(
-            token,
-            config.jwt_secret,
-            algorithms=["HS256"],
-            audience=config.audience,
-            leeway=timedelta(seconds=config.leeway_seconds),
-            options={"require": ["exp", "aud"]},
-        )
+            token, key, algorithms=[algorithm], audience=config.audience,
+            leeway=timedelta(seconds=config.leeway_seconds), options={"require": ["exp", "aud", "iat"]},
+        )  # fmt: skip
     except jwt.ExpiredSignatureError:
         raise _unauthorized("The token has expired.") from None
     except jwt.InvalidAudienceError:
         raise _unauthorized("The token is not meant for this service (audience).") from None
     except jwt.InvalidTokenError:
         raise _unauthorized("The token is invalid.") from None
+    own = algorithm == "HS256" and claims.get("iss") == OWN_ISSUER
+    if not own and config.issuer is not None and claims.get("iss") != config.issuer:
+        raise _unauthorized("The token is not from the configured identity provider (issuer).")
+    if claims["exp"] - claims["iat"] > config.max_lifetime_seconds:
+        raise _unauthorized(
+            f"The token lives longer than {config.max_lifetime_seconds} s (ADMIN_TOKEN_MAX_SECONDS)."
+        )
     if claim_at(claims, config.role_claim) != config.role_value:
         raise ApiError(403, "forbidden", "This account is not an admin.")
     subject = str(claims.get("email") or claims.get("sub") or "admin")
-    if claims.get("iss") != OWN_ISSUER:
+    if not own:
         return Principal("admin", subject)
     try:
         admin_id, version = uuid.UUID(str(claims.get("sub"))), int(claims.get("ver", 0))
@@ -104,7 +142,7 @@ def secret_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def authenticate(headers: Any, required: Auth, config: AuthConfig) -> Principal:
+async def authenticate(headers: Any, required: Auth, config: AuthConfig) -> Principal:
     """The caller, for a route that requires `required` ("admin" or "proxy")."""
     proxy = headers.get("X-Proxy-Secret")
     if proxy is not None:
@@ -116,7 +154,7 @@ def authenticate(headers: Any, required: Auth, config: AuthConfig) -> Principal:
     authorization = headers.get("Authorization", "")
     if not authorization.lower().startswith(BEARER):
         raise _unauthorized("Send Authorization: Bearer <admin token> or X-Proxy-Secret.")
-    return verify_admin_token(authorization[len(BEARER) :].strip(), config)
+    return await verify_admin_token(authorization[len(BEARER) :].strip(), config)
 
 
 TokenVersion = Callable[[web.Request, uuid.UUID], Awaitable[int | None]]
@@ -136,7 +174,7 @@ def auth_middleware(
         # path reaches a protected view without passing here.
         required = required_auth(request)
         if required != "none":
-            principal = authenticate(request.headers, required, config)
+            principal = await authenticate(request.headers, required, config)
             admin_id = principal.admin_id
             if admin_id is not None and await current_version(request, admin_id) != principal.token_version:
                 raise _unauthorized("The token was revoked (signed out, or the password changed).")

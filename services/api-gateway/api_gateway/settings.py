@@ -1,4 +1,6 @@
-from pydantic import Field, SecretStr
+from typing import Self
+
+from pydantic import AnyHttpUrl, Field, SecretStr, model_validator
 
 from shared.lifecycle.campaign import LEASE_SECONDS
 from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, SesAccess, Settings
@@ -13,6 +15,14 @@ class GatewaySettings(Settings, MessageIdentity, SesAccess):
     admin_role_claim: str = "app_metadata.role"
     admin_role_value: str = "admin"
     admin_jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # An identity provider that signs with asymmetric keys (RS256, ES256) publishes them here.
+    admin_jwks_url: AnyHttpUrl | None = None
+    # An unknown key id fetches the keys again, at most this often.
+    admin_jwks_min_refresh_seconds: float = Field(default=30.0, ge=0)
+    # When set, an identity provider's tokens must carry this `iss`.
+    admin_jwt_issuer: str | None = None
+    # No admin token is accepted that lives longer than this (exp - iat).
+    admin_token_max_seconds: int = Field(default=86_400, ge=60)
     # Tokens from POST /api/auth/login: short-lived; the admin signs in again.
     admin_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
     login_rate_limit: int = Field(default=10, ge=1)
@@ -34,3 +44,11 @@ class GatewaySettings(Settings, MessageIdentity, SesAccess):
     # limit is about how long one request may run: 1 GiB holds several million rows.
     import_max_bytes: int = Field(default=1024**3, ge=1024)
     json_max_bytes: int = Field(default=1024**2, ge=1024)
+
+    @model_validator(mode="after")
+    def _keys_over_https(self) -> Self:
+        # Keys fetched over plain http could be swapped on the way: production takes https only.
+        jwks = self.admin_jwks_url
+        if self.outreach_env == "production" and jwks is not None and jwks.scheme != "https":
+            raise ValueError("OUTREACH_ENV is production: ADMIN_JWKS_URL must be https://")
+        return self
