@@ -218,6 +218,9 @@ class SesEventData(Contract):
     eventbridge_id: str = Field(max_length=256)
     ses_message_id: str = Field(max_length=256)
     timestamp: AwareDatetime  # the event's own time (e.g. bounce.timestamp)
+    # The time SES gave lay over an hour before the send or after the event arrived: it was
+    # moved to that bound (a wrong clock, or a forgery; the event itself is kept).
+    timestamp_clamped: bool = False
     recipients: tuple[str, ...] = ()
     send_id: uuid.UUID | None = None
     campaign_id: uuid.UUID | None = None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import astuple, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -59,6 +59,49 @@ class SendRef:
         return None not in (self.send_id, self.campaign_id, self.prospect_id)
 
 
+NO_SEND = SendRef(None, None, None)
+
+
+@dataclass(frozen=True)
+class KnownSend:
+    """A send as email_sends has it, found by the event's message id or its send_id tag."""
+
+    ref: SendRef
+    ses_message_id: str | None
+    sent_at: datetime  # when it was attempted (claimed, if never attempted)
+
+
+def resolve_send(tagged: SendRef, by_message: KnownSend | None, by_tag: KnownSend | None) -> SendRef:
+    """The send an event is about. The SES message id decides, and the tags must agree with
+    it: a forged tag cannot move an event onto another prospect. Tags alone are believed only
+    for a send whose message id is not recorded yet (SES can be faster than the sender's
+    record) and whose campaign and prospect they name too."""
+    if by_message is not None:
+        agrees = all(
+            t is None or t == k for t, k in zip(astuple(tagged), astuple(by_message.ref), strict=True)
+        )
+        return by_message.ref if agrees else NO_SEND
+    if by_tag is not None and tagged.complete and by_tag.ref == tagged and by_tag.ses_message_id is None:
+        return tagged
+    return NO_SEND
+
+
+# An SES event older than its send (less this margin) or later than now (plus it) says
+# more about a clock than about the recipient: its time is clamped and flagged.
+CLOCK_MARGIN = timedelta(hours=1)
+
+
+def clamp_time(when: datetime, sent_at: datetime | None, now: datetime) -> tuple[datetime, bool]:
+    """(the time to keep, whether it was moved)."""
+    earliest = sent_at - CLOCK_MARGIN if sent_at is not None else None
+    latest = now + CLOCK_MARGIN
+    if earliest is not None and when < earliest:
+        return earliest, True
+    if when > latest:
+        return latest, True
+    return when, False
+
+
 @dataclass(frozen=True)
 class Incoming:
     """A validated delivery: what to store, and how to make its domain event."""
@@ -85,7 +128,7 @@ def parse_delivery(body: dict[str, Any]) -> Incoming:
     if envelope.detail_type in SENDING_STATUS or (
         "eventType" not in envelope.detail and ("notificationType" not in envelope.detail)
     ):
-        return Incoming(envelope, None, None, None, SendRef(None, None, None))
+        return Incoming(envelope, None, None, None, NO_SEND)
     try:
         detail = SesEventDetail.model_validate(envelope.detail)
     except ValidationError as exc:
@@ -123,8 +166,12 @@ def dedupe_key(detail: SesEventDetail, fallback: datetime) -> str:
     return f"{detail.mail.message_id}|{detail.event_type}|{recipient}|{marker}"
 
 
-def domain_event(incoming: Incoming, ref: SendRef, correlation_id: str) -> Envelope | None:
-    """The domain event for a delivery, or None for a type this build does not know (kept, not an error)."""
+def domain_event(
+    incoming: Incoming, ref: SendRef, correlation_id: str, *, sent_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Envelope | None:  # fmt: skip
+    """The domain event for a delivery, or None for a type this build does not know (kept,
+    not an error). `sent_at` (the matched send's) and `now` bound the event's time."""
     envelope, detail = incoming.envelope, incoming.detail
     if detail is None:
         enabled = SENDING_STATUS.get(envelope.detail_type)
@@ -135,10 +182,12 @@ def domain_event(incoming: Incoming, ref: SendRef, correlation_id: str) -> Envel
             eventbridge_id=envelope.id, enabled=enabled, reason=status.reason, timestamp=envelope.time
         )
         return SesSendingStatusChanged.new(data, correlation_id=correlation_id)
+    timestamp, clamped = clamp_time(_event_time(detail, envelope.time), sent_at, now or datetime.now(UTC))
     base = {
         "eventbridge_id": envelope.id,
         "ses_message_id": detail.mail.message_id,
-        "timestamp": _event_time(detail, envelope.time),
+        "timestamp": timestamp,
+        "timestamp_clamped": clamped,
         "recipients": tuple(detail.mail.destination),
         "send_id": ref.send_id,
         "campaign_id": ref.campaign_id,
@@ -259,6 +308,12 @@ def _delay(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
         ),
         correlation_id=cid,
     )
+
+
+# Metric labels take only these (and `other`): a sender of made-up types cannot grow the series.
+def metric_type(incoming: Incoming) -> str:
+    name = incoming.event_type or incoming.envelope.detail_type
+    return name if name in _BUILDERS or name in SENDING_STATUS else "other"
 
 
 _BUILDERS = {

@@ -8,7 +8,7 @@ from typing import Literal
 import asyncpg
 
 from event_ingest.adapters import store
-from event_ingest.domain import Incoming, domain_event
+from event_ingest.domain import NO_SEND, Incoming, domain_event, metric_type
 from event_ingest.metrics import SES_EVENTS
 from shared.events import SesSendingStatusChanged
 from shared.lifecycle import campaign as campaigns
@@ -28,8 +28,10 @@ async def accept(
 ) -> Accepted:
     detail = incoming.detail
     message_id = detail.mail.message_id if detail else None
-    ref = await store.match_send(pool, incoming.tagged, message_id)
-    event = domain_event(incoming, ref, correlation_id)
+    ref, sent_at = (
+        await store.match_send(pool, incoming.tagged, message_id) if message_id else (NO_SEND, None)
+    )
+    event = domain_event(incoming, ref, correlation_id, sent_at=sent_at)
     matched = detail is not None and ref.send_id is not None
     delivery = store.RawDelivery(
         eventbridge_id=incoming.envelope.id, dedupe_key=incoming.dedupe_key,
@@ -45,10 +47,10 @@ async def accept(
     else:  # the common case: stored with whatever else arrives meanwhile, in one statement
         stored = await batch.store(pool, delivery)
     if not stored:
-        SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, "duplicate").inc()
+        SES_EVENTS.labels(metric_type(incoming), "duplicate").inc()
         return Accepted("duplicate", incoming.event_type, matched)
     label = "stored" if event is not None else "ignored"
     if detail is not None and not matched:
         label = "unmatched"
-    SES_EVENTS.labels(incoming.event_type or incoming.envelope.detail_type, label).inc()
+    SES_EVENTS.labels(metric_type(incoming), label).inc()
     return Accepted("stored" if event is not None else "ignored", incoming.event_type, matched)

@@ -184,6 +184,21 @@ async def test_a_file_in_a_multipart_form_is_imported(client, gw_pool):
     assert (await prospect(gw_pool, f"{tag}@example.com"))["first_name"] == "Ann"
 
 
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data", b""),  # no boundary
+        ("multipart/form-data; boundary=b",
+         b'--b\r\nContent-Disposition: form-data; name="\xc2\xaf\x11G"\r\n\r\nx\r\n--b--\r\n'),
+    ],
+)  # fmt: skip
+async def test_a_malformed_multipart_form_is_a_400(client, content_type, body):
+    """Found by schemathesis: both were 500s."""
+    response = await client.post("/api/prospects/import", data=body, headers={**ADMIN, "Content-Type": content_type})
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "malformed_multipart"
+
+
 async def test_a_multipart_form_without_a_file_is_a_400(client):
     form = aiohttp.FormData()
     form.add_field("note", "no file here")

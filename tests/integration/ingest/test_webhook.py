@@ -6,6 +6,7 @@ import copy
 import json
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -46,10 +47,34 @@ async def counts(pool) -> tuple[int, int, int]:
     )
 
 
+async def seed_send(pool, message_id: str, *, attempted_ago: str = "1 minute") -> dict:
+    """A send as the sender records it: its campaign, prospect and SES message id."""
+    prospect = (await seed_prospects(pool, 1))[0]
+    campaign_id = await seed_campaign(pool)
+    return dict(await pool.fetchrow(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, ses_message_id,"
+        " attempted_at) VALUES ($1, $2, $3, 'sent', $4, now() - $5::text::interval)"
+        " RETURNING id, campaign_id, prospect_id, ses_message_id",
+        campaign_id, prospect["id"], uuid.uuid4().hex, message_id, attempted_ago,
+    ))  # fmt: skip
+
+
+def for_send(payload: dict, send: dict) -> dict:
+    mail = payload["detail"]["mail"]
+    mail["messageId"] = send["ses_message_id"]
+    mail["tags"].update({"send_id": [str(send["id"])], "campaign_id": [str(send["campaign_id"])],
+                         "prospect_id": [str(send["prospect_id"])]})  # fmt: skip
+    return payload
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED_TYPES))
 async def test_every_fixture_is_stored_once_with_its_domain_event(ingest, name):
     client, pool = ingest
     payload = fixture(name)
+    if "mail" in payload["detail"]:
+        for_send(
+            payload, await seed_send(pool, payload["detail"]["mail"]["messageId"], attempted_ago="30 days")
+        )
     started = time.perf_counter()
     response = await post(client, payload)
     assert time.perf_counter() - started < 1.0
@@ -181,6 +206,64 @@ async def test_without_tags_the_send_is_found_by_its_message_id(ingest):
     assert body["matched"] is True
     data = await pool.fetchval("SELECT data FROM events WHERE type = 'ses.delivery'")
     assert (data["send_id"], data["campaign_id"]) == (str(send_id), str(campaign_id))
+
+
+async def test_forged_tags_cannot_move_an_event_onto_another_prospect(ingest):
+    """The message id names one send; tags naming another prospect (or campaign, or send)
+    leave the event unmatched: kept, counted, touching nobody."""
+    client, pool = ingest
+    mine = await seed_send(pool, f"msg-{uuid.uuid4().hex}")
+    victim = await seed_send(pool, f"msg-{uuid.uuid4().hex}")
+    for forged in ("prospect_id", "campaign_id", "send_id"):
+        payload = for_send(fixture("complaint.json"), mine)
+        payload["id"] = str(uuid.uuid4())
+        payload["detail"]["complaint"]["feedbackId"] = str(uuid.uuid4())
+        payload["detail"]["mail"]["tags"][forged] = [str(victim["id" if forged == "send_id" else forged])]
+        body = await (await post(client, payload)).json()
+        assert (body["result"], body["matched"]) == ("stored", False), forged
+    complaints = await pool.fetch("SELECT data FROM events WHERE type = 'ses.complaint'")
+    assert len(complaints) == 3 and all(c["data"]["prospect_id"] is None for c in complaints)
+    # Tags alone, for a send whose message id is not recorded yet: believed when they agree.
+    pending = await seed_send(pool, f"msg-{uuid.uuid4().hex}")
+    await pool.execute("UPDATE email_sends SET ses_message_id = NULL WHERE id = $1", pending["id"])
+    early = for_send(fixture("delivery.json"), {**pending, "ses_message_id": f"msg-{uuid.uuid4().hex}"})
+    assert (await (await post(client, early)).json())["matched"] is True
+    # ... but not a send whose recorded message id is another.
+    wrong = for_send(fixture("delivery.json"), {**mine, "ses_message_id": f"msg-{uuid.uuid4().hex}"})
+    wrong["id"] = str(uuid.uuid4())
+    assert (await (await post(client, wrong)).json())["matched"] is False
+
+
+@pytest.mark.parametrize(
+    ("shift", "clamped_to"), [("-3 hours", "send"), ("+2 hours", "now"), ("+5 minutes", None)]
+)
+async def test_event_times_far_from_the_send_are_clamped_and_flagged(ingest, shift, clamped_to):
+    client, pool = ingest
+    send = await seed_send(pool, f"msg-{uuid.uuid4().hex}", attempted_ago="0 seconds")
+    sent_at = await pool.fetchval("SELECT attempted_at FROM email_sends WHERE id = $1", send["id"])
+    payload = for_send(fixture("delivery.json"), send)
+    stamp = await pool.fetchval("SELECT $1::timestamptz + $2::text::interval", sent_at, shift)
+    payload["detail"]["delivery"]["timestamp"] = stamp.isoformat()
+    await post(client, payload)
+    data = await pool.fetchval("SELECT data FROM events WHERE type = 'ses.delivery'")
+    kept = datetime.fromisoformat(data["timestamp"])
+    assert data["timestamp_clamped"] is (clamped_to is not None)
+    if clamped_to == "send":
+        assert abs((kept - sent_at).total_seconds() + 3600) < 1
+    elif clamped_to == "now":
+        assert 3500 < (kept - sent_at).total_seconds() < 3700 + 60
+    else:
+        assert kept == stamp
+
+
+async def test_metric_labels_take_only_known_event_types(ingest):
+    client, pool = ingest
+    payload = fixture("delivery.json")
+    payload["detail"]["eventType"] = f"Invented{uuid.uuid4().hex[:6]}"
+    assert (await post(client, payload)).status == 200
+    metrics = await (await client.get("/metrics")).text()
+    assert "Invented" not in metrics
+    assert 'event_type="other"' in metrics
 
 
 async def test_an_event_for_a_message_we_never_sent_is_kept_and_counted(ingest):

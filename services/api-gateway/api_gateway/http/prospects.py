@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from api_gateway import prospects
 from api_gateway.http.context import pool, settings, who
@@ -62,16 +63,29 @@ async def import_prospects(request: web.Request) -> web.Response:
     return model_response(report)
 
 
+def _malformed(exc: Exception) -> ApiError:
+    reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+    return ApiError(
+        400, "malformed_multipart", f"The multipart form cannot be read ({reason}); nothing was imported."
+    )
+
+
 async def _find_file_part(request: web.Request) -> BodyPartReader:
     """The form's part named `file` (other fields before it are skipped)."""
-    reader = await request.multipart()
-    while (part := await reader.next()) is not None:
-        if isinstance(part, BodyPartReader) and part.name == "file":
-            return part
-        await part.release()
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                return part
+            await part.release()
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        raise _malformed(exc) from None
     raise ApiError(400, "missing_file", "The form has no part named `file`: nothing was imported.")
 
 
 async def _file_part(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while chunk := await part.read_chunk(CHUNK_BYTES):
-        yield chunk
+    try:
+        while chunk := await part.read_chunk(CHUNK_BYTES):
+            yield chunk
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
+        raise _malformed(exc) from None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from event_ingest.domain import SendRef
+from event_ingest.domain import KnownSend, SendRef, resolve_send
 from event_ingest.metrics import STORE_BATCH_SIZE
 from shared.event_store import append_those_changed, change_and_append, event_columns
 from shared.events import Envelope
@@ -150,19 +151,27 @@ async def _store_batch(pool: asyncpg.Pool, deliveries: list[RawDelivery]) -> lis
     return [d.eventbridge_id in stored and firsts.get(d.eventbridge_id) is d for d in deliveries]
 
 
+FIND_SENDS = """
+SELECT id, campaign_id, prospect_id, ses_message_id, COALESCE(attempted_at, claimed_at) AS sent_at,
+       ses_message_id = $1 AS by_message
+FROM email_sends WHERE ses_message_id = $1 OR id = $2
+"""
+
+
 async def match_send(
-    conn: asyncpg.Connection | asyncpg.Pool, tagged: SendRef, message_id: str | None
-) -> SendRef:
-    """The send an event belongs to: by its tags, else by the SES message id."""
-    if tagged.complete:
-        return tagged
-    if message_id:
-        row = await conn.fetchrow(
-            "SELECT id, campaign_id, prospect_id FROM email_sends WHERE ses_message_id = $1", message_id
+    conn: asyncpg.Connection | asyncpg.Pool, tagged: SendRef, message_id: str
+) -> tuple[SendRef, datetime | None]:
+    """The send an event belongs to (domain.resolve_send) and when it was sent."""
+    rows = await conn.fetch(FIND_SENDS, message_id, tagged.send_id)
+    known = {
+        bool(row["by_message"]): KnownSend(
+            SendRef(row["id"], row["campaign_id"], row["prospect_id"]), row["ses_message_id"], row["sent_at"]
         )
-        if row is not None:
-            return SendRef(row["id"], row["campaign_id"], row["prospect_id"])
-    return tagged
+        for row in rows
+    }
+    ref = resolve_send(tagged, known.get(True), known.get(False))
+    found = known.get(True) or known.get(False)
+    return ref, (found.sent_at if found is not None and ref.send_id is not None else None)
 
 
 async def reject(pool: asyncpg.Pool, *, reason: str, content_type: str | None, body: bytes) -> None:
