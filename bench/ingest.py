@@ -24,6 +24,7 @@ import os
 import statistics
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -35,10 +36,14 @@ from tests.harness.histories import new_world, seed_world
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "eventbridge"
 SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 - a local benchmark
 KINDS = ("delivery.json", "open.json", "click.json", "send.json")
+KIND_OBJECT = {"delivery.json": "delivery", "open.json": "open", "click.json": "click", "send.json": "send"}
 
 
 def payloads(count: int, worlds: list) -> list[bytes]:
+    """Events for the seeded sends (their own SES message ids), each at its own time (now
+    onwards, a millisecond apart) so none is a repeat of another."""
     templates = [json.loads((FIXTURES / name).read_text()) for name in KINDS]
+    start = datetime.now(UTC)
     out = []
     for i in range(count):
         world = worlds[i % len(worlds)]
@@ -46,7 +51,12 @@ def payloads(count: int, worlds: list) -> list[bytes]:
         payload = copy.deepcopy(templates[i % len(templates)])
         payload["id"] = str(uuid.uuid4())
         mail = payload["detail"]["mail"]
-        mail["messageId"] = f"bench-{uuid.uuid4().hex}"
+        mail["messageId"] = f"ses-{world.sends[index].hex}"
+        when = (start + timedelta(milliseconds=i)).isoformat().replace("+00:00", "Z")
+        mail["timestamp"] = when
+        own = payload["detail"].get(KIND_OBJECT[KINDS[i % len(KINDS)]])
+        if isinstance(own, dict):
+            own["timestamp"] = when
         mail["tags"].update({
             "send_id": [str(world.sends[index])], "campaign_id": [str(world.campaign_id)],
             "prospect_id": [str(world.prospects[index])],

@@ -194,7 +194,9 @@ async def test_a_file_in_a_multipart_form_is_imported(client, gw_pool):
 )  # fmt: skip
 async def test_a_malformed_multipart_form_is_a_400(client, content_type, body):
     """Found by schemathesis: both were 500s."""
-    response = await client.post("/api/prospects/import", data=body, headers={**ADMIN, "Content-Type": content_type})
+    response = await client.post(
+        "/api/prospects/import", data=body, headers={**ADMIN, "Content-Type": content_type}
+    )
     assert response.status == 400
     assert (await response.json())["error"]["code"] == "malformed_multipart"
 

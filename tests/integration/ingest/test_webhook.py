@@ -257,7 +257,7 @@ async def test_event_times_far_from_the_send_are_clamped_and_flagged(ingest, shi
 
 
 async def test_metric_labels_take_only_known_event_types(ingest):
-    client, pool = ingest
+    client, _ = ingest
     payload = fixture("delivery.json")
     payload["detail"]["eventType"] = f"Invented{uuid.uuid4().hex[:6]}"
     assert (await post(client, payload)).status == 200
