@@ -181,3 +181,29 @@ async def reject(pool: asyncpg.Pool, *, reason: str, content_type: str | None, b
         content_type,
         body,
     )
+
+
+# One batch at a time, so the purge never holds a long lock or a huge transaction.
+DELETE_EXPIRED = """
+WITH doomed AS (
+    SELECT ctid FROM {table} WHERE received_at < now() - make_interval(days => $1) LIMIT $2
+)
+DELETE FROM {table} t USING doomed WHERE t.ctid = doomed.ctid
+"""
+RETAINED_TABLES = ("ses_events_raw", "rejected_payloads")
+
+
+async def delete_expired(pool: asyncpg.Pool, days: int, batch: int = 10_000) -> dict[str, int]:
+    """Raw SES payloads and refused bodies older than `days`: they hold addresses, and
+    the domain events keep what the stats need. Rows deleted, per table."""
+    deleted = {}
+    for table in RETAINED_TABLES:
+        total = 0
+        while True:
+            status = await pool.execute(DELETE_EXPIRED.format(table=table), days, batch)
+            count = int(status.split()[-1])
+            total += count
+            if count < batch:
+                break
+        deleted[table] = total
+    return deleted
