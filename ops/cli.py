@@ -17,6 +17,12 @@ outreach doctor                       every check in one run (database, migratio
                                       dead letters, SES account and identity, the unsubscribe page,
                                       the webhook secret): OK, FAIL with the fix, or UNKNOWN; exit 1
                                       when anything FAILs
+outreach api-key create NAME --scope S[,S…]
+                                      a key for scripts (Authorization: Bearer ok_…), printed once;
+                                      scopes prospects|campaigns|account :read|:write, or all
+outreach api-key list                 every key: name, first characters, scopes, created, last used,
+                                      revoked
+outreach api-key revoke NAME          the key stops working at once
 outreach smoke-test EMAIL             one message to EMAIL through the running stack (the gateway at
                                       OUTREACH_API_URL, PROXY_SHARED_SECRET), each state printed as
                                       SES reports it for up to SMOKE_TIMEOUT s; exit 0 when it was
@@ -40,9 +46,12 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aio_pika
+import asyncpg
 
+from api_gateway.adapters import api_keys as api_key_store
 from api_gateway.adapters.admins import upsert
 from api_gateway.admins import WeakPassword, hash_password
+from api_gateway.api_keys import new_key, parse_scopes
 from ops.doctor import run_checks
 from ops.settings import OperatorSettings
 from ops.smoke import SmokeFailed, run_smoke_test
@@ -86,6 +95,35 @@ async def _doctor(settings: OperatorSettings) -> None:
           f"{sum(c.verdict == 'OK' for c in checks)} OK")  # fmt: skip
     if failed:
         raise SystemExit(1)
+
+
+async def _api_key(settings: OperatorSettings, args: argparse.Namespace) -> None:
+    await migrate_database(settings.database_url)
+    async with db.pool_context(settings.database_url, max_size=1) as pool:
+        if args.action == "create":
+            try:
+                scopes = parse_scopes(args.scope)
+            except ValueError as exc:
+                raise SystemExit(f"outreach: {exc}") from None
+            key = new_key()
+            try:
+                await api_key_store.create(pool, args.name, key, scopes)
+            except asyncpg.UniqueViolationError:
+                raise SystemExit(f"outreach: a live key named {args.name} exists; revoke it first") from None
+            except asyncpg.CheckViolationError:
+                raise SystemExit("outreach: a key name is 1-64 letters, digits, '.', '_' or '-'") from None
+            print(f"API key {args.name} ({', '.join(sorted(scopes))}); shown this once, keep it secret:")
+            print(key)
+        elif args.action == "revoke":
+            if not await api_key_store.revoke(pool, args.name):
+                raise SystemExit(f"outreach: no live key named {args.name}")
+            print(f"API key {args.name} revoked")
+        else:
+            for row in await api_key_store.listing(pool):
+                state = f"revoked {row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "live"
+                used = f"{row['last_used_at']:%Y-%m-%d %H:%M}" if row["last_used_at"] else "never"
+                print(f"{row['name']:<24} {row['prefix']}…  {','.join(row['scopes']):<40} "
+                      f"created {row['created_at']:%Y-%m-%d %H:%M}  last used {used}  {state}")  # fmt: skip
 
 
 async def _smoke_test(settings: OperatorSettings, email: str) -> None:
@@ -224,6 +262,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate").set_defaults(run=lambda s, _: _migrate(s))
     commands.add_parser("doctor").set_defaults(run=lambda s, _: _doctor(s))
     commands.add_parser("ses-register-identity").set_defaults(run=lambda s, _: _register_identity(s))
+    keys = commands.add_parser("api-key").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create")
+    create.add_argument("name")
+    create.add_argument("--scope", required=True, help="comma-separated, e.g. prospects:write,campaigns:read")
+    keys.add_parser("list")
+    keys.add_parser("revoke").add_argument("name")
+    for action, sub in keys.choices.items():
+        sub.set_defaults(run=_api_key, action=action)
     smoke = commands.add_parser("smoke-test")
     smoke.add_argument("email")
     smoke.set_defaults(run=lambda s, a: _smoke_test(s, a.email))

@@ -33,6 +33,7 @@ from api_gateway.schemas import CampaignStats
 from projector.policy import FACT_COUNTERS
 from shared.campaign_stats import STAT_NAMES
 from shared.http import request_context_middleware
+from shared.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.unit
 
@@ -226,10 +227,22 @@ async def guarded_client() -> AsyncIterator[TestClient]:
     """The gateway's routes behind its middleware, without a database: a request that
     passes the guard reaches a view that fails for want of one (not a 401/403)."""
 
-    async def current(_request: web.Request, _admin_id: uuid.UUID) -> int:
-        return 1  # ADMIN_TOKEN's version
+    class Lookups:
+        limiter = RateLimiter(1000, 60, 0)
 
-    app = web.Application(middlewares=[request_context_middleware, auth_middleware(CONFIG, current)])
+        async def token_version(self, request: web.Request, admin_id: uuid.UUID) -> int:
+            return 1  # ADMIN_TOKEN's version
+
+        async def api_key(self, request: web.Request, key: str) -> None:
+            return None
+
+        def failures(self, request: web.Request) -> RateLimiter:
+            return self.limiter
+
+        def client(self, request: web.Request) -> str:
+            return "127.0.0.1"
+
+    app = web.Application(middlewares=[request_context_middleware, auth_middleware(CONFIG, Lookups())])
     register(app)
     async with TestClient(TestServer(app)) as client:
         yield client

@@ -22,18 +22,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 from aiohttp import web
 
+from api_gateway.api_keys import ApiKey, looks_like_key
 from api_gateway.jwks import ASYMMETRIC, JwksKeys, KeysUnavailable
 from shared.errors import ApiError
+from shared.ratelimit import RateLimiter
 
 Auth = Literal["admin", "proxy", "none"]
 BEARER = "bearer "
 # What each registered route requires, filled by api_gateway.routes.register.
 ROUTE_AUTH = web.AppKey("route_auth", dict)
+ROUTE_SCOPE = web.AppKey("route_scope", dict)  # the API key scope each route needs
 
 
 # The `iss` of the tokens POST /api/auth/login mints; they carry the admin's token version.
@@ -42,11 +45,12 @@ OWN_ISSUER = "outreach"
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str  # "admin" (a JWT) or "service" (the proxy secret)
-    subject: str  # the token's sub / email, or "proxy"
+    kind: str  # "admin" (a JWT), "service" (the proxy secret) or "api_key"
+    subject: str  # the token's sub / email, "proxy", or "api-key:<name>"
     # For a token this service minted: whose it is and its version (sign-out revokes).
     admin_id: uuid.UUID | None = None
     token_version: int | None = None
+    api_key: ApiKey | None = None
 
 
 PRINCIPAL = web.RequestKey("principal", Principal)
@@ -142,30 +146,60 @@ def secret_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-async def authenticate(headers: Any, required: Auth, config: AuthConfig) -> Principal:
+class Lookups(Protocol):
+    """What authentication reads beyond the token itself (the database, in the app)."""
+
+    async def token_version(self, request: web.Request, admin_id: uuid.UUID) -> int | None: ...
+
+    async def api_key(self, request: web.Request, key: str) -> ApiKey | None: ...
+
+    def failures(self, request: web.Request) -> RateLimiter: ...
+
+    def client(self, request: web.Request) -> str: ...
+
+
+async def authenticate(
+    request: web.Request, required: Auth, config: AuthConfig, lookups: Lookups
+) -> Principal:
     """The caller, for a route that requires `required` ("admin" or "proxy")."""
+    headers = request.headers
     proxy = headers.get("X-Proxy-Secret")
     if proxy is not None:
         if secret_matches(proxy, config.proxy_secret):
             return Principal("service", "proxy")
-        raise _unauthorized("The proxy secret is wrong.")
+        raise _guessed(request, lookups, "The proxy secret is wrong.")
     if required == "proxy":
         raise _unauthorized("This route takes the proxy secret (X-Proxy-Secret).")
     authorization = headers.get("Authorization", "")
     if not authorization.lower().startswith(BEARER):
-        raise _unauthorized("Send Authorization: Bearer <admin token> or X-Proxy-Secret.")
-    return await verify_admin_token(authorization[len(BEARER) :].strip(), config)
+        raise _unauthorized("Send Authorization: Bearer <admin token or API key> or X-Proxy-Secret.")
+    credential = authorization[len(BEARER) :].strip()
+    if looks_like_key(credential):
+        key = await lookups.api_key(request, credential)
+        if key is None:
+            raise _guessed(request, lookups, "The API key is unknown or revoked.")
+        return Principal("api_key", f"api-key:{key.name}", api_key=key)
+    principal = await verify_admin_token(credential, config)
+    admin_id = principal.admin_id
+    if admin_id is not None and await lookups.token_version(request, admin_id) != principal.token_version:
+        raise _unauthorized("The token was revoked (signed out, or the password changed).")
+    return principal
 
 
-TokenVersion = Callable[[web.Request, uuid.UUID], Awaitable[int | None]]
+def _guessed(request: web.Request, lookups: Lookups, message: str) -> ApiError:
+    """A wrong proxy secret or API key: counted per client like failed sign-ins."""
+    lookups.failures(request).record(lookups.client(request))
+    return _unauthorized(message)
 
 
-def auth_middleware(
-    config: AuthConfig, current_version: TokenVersion
-) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """`current_version` reads an admin's token version: a token this service minted is
-    refused once its admin signed out, changed password or was removed."""
+def _too_many(wait: float) -> ApiError:
+    return ApiError(
+        429, "too_many_attempts", "Too many wrong credentials from this address; try again later.",
+        headers={"Retry-After": str(int(wait) + 1)},
+    )  # fmt: skip
 
+
+def auth_middleware(config: AuthConfig, lookups: Lookups) -> Callable[..., Awaitable[web.StreamResponse]]:
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -174,10 +208,16 @@ def auth_middleware(
         # path reaches a protected view without passing here.
         required = required_auth(request)
         if required != "none":
-            principal = await authenticate(request.headers, required, config)
-            admin_id = principal.admin_id
-            if admin_id is not None and await current_version(request, admin_id) != principal.token_version:
-                raise _unauthorized("The token was revoked (signed out, or the password changed).")
+            wait = lookups.failures(request).blocked(lookups.client(request))
+            if wait is not None:
+                raise _too_many(wait)
+            principal = await authenticate(request, required, config, lookups)
+            if principal.api_key is not None:
+                needed = request.app[ROUTE_SCOPE].get(request.match_info.route)
+                if not principal.api_key.allows(needed):
+                    raise ApiError(
+                        403, "forbidden", f"This API key lacks the scope {needed or 'for this route'}."
+                    )
             request[PRINCIPAL] = principal
         return await handler(request)
 

@@ -9,7 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from api_gateway import schemas as s
-from api_gateway.auth import ROUTE_AUTH, Auth
+from api_gateway.api_keys import scope_for
+from api_gateway.auth import ROUTE_AUTH, ROUTE_SCOPE, Auth
 from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
 from api_gateway.http import reports as r
@@ -82,7 +83,8 @@ ROUTES: tuple[Route, ...] = (
 
 def register(app: web.Application) -> None:
     """Serve every route, each guarded by the auth it declares (the one declaration)."""
-    app[ROUTE_AUTH] = {}
+    app[ROUTE_AUTH], app[ROUTE_SCOPE] = {}, {}
     for route in ROUTES:
         registered = app.router.add_route(route.method, route.path, route.view)
         app[ROUTE_AUTH][registered] = route.auth
+        app[ROUTE_SCOPE][registered] = scope_for(route.method, route.path) if route.auth == "admin" else None
