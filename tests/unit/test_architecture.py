@@ -231,7 +231,7 @@ async def guarded_client() -> AsyncIterator[TestClient]:
         limiter = RateLimiter(1000, 60, 0)
 
         async def token_version(self, request: web.Request, admin_id: uuid.UUID) -> int:
-            return 1  # ADMIN_TOKEN's version
+            return 1  # admin_token()'s version
 
         async def api_key(self, request: web.Request, key: str) -> None:
             return None
@@ -252,7 +252,9 @@ def concrete(path: str) -> str:
     return path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000")
 
 
-ADMIN_TOKEN = issue_token(uuid.uuid4(), "admin@example.com", CONFIG, timedelta(minutes=5)).token
+def admin_token() -> str:
+    """Made when used: a token made at import could expire before a slow run reaches the test."""
+    return issue_token(uuid.uuid4(), "admin@example.com", CONFIG, timedelta(minutes=5)).token
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
@@ -262,7 +264,7 @@ async def test_the_middleware_enforces_exactly_the_declared_auth(guarded_client,
         return response.status
 
     anonymous = await status({})
-    as_admin = await status({"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    as_admin = await status({"Authorization": f"Bearer {admin_token()}"})
     as_proxy = await status({"X-Proxy-Secret": CONFIG.proxy_secret})
     enforced = (anonymous == 401, as_admin == 401, as_proxy == 401)
     assert enforced == {"none": (False, False, False), "admin": (True, False, False),
