@@ -24,13 +24,12 @@ class Accepted:
 
 
 async def accept(
-    pool: asyncpg.Pool, incoming: Incoming, body: str, correlation_id: str, batch: store.GroupCommit
-) -> Accepted:
+    pool: asyncpg.Pool, incoming: Incoming, body: str, correlation_id: str, batch: store.GroupCommit,
+    lookup: store.SendLookup,
+) -> Accepted:  # fmt: skip
     detail = incoming.detail
     message_id = detail.mail.message_id if detail else None
-    ref, sent_at = (
-        await store.match_send(pool, incoming.tagged, message_id) if message_id else (NO_SEND, None)
-    )
+    ref, sent_at = await lookup.match(pool, incoming.tagged, message_id) if message_id else (NO_SEND, None)
     event = domain_event(incoming, ref, correlation_id, sent_at=sent_at)
     matched = detail is not None and ref.send_id is not None
     delivery = store.RawDelivery(

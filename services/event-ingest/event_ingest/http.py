@@ -17,6 +17,7 @@ from shared.http import DB_POOL, REQUEST_ID
 from shared.requests import has_nul_escape
 
 GROUP_COMMIT = web.AppKey("group_commit", store.GroupCommit)
+SEND_LOOKUP = web.AppKey("send_lookup", store.SendLookup)
 INGEST_SETTINGS = web.AppKey("event_ingest_settings", EventIngestSettings)
 SECRET_HEADER = "X-Webhook-Secret"  # noqa: S105 - a header name, not a secret
 
@@ -43,7 +44,12 @@ async def ses_events(request: web.Request) -> web.Response:
         await _reject(request, body, exc.reason)
         raise Invalid(f"Not accepted: {exc.reason}.", code="invalid_event", details=exc.details) from None
     accepted = await accept(
-        pool, incoming, text, correlation_id=request[REQUEST_ID], batch=request.app[GROUP_COMMIT]
+        pool,
+        incoming,
+        text,
+        correlation_id=request[REQUEST_ID],
+        batch=request.app[GROUP_COMMIT],
+        lookup=request.app[SEND_LOOKUP],
     )
     return web.json_response(
         {"result": accepted.result, "event_type": accepted.event_type, "matched": accepted.matched}

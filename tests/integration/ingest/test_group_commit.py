@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import asyncpg
@@ -13,6 +14,8 @@ import pytest
 
 from event_ingest.adapters.store import GroupCommit, RawDelivery
 from event_ingest.http import GROUP_COMMIT
+from tests.harness.sending import seed_campaign, seed_prospects
+from tests.harness.ses_events import addressed
 from tests.integration.ingest.conftest import SECRET
 
 pytestmark = pytest.mark.integration
@@ -94,3 +97,37 @@ async def test_one_bad_delivery_in_a_batch_fails_alone(ingest):
     assert isinstance(results[10], asyncpg.PostgresError)
     assert results[:10] + results[11:] == [True] * 20
     assert await pool.fetchval("SELECT count(*) FROM ses_events_raw") == 20
+
+
+async def seed_one_send(pool) -> dict:
+    [prospect] = await seed_prospects(pool, 1)
+    campaign_id = await seed_campaign(pool)
+    return dict(await pool.fetchrow(
+        "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, ses_message_id, attempted_at)"
+        " VALUES ($1, $2, $3, 'sent', $4, now()) RETURNING id, campaign_id, prospect_id, ses_message_id",
+        campaign_id, prospect["id"], uuid.uuid4().hex, f"msg-{uuid.uuid4().hex}",
+    ))  # fmt: skip
+
+
+async def test_concurrent_lookups_each_get_their_own_send(ingest):
+    """Looked up together (one query for those that arrive at once): 120 deliveries for 3 sends, each event
+    tied to its own send (forged ones to none)."""
+    client, pool = ingest
+    sends = [await seed_one_send(pool) for _ in range(3)]
+
+    async def deliver(i: int) -> dict:
+        send = sends[i % 3]
+        payload = addressed("delivery", send)
+        payload["detail"]["delivery"]["timestamp"] = f"2026-11-20T14:03:{i // 10:02d}.{i % 10:03d}Z"
+        if i % 10 == 0:  # a forged prospect tag
+            payload["detail"]["mail"]["tags"]["prospect_id"] = [str(sends[(i + 1) % 3]["prospect_id"])]
+        response = await client.post(
+            "/api/webhooks/ses-events", json=payload, headers={"X-Webhook-Secret": SECRET}
+        )
+        return await response.json()
+
+    answers = await asyncio.gather(*(deliver(i) for i in range(120)))
+    assert [a["matched"] for a in answers] == [i % 10 != 0 for i in range(120)]
+    rows = await pool.fetch("SELECT data FROM events WHERE type = 'ses.delivery'")
+    by_send = Counter(r["data"]["send_id"] for r in rows)
+    assert by_send == {str(s["id"]): 36 for s in sends} | {None: 12}

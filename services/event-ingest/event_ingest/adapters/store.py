@@ -152,25 +152,59 @@ async def _store_batch(pool: asyncpg.Pool, deliveries: list[RawDelivery]) -> lis
 
 
 FIND_SENDS = """
-SELECT id, campaign_id, prospect_id, ses_message_id, COALESCE(attempted_at, claimed_at) AS sent_at,
-       ses_message_id = $1 AS by_message
-FROM email_sends WHERE ses_message_id = $1 OR id = $2
+SELECT id, campaign_id, prospect_id, ses_message_id, COALESCE(attempted_at, claimed_at) AS sent_at
+FROM email_sends WHERE ses_message_id = ANY($1::text[]) OR id = ANY($2::uuid[])
 """
+Match = tuple[SendRef, datetime | None]  # the send (or none) and when it was sent
 
 
-async def match_send(
-    conn: asyncpg.Connection | asyncpg.Pool, tagged: SendRef, message_id: str
-) -> tuple[SendRef, datetime | None]:
-    """The send an event belongs to (domain.resolve_send) and when it was sent."""
-    rows = await conn.fetch(FIND_SENDS, message_id, tagged.send_id)
-    known = {
-        bool(row["by_message"]): KnownSend(
-            SendRef(row["id"], row["campaign_id"], row["prospect_id"]), row["ses_message_id"], row["sent_at"]
-        )
-        for row in rows
-    }
-    ref = resolve_send(tagged, known.get(True), known.get(False))
-    found = known.get(True) or known.get(False)
+class SendLookup:
+    """Which send each event is about (domain.resolve_send), and when it was sent. Lookups
+    that arrive together are answered by one query, as GroupCommit stores: while one
+    query runs, new arrivals gather for the next; a lone lookup goes at once."""
+
+    def __init__(self, max_batch: int = 256) -> None:
+        self._max_batch = max_batch
+        self._waiting: list[tuple[SendRef, str, asyncio.Future[Match]]] = []
+        self._running = False
+
+    async def match(self, pool: asyncpg.Pool, tagged: SendRef, message_id: str) -> Match:
+        future: asyncio.Future[Match] = asyncio.get_running_loop().create_future()
+        self._waiting.append((tagged, message_id, future))
+        if not self._running:
+            self._running = True
+            asyncio.get_running_loop().create_task(self._run(pool))
+        return await future
+
+    async def _run(self, pool: asyncpg.Pool) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+                try:
+                    rows = await pool.fetch(
+                        FIND_SENDS, [m for _, m, _ in batch], [t.send_id for t, _, _ in batch if t.send_id]
+                    )
+                except Exception as exc:  # the database is away: every caller answers 503
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                known = [KnownSend(SendRef(r["id"], r["campaign_id"], r["prospect_id"]), r["ses_message_id"],
+                                   r["sent_at"]) for r in rows]  # fmt: skip
+                by_message = {k.ses_message_id: k for k in known if k.ses_message_id}
+                by_id = {k.ref.send_id: k for k in known}
+                for tagged, message_id, future in batch:
+                    if not future.done():
+                        future.set_result(
+                            _matched(tagged, by_message.get(message_id), by_id.get(tagged.send_id))
+                        )
+        finally:
+            self._running = False
+
+
+def _matched(tagged: SendRef, by_message: KnownSend | None, by_tag: KnownSend | None) -> Match:
+    ref = resolve_send(tagged, by_message, by_tag)
+    found = by_message or by_tag
     return ref, (found.sent_at if found is not None and ref.send_id is not None else None)
 
 
