@@ -449,3 +449,39 @@ def ses_account(**known: str) -> SesAccount:
 def test_what_stops_sending_is_named(known, problem):
     found = problems_of(ses_account(**known))
     assert (found == []) if problem is None else (len(found) == 1 and problem in found[0])
+
+
+# ------------------------------------------------------------------ event-ingest: which send
+
+
+class CountingPool:
+    """Answers FIND_SENDS from a list of rows, counting the queries (no database: the rule
+    under test is which lookups need one)."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows, self.queries = rows, 0
+
+    async def fetch(self, _sql: str, message_ids: list[str], send_ids: list) -> list[dict]:
+        self.queries += 1
+        return [r for r in self.rows if r["ses_message_id"] in message_ids or r["id"] in send_ids]
+
+
+async def test_a_message_ids_send_is_looked_up_once_and_forged_tags_still_fail():
+    from datetime import UTC, datetime
+
+    from event_ingest.adapters.store import SendLookup
+
+    send = {"id": uuid.uuid4(), "campaign_id": uuid.uuid4(), "prospect_id": uuid.uuid4(),
+            "ses_message_id": "m-1", "sent_at": datetime.now(UTC)}  # fmt: skip
+    pool = CountingPool([send])
+    lookup = SendLookup(remembered=2)
+    tagged = SendRef(send["id"], send["campaign_id"], send["prospect_id"])
+    for _ in range(3):
+        ref, sent_at = await lookup.match(pool, tagged, "m-1")  # type: ignore[arg-type]
+        assert ref == tagged and sent_at == send["sent_at"]
+    assert pool.queries == 1, "the binding is remembered"
+    forged = SendRef(send["id"], send["campaign_id"], uuid.uuid4())
+    assert (await lookup.match(pool, forged, "m-1"))[0] == SendRef(None, None, None)  # type: ignore[arg-type]
+    for other in ("m-2", "m-3"):  # unknown ids are not remembered, and the oldest goes first
+        assert (await lookup.match(pool, SendRef(None, None, None), other))[0].send_id is None  # type: ignore[arg-type]
+    assert pool.queries == 3

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
@@ -69,66 +70,85 @@ async def store_raw(conn: asyncpg.Connection | asyncpg.Pool, delivery: RawDelive
     return await change_and_append(conn, STORE_RAW, delivery.row(), delivery.event) is not None
 
 
-class GroupCommit:
-    """Deliveries that arrive together are stored by one statement (one commit).
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
-    A caller waits until its delivery is durably stored (or the statement
-    failed). While one statement runs, new arrivals gather for the next: no
-    timer, so a lone delivery goes at once, and under load the batches grow by
-    themselves. A repeat of a key already waiting shares the first one's fate."""
+
+class Gathering(Generic[ItemT, ResultT]):
+    """Requests that arrive together are served by one database call. A caller waits for
+    its own answer; while one call runs, new arrivals gather for the next: no timer, so a
+    lone request goes at once, and under load the batches grow by themselves."""
 
     def __init__(self, max_batch: int = 256) -> None:
         self._max_batch = max_batch
-        self._waiting: list[tuple[RawDelivery, asyncio.Future[bool]]] = []
-        self._flushing = False
-        self.largest_batch = 0
+        self._waiting: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._running = False
 
-    async def store(self, pool: asyncpg.Pool, delivery: RawDelivery) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((delivery, future))
-        if not self._flushing:
-            self._flushing = True
-            asyncio.get_running_loop().create_task(self._flush(pool))
+    async def _submit(self, pool: asyncpg.Pool, item: ItemT) -> ResultT:
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if not self._running:
+            self._running = True
+            asyncio.get_running_loop().create_task(self._run(pool))
         return await future
 
-    async def _flush(self, pool: asyncpg.Pool) -> None:
+    async def _run(self, pool: asyncpg.Pool) -> None:
         try:
             while self._waiting:
                 batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-                self.largest_batch = max(self.largest_batch, len(batch))
-                STORE_BATCH_SIZE.observe(len(batch))
-                try:
-                    stored = await _store_batch(pool, [delivery for delivery, _ in batch])
-                except asyncpg.PostgresError as exc:
-                    if len(batch) == 1:
-                        _settle(batch, exc=exc)
-                        continue
-                    # One bad delivery must not fail the others: each on its own.
-                    for one in batch:
-                        try:
-                            _settle([one], await _store_batch(pool, [one[0]]))
-                        except Exception as exc:
-                            _settle([one], exc=exc)
-                    continue
-                except Exception as exc:  # the database is away: every caller answers 503
-                    _settle(batch, exc=exc)
-                    continue
-                _settle(batch, stored)
+                await self._serve(pool, batch)
         finally:
-            self._flushing = False
+            self._running = False
+
+    async def _serve(self, pool: asyncpg.Pool, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        raise NotImplementedError
+
+
+class GroupCommit(Gathering[RawDelivery, bool]):
+    """Deliveries that arrive together are stored by one statement (one commit). A caller
+    waits until its delivery is durably stored (or the statement failed). A repeat of a
+    key already waiting shares the first one's fate."""
+
+    def __init__(self, max_batch: int = 256) -> None:
+        super().__init__(max_batch)
+        self.largest_batch = 0
+
+    async def store(self, pool: asyncpg.Pool, delivery: RawDelivery) -> bool:
+        return await self._submit(pool, delivery)
+
+    async def _serve(self, pool: asyncpg.Pool, batch: list[tuple[RawDelivery, asyncio.Future[bool]]]) -> None:
+        self.largest_batch = max(self.largest_batch, len(batch))
+        STORE_BATCH_SIZE.observe(len(batch))
+        try:
+            stored = await _store_batch(pool, [delivery for delivery, _ in batch])
+        except asyncpg.PostgresError as exc:
+            if len(batch) == 1:
+                _settle(batch, exc=exc)
+                return
+            # One bad delivery must not fail the others: each on its own.
+            for one in batch:
+                try:
+                    _settle([one], await _store_batch(pool, [one[0]]))
+                except Exception as exc:
+                    _settle([one], exc=exc)
+            return
+        except Exception as exc:  # the database is away: every caller answers 503
+            _settle(batch, exc=exc)
+            return
+        _settle(batch, stored)
 
 
 def _settle(
-    batch: list[tuple[RawDelivery, asyncio.Future[bool]]], stored: list[bool] | None = None,
+    batch: Sequence[tuple[object, asyncio.Future[ResultT]]], results: list[ResultT] | None = None,
     exc: BaseException | None = None,
 ) -> None:  # fmt: skip
     for i, (_, future) in enumerate(batch):
         if future.done():
             continue
-        if stored is not None:
-            future.set_result(stored[i])
+        if results is not None:
+            future.set_result(results[i])
         else:
-            future.set_exception(exc or RuntimeError("the delivery was not stored"))
+            future.set_exception(exc or RuntimeError("the request was not served"))
 
 
 async def _store_batch(pool: asyncpg.Pool, deliveries: list[RawDelivery]) -> list[bool]:
@@ -158,48 +178,44 @@ FROM email_sends WHERE ses_message_id = ANY($1::text[]) OR id = ANY($2::uuid[])
 Match = tuple[SendRef, datetime | None]  # the send (or none) and when it was sent
 
 
-class SendLookup:
-    """Which send each event is about (domain.resolve_send), and when it was sent. Lookups
-    that arrive together are answered by one query, as GroupCommit stores: while one
-    query runs, new arrivals gather for the next; a lone lookup goes at once."""
+class SendLookup(Gathering[tuple[SendRef, str], Match]):
+    """Which send each event is about (domain.resolve_send), and when it was sent; lookups
+    that arrive together are answered by one query. A message id, once recorded, names its
+    send for good, so what a query found is remembered (the last `remembered` message
+    ids): a message's later events (delivery, open, click) need no query at all."""
 
-    def __init__(self, max_batch: int = 256) -> None:
-        self._max_batch = max_batch
-        self._waiting: list[tuple[SendRef, str, asyncio.Future[Match]]] = []
-        self._running = False
+    def __init__(self, max_batch: int = 256, remembered: int = 50_000) -> None:
+        super().__init__(max_batch)
+        self._remembered = remembered
+        self._known: dict[str, KnownSend] = {}
 
     async def match(self, pool: asyncpg.Pool, tagged: SendRef, message_id: str) -> Match:
-        future: asyncio.Future[Match] = asyncio.get_running_loop().create_future()
-        self._waiting.append((tagged, message_id, future))
-        if not self._running:
-            self._running = True
-            asyncio.get_running_loop().create_task(self._run(pool))
-        return await future
+        known = self._known.get(message_id)
+        if known is not None:
+            return _matched(tagged, known, None)
+        return await self._submit(pool, (tagged, message_id))
 
-    async def _run(self, pool: asyncpg.Pool) -> None:
+    def _remember(self, found: dict[str, KnownSend]) -> None:
+        self._known.update(found)
+        while len(self._known) > self._remembered:  # the oldest first (insertion order)
+            del self._known[next(iter(self._known))]
+
+    async def _serve(
+        self, pool: asyncpg.Pool, batch: list[tuple[tuple[SendRef, str], asyncio.Future[Match]]]
+    ) -> None:
         try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-                try:
-                    rows = await pool.fetch(
-                        FIND_SENDS, [m for _, m, _ in batch], [t.send_id for t, _, _ in batch if t.send_id]
-                    )
-                except Exception as exc:  # the database is away: every caller answers 503
-                    for *_, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                known = [KnownSend(SendRef(r["id"], r["campaign_id"], r["prospect_id"]), r["ses_message_id"],
-                                   r["sent_at"]) for r in rows]  # fmt: skip
-                by_message = {k.ses_message_id: k for k in known if k.ses_message_id}
-                by_id = {k.ref.send_id: k for k in known}
-                for tagged, message_id, future in batch:
-                    if not future.done():
-                        future.set_result(
-                            _matched(tagged, by_message.get(message_id), by_id.get(tagged.send_id))
-                        )
-        finally:
-            self._running = False
+            rows = await pool.fetch(
+                FIND_SENDS, [m for (_, m), _ in batch], [t.send_id for (t, _), _ in batch if t.send_id]
+            )
+        except Exception as exc:  # the database is away: every caller answers 503
+            _settle(batch, exc=exc)
+            return
+        known = [KnownSend(SendRef(r["id"], r["campaign_id"], r["prospect_id"]), r["ses_message_id"], r["sent_at"])
+                 for r in rows]  # fmt: skip
+        by_message = {k.ses_message_id: k for k in known if k.ses_message_id}
+        by_id = {k.ref.send_id: k for k in known}
+        self._remember(by_message)
+        _settle(batch, [_matched(t, by_message.get(m), by_id.get(t.send_id)) for (t, m), _ in batch])
 
 
 def _matched(tagged: SendRef, by_message: KnownSend | None, by_tag: KnownSend | None) -> Match:
