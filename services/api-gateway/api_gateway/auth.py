@@ -192,11 +192,9 @@ def _guessed(request: web.Request, lookups: Lookups, message: str) -> ApiError:
     return _unauthorized(message)
 
 
-def _too_many(wait: float) -> ApiError:
-    return ApiError(
-        429, "too_many_attempts", "Too many wrong credentials from this address; try again later.",
-        headers={"Retry-After": str(int(wait) + 1)},
-    )  # fmt: skip
+def too_many_attempts(wait: float, message: str) -> ApiError:
+    """429 with the seconds until the next attempt may be made."""
+    return ApiError(429, "too_many_attempts", message, headers={"Retry-After": str(int(wait) + 1)})
 
 
 def auth_middleware(config: AuthConfig, lookups: Lookups) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -210,7 +208,9 @@ def auth_middleware(config: AuthConfig, lookups: Lookups) -> Callable[..., Await
         if required != "none":
             wait = lookups.failures(request).blocked(lookups.client(request))
             if wait is not None:
-                raise _too_many(wait)
+                raise too_many_attempts(
+                    wait, "Too many wrong credentials from this address; try again later."
+                )
             principal = await authenticate(request, required, config, lookups)
             if principal.api_key is not None:
                 needed = request.app[ROUTE_SCOPE].get(request.match_info.route)

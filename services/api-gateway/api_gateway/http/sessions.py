@@ -10,7 +10,7 @@ from aiohttp import web
 
 from api_gateway.adapters import admins as store
 from api_gateway.admins import issue_token, password_matches
-from api_gateway.auth import AUTH_CONFIG, PRINCIPAL
+from api_gateway.auth import AUTH_CONFIG, PRINCIPAL, too_many_attempts
 from api_gateway.http.context import pool, settings
 from api_gateway.schemas import LoginRequest, LoginToken, SystemInfo
 from api_gateway.settings import GatewaySettings
@@ -76,10 +76,7 @@ def install_login_limits(app: web.Application, config: GatewaySettings) -> None:
 
 
 def _too_many(wait: float) -> ApiError:
-    return ApiError(
-        429, "too_many_attempts", "Too many sign-in attempts; try again later.",
-        headers={"Retry-After": str(int(wait) + 1)},
-    )  # fmt: skip
+    return too_many_attempts(wait, "Too many sign-in attempts; try again later.")
 
 
 async def system(request: web.Request) -> web.Response:
