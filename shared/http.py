@@ -32,7 +32,7 @@ from shared.logging import configure_logging, get_logger
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.migrations import migrate_database
 from shared.outbox import OutboxRelay
-from shared.settings import Settings, SettingsT, load_settings
+from shared.settings import Settings, SettingsT, is_https, load_settings
 from shared.topology import EVENTS_EXCHANGE, declare_topology
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -188,7 +188,7 @@ def create_base_app(
     app = web.Application(middlewares=[request_context_middleware], client_max_size=client_max_size)
     app[SETTINGS] = settings
     app[SERVICE] = service
-    app[HTTPS_ORIGIN] = str(getattr(settings, "public_base_url", None) or "").startswith("https://")
+    app[HTTPS_ORIGIN] = is_https(getattr(settings, "public_base_url", None))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

@@ -20,10 +20,9 @@ MIN_SECRET_LENGTH = 16
 MIN_PRODUCTION_SECRET_LENGTH = 32
 # Every secret value the repository publishes (.env.example, docker-compose.yml, the docs):
 # anyone can sign a token or a webhook with them. A fitness test keeps this list complete.
-EXAMPLE_SECRETS = frozenset({
-    "dev-webhook-secret-change-me", "dev-proxy-secret-change-me", "dev-admin-jwt-secret-change-me-please",
-    "dev-suppression-hash-key-change-me-please",
-})  # fmt: skip
+EXAMPLE_SECRETS = frozenset(
+    {"dev-webhook-secret-change-me", "dev-proxy-secret-change-me", "dev-admin-jwt-secret-change-me-please"}
+)
 
 
 class Settings(BaseSettings):
@@ -57,6 +56,11 @@ class Settings(BaseSettings):
 
     # A service stops on what production must not run with; the operator's CLI reports it.
     refuses_unfit_production: ClassVar[bool] = True
+    # URL settings production takes over https only, and why (a class adds its own).
+    https_in_production: ClassVar[dict[str, str]] = {
+        # RFC 8058: the one-click unsubscribe URI in List-Unsubscribe must be HTTPS.
+        "public_base_url": "RFC 8058 one-click needs an HTTPS unsubscribe URI",
+    }
 
     @model_validator(mode="after")
     def _fit_for_production(self) -> Self:
@@ -67,23 +71,31 @@ class Settings(BaseSettings):
         return self
 
 
-def production_problems(settings: BaseSettings) -> list[str]:
+def is_https(url: object) -> bool:
+    return str(url or "").startswith("https://")
+
+
+def secret_problem(name: str, secret: str) -> str | None:
+    """Why production refuses this secret, naming its setting; None when it is fit."""
+    if secret in EXAMPLE_SECRETS:
+        return f"{name.upper()} is a published example value; set a secret of your own"
+    if len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+        return f"{name.upper()} is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters"
+    return None
+
+
+def production_problems(settings: Settings) -> list[str]:
     """What a production deployment must not run with, each naming its setting."""
-    problems = []
-    for name in type(settings).model_fields:
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr):
-            secret = value.get_secret_value()
-            if secret in EXAMPLE_SECRETS:
-                problems.append(f"{name.upper()} is a published example value; set a secret of your own")
-            elif len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
-                problems.append(f"{name.upper()} is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters")
-    base_url = getattr(settings, "public_base_url", None)
-    if base_url is not None and str(base_url).split(":", 1)[0] != "https":
-        # RFC 8058: the one-click unsubscribe URI in List-Unsubscribe must be HTTPS.
-        problems.append(
-            "PUBLIC_BASE_URL must be https:// (RFC 8058 one-click needs an HTTPS unsubscribe URI)"
-        )
+    problems = [
+        problem
+        for name in type(settings).model_fields
+        if isinstance(value := getattr(settings, name), SecretStr)
+        and (problem := secret_problem(name, value.get_secret_value()))
+    ]
+    for name, why in settings.https_in_production.items():
+        url = getattr(settings, name, None)
+        if url is not None and not is_https(url):
+            problems.append(f"{name.upper()} must be https:// ({why})")
     return problems
 
 

@@ -235,3 +235,10 @@ def test_the_operators_commands_run_in_production_and_report_instead(monkeypatch
         "PROXY_SHARED_SECRET is a published example value" in check.detail
         and "PUBLIC_BASE_URL" in check.detail
     )
+
+
+def test_production_takes_the_identity_providers_keys_over_https_only(monkeypatch):
+    message = production_error(
+        monkeypatch, GatewaySettings, ADMIN_JWKS_URL="http://idp.example.com/jwks.json"
+    )
+    assert "ADMIN_JWKS_URL must be https://" in message
