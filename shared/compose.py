@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.errors import MessageError
 from email.message import Message
 from typing import Any
 
 from shared.mime import build_message, to_bytes
 from shared.rendering import CampaignTemplates, Recipient, RenderedContent, render
+
+# What compose() raises for a message that cannot be built (a header value with a break,
+# a value the email package refuses): the preview answers 400, the sender fails that send.
+UNBUILDABLE: tuple[type[Exception], ...] = (ValueError, TypeError, MessageError)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.errors import MessageError
 from typing import Any
 
 import asyncpg
@@ -22,7 +21,7 @@ from api_gateway.schemas import (
     SendAccepted,
 )
 from shared import eligibility
-from shared.compose import Composed, compose
+from shared.compose import UNBUILDABLE, Composed, compose
 from shared.errors import Conflict, Invalid, NotFound
 from shared.event_store import append
 from shared.events import (
@@ -74,7 +73,7 @@ def compose_for(
     templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
     try:
         return compose(campaign, templates, recipient, unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN))
-    except (ValueError, TypeError, MessageError) as exc:
+    except UNBUILDABLE as exc:
         raise Invalid(
             f"The message cannot be built: {exc}.", code="unbuildable_message", details={"field": field}
         ) from None
@@ -82,8 +81,9 @@ def compose_for(
 
 async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
     check_sender_address(data.from_email, rules.ses_from_email)
-    compose_for(data.model_dump(), SAMPLE_RECIPIENT, rules)
-    return await lifecycle.insert(pool, data.model_dump())
+    fields = data.model_dump()
+    compose_for(fields, SAMPLE_RECIPIENT, rules)
+    return await lifecycle.insert(pool, fields)
 
 
 async def get_with_stats(

@@ -9,7 +9,6 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from email.errors import MessageError
 from typing import TypeVar
 
 import asyncpg
@@ -20,7 +19,7 @@ from sender.domain import LIMIT_REASONS, Cadence, SesOutcome, Verdict, throttle_
 from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
 from sender.quota import QuotaKeeper
 from shared import eligibility
-from shared.compose import compose
+from shared.compose import UNBUILDABLE, compose
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
 from shared.lifecycle import campaign as campaigns
@@ -228,7 +227,7 @@ class ChunkRunner:
         campaign = state.campaign
         try:
             raw = compose(campaign, state.templates, Recipient.of(prospect), link).raw()
-        except (ValueError, TypeError, MessageError) as exc:
+        except UNBUILDABLE as exc:
             # This prospect's message cannot be built (a personal field the email package
             # refuses): that one send fails with the reason; the chunk goes on.
             quota.unreserve()
