@@ -4,13 +4,12 @@ from api_gateway import routes
 from api_gateway.auth import AUTH_CONFIG, AuthConfig, auth_middleware
 from api_gateway.http import admin_ui
 from api_gateway.http.context import GATEWAY_SETTINGS
-from api_gateway.http.credentials import CREDENTIAL_FAILURES, DatabaseLookups
+from api_gateway.http.credentials import DatabaseLookups
 from api_gateway.http.sessions import install_login_limits
 from api_gateway.jwks import JwksKeys
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
 from shared.http import create_base_app
-from shared.ratelimit import RateLimiter
 
 SERVICE = "api-gateway"
 
@@ -46,9 +45,6 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[AUTH_CONFIG] = auth_config(settings)
     app.on_cleanup.append(_close_keys)
     app.middlewares.append(auth_middleware(app[AUTH_CONFIG], DatabaseLookups()))
-    app[CREDENTIAL_FAILURES] = RateLimiter(
-        settings.login_rate_limit, settings.login_rate_window_seconds, settings.login_block_seconds
-    )
     install_login_limits(app, settings)
     routes.register(app)
     admin_ui.register(app)

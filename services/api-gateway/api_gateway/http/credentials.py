@@ -9,11 +9,8 @@ from aiohttp import web
 from api_gateway.adapters import admins, api_keys
 from api_gateway.api_keys import ApiKey
 from api_gateway.http.context import pool
-from api_gateway.http.sessions import TRUSTED_PROXIES
-from shared.ratelimit import RateLimiter, client_address
-
-# Wrong proxy secrets and unknown API keys, per client address (as failed sign-ins).
-CREDENTIAL_FAILURES = web.AppKey("credential_failures", RateLimiter)
+from api_gateway.http.sessions import CREDENTIAL_FAILURES, client_of
+from shared.ratelimit import RateLimiter
 
 
 class DatabaseLookups:
@@ -27,6 +24,4 @@ class DatabaseLookups:
         return request.app[CREDENTIAL_FAILURES]
 
     def client(self, request: web.Request) -> str:
-        return client_address(
-            request.remote, request.headers.get("X-Forwarded-For"), request.app[TRUSTED_PROXIES]
-        )
+        return client_of(request)

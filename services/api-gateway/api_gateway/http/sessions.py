@@ -24,6 +24,8 @@ from shared.ses_account import read_account
 
 LOGIN_LIMITER = web.AppKey("login_limiter", RateLimiter)
 ACCOUNT_LIMITER = web.AppKey("account_limiter", RateLimiter)
+# Wrong proxy secrets and unknown API keys, per client address (as failed sign-ins).
+CREDENTIAL_FAILURES = web.AppKey("credential_failures", RateLimiter)
 TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)
 log = get_logger(__name__)
 
@@ -60,9 +62,10 @@ HASHER_POOL = web.AppKey("hasher_pool", PasswordChecks)
 
 
 def install_login_limits(app: web.Application, config: GatewaySettings) -> None:
-    app[LOGIN_LIMITER] = RateLimiter(
-        config.login_rate_limit, config.login_rate_window_seconds, config.login_block_seconds
-    )
+    for key in (LOGIN_LIMITER, CREDENTIAL_FAILURES):
+        app[key] = RateLimiter(
+            config.login_rate_limit, config.login_rate_window_seconds, config.login_block_seconds
+        )
     app[ACCOUNT_LIMITER] = RateLimiter(
         config.login_account_rate_limit, config.login_account_window_seconds, config.login_block_seconds
     )
@@ -73,6 +76,13 @@ def install_login_limits(app: web.Application, config: GatewaySettings) -> None:
         app[HASHER_POOL].close()
 
     app.on_cleanup.append(close)
+
+
+def client_of(request: web.Request) -> str:
+    """The client's address, X-Forwarded-For believed only from TRUSTED_PROXIES."""
+    return client_address(
+        request.remote, request.headers.get("X-Forwarded-For"), request.app[TRUSTED_PROXIES]
+    )
 
 
 def _too_many(wait: float) -> ApiError:
@@ -110,9 +120,7 @@ async def logout(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     config = settings(request)
-    client = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), request.app[TRUSTED_PROXIES]
-    )
+    client = client_of(request)
     wait = request.app[LOGIN_LIMITER].allow(client)
     if wait is not None:
         raise _too_many(wait)
