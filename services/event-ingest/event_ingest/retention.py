@@ -29,6 +29,8 @@ async def purge_forever(app: web.Application) -> None:
                 log.info("expired raw payloads deleted", days=settings.raw_event_retention_days, **deleted)
         except PASSING_FAULTS as exc:
             log.warning("the retention purge could not run; next time", error=repr(exc))
+        except Exception:  # any other fault: said loudly, and the purge still runs next time
+            log.exception("the retention purge failed; next time")
         await asyncio.sleep(settings.retention_interval_seconds)
 
 
