@@ -44,13 +44,14 @@ async def build(conn: asyncpg.Connection, prospects: int, claimed: int) -> tuple
     await conn.execute(
         """
         INSERT INTO prospects (email, email_hash, first_name, status)
-        SELECT email, outreach_email_hash(email), first_name, status FROM (
+        SELECT email, outreach_email_hash(email, k.ipad, k.opad), first_name, status FROM (
             SELECT 'prospect' || g || '@example' || (g % 97) || '.com' AS email, 'P' || g AS first_name,
                    CASE WHEN g % 25 = 0 THEN 'unsubscribed' ELSE 'active' END AS status
             FROM generate_series(1, $1) g
-        ) generated
+        ) generated, outreach_hmac_pads($2) k
         """,
         prospects,
+        b"bench-suppression-hash-key-0123456789",
     )
     await conn.execute(
         """

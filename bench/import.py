@@ -59,6 +59,7 @@ def generate(path: Path, rows: int) -> None:
 async def through_gateway(path: Path, database_url: str, amqp_url: str) -> tuple[float, float, dict]:
     env = {
         "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "ADMIN_JWT_SECRET": JWT_SECRET,
+        "SUPPRESSION_HASH_KEY": "bench-suppression-hash-key-0123456789",
         "PROXY_SHARED_SECRET": PROXY_SECRET, "SES_FROM_EMAIL": FROM_EMAIL, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         "IMPORT_MAX_BYTES": str(1024**3),
     }  # fmt: skip

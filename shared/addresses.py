@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -38,9 +40,38 @@ def normalize_email(raw: str) -> str:
     return address
 
 
-def email_hash(address: str) -> bytes:
-    """sha256 of the lower-cased address; equals SQL's outreach_email_hash(email)."""
+def email_hash(address: str, key: bytes) -> bytes:
+    """HMAC-SHA256 of the lower-cased address under SUPPRESSION_HASH_KEY (SQL's
+    outreach_email_hash(email, key)): a leaked suppression list cannot be reversed by
+    hashing a list of guessed addresses, as a bare hash could."""
+    return hmac.digest(key, address.lower().encode("utf-8"), "sha256")
+
+
+def legacy_email_hash(address: str) -> bytes:
+    """The bare sha256 of before migration 0016, still held by `legacy_suppressions`."""
     return hashlib.sha256(address.lower().encode("utf-8")).digest()
+
+
+KEY_FINGERPRINT_TEXT = b"outreach suppression key fingerprint v1"
+
+
+def key_fingerprint(key: bytes) -> bytes:
+    """What `suppression_key` stores to recognise the key: an HMAC of a fixed text, not the key."""
+    return hmac.digest(key, KEY_FINGERPRINT_TEXT, "sha256")
+
+
+# Something@something (or %40, URL-encoded), delimited the way addresses are quoted in
+# SMTP answers, headers and links. Migration 0015 does the same in SQL (ADDRESS_IN_TEXT_SQL;
+# tests/integration/test_redaction.py checks that both agree).
+ADDRESS_IN_TEXT = re.compile(r"[^\s<>()\[\]\"',;:@=&?/]+(?:@|%40)[^\s<>()\[\]\"',;:@=&?/]+")
+ADDRESS_IN_TEXT_SQL = "[^][:space:]<>()\"',;:@=&?/[]+(@|%40)[^][:space:]<>()\"',;:@=&?/[]+"
+REDACTED_ADDRESS = "<address>"
+
+
+def redact_addresses(text: str, keep: tuple[str, ...] = ()) -> str:
+    """`text` with every email address in it replaced by <address> (but those in `keep`)."""
+    kept = {k.lower() for k in keep}
+    return ADDRESS_IN_TEXT.sub(lambda m: m[0] if m[0].lower() in kept else REDACTED_ADDRESS, text)
 
 
 def mask_email(address: str) -> str:

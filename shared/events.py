@@ -23,6 +23,8 @@ from pydantic import (
     TypeAdapter,
 )
 
+from shared.addresses import redact_addresses
+
 Reason = Annotated[str, Field(max_length=2000)]
 CorrelationId = Annotated[str, Field(min_length=1, max_length=128)]
 
@@ -210,6 +212,15 @@ class SendAttempted(Envelope):
 
 
 # ------------------------------------------------------------------ SES events
+#
+# Version 2 of every per-message SES event carries no personal data: the prospect id
+# says who, and erasure deletes the person behind it. No recipient addresses, IP
+# addresses or user agents; the free texts (SMTP answers, diagnostics, a link, a reason)
+# have every address in them replaced (shared.addresses.redact_addresses). Version 1
+# bodies (in a queue at the upgrade) are upcast on parse the way migration 0015 rewrote
+# the stored ones: `upcast_ses_v1`.
+
+Free = Annotated[str, Field(max_length=4000)]
 
 
 class SesEventData(Contract):
@@ -221,47 +232,39 @@ class SesEventData(Contract):
     # The time SES gave lay over an hour before the send or after the event arrived: it was
     # moved to that bound (a wrong clock, or a forgery; the event itself is kept).
     timestamp_clamped: bool = False
-    recipients: tuple[str, ...] = ()
     send_id: uuid.UUID | None = None
     campaign_id: uuid.UUID | None = None
     prospect_id: uuid.UUID | None = None
 
 
-class RecipientDiagnostic(Contract):
-    email: str = Field(max_length=320)
-    action: str | None = None
-    status: str | None = None
-    diagnostic_code: str | None = Field(default=None, max_length=4000)
+class Diagnostic(Contract):
+    """A receiving server's verdict on the recipient, its addresses redacted."""
+
+    action: str | None = Field(default=None, max_length=100)
+    status: str | None = Field(default=None, max_length=100)
+    diagnostic_code: Free | None = None
 
 
 class SesDeliveryData(SesEventData):
     processing_time_millis: int | None = None
-    smtp_response: str | None = Field(default=None, max_length=4000)
-    reporting_mta: str | None = None
+    smtp_response: Free | None = None
+    reporting_mta: str | None = Field(default=None, max_length=1000)
 
 
 class SesBounceData(SesEventData):
     bounce_type: Literal["Undetermined", "Permanent", "Transient"]
     bounce_subtype: str = Field(max_length=100)
-    feedback_id: str | None = None
-    bounced_recipients: tuple[RecipientDiagnostic, ...] = ()
+    feedback_id: str | None = Field(default=None, max_length=256)
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 class SesComplaintData(SesEventData):
-    feedback_id: str | None = None
+    feedback_id: str | None = Field(default=None, max_length=256)
     complaint_feedback_type: str | None = Field(default=None, max_length=100)
-    complained_recipients: tuple[str, ...] = ()
-
-
-class SesOpenData(SesEventData):
-    ip_address: str | None = None
-    user_agent: str | None = Field(default=None, max_length=2000)
 
 
 class SesClickData(SesEventData):
     link: str = Field(max_length=8000)
-    ip_address: str | None = None
-    user_agent: str | None = Field(default=None, max_length=2000)
     link_tags: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
@@ -270,15 +273,15 @@ class SesRejectData(SesEventData):
 
 
 class SesRenderingFailureData(SesEventData):
-    template_name: str | None = None
+    template_name: str | None = Field(default=None, max_length=256)
     error_message: Reason
 
 
 class SesDeliveryDelayData(SesEventData):
     delay_type: str = Field(max_length=100)
     expiration_time: AwareDatetime | None = None
-    reporting_mta: str | None = None
-    delayed_recipients: tuple[RecipientDiagnostic, ...] = ()
+    reporting_mta: str | None = Field(default=None, max_length=1000)
+    diagnostics: tuple[Diagnostic, ...] = ()
 
 
 class SesSendingStatusChangedData(Contract):
@@ -292,55 +295,55 @@ class SesSendingStatusChangedData(Contract):
 
 class SesSend(Envelope):
     type: Literal["ses.send"] = "ses.send"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesEventData
 
 
 class SesDelivery(Envelope):
     type: Literal["ses.delivery"] = "ses.delivery"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesDeliveryData
 
 
 class SesBounce(Envelope):
     type: Literal["ses.bounce"] = "ses.bounce"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesBounceData
 
 
 class SesComplaint(Envelope):
     type: Literal["ses.complaint"] = "ses.complaint"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesComplaintData
 
 
 class SesOpen(Envelope):
     type: Literal["ses.open"] = "ses.open"
-    version: Literal[1] = 1
-    data: SesOpenData
+    version: Literal[2] = 2
+    data: SesEventData
 
 
 class SesClick(Envelope):
     type: Literal["ses.click"] = "ses.click"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesClickData
 
 
 class SesReject(Envelope):
     type: Literal["ses.reject"] = "ses.reject"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesRejectData
 
 
 class SesRenderingFailure(Envelope):
     type: Literal["ses.rendering_failure"] = "ses.rendering_failure"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesRenderingFailureData
 
 
 class SesDeliveryDelay(Envelope):
     type: Literal["ses.delivery_delay"] = "ses.delivery_delay"
-    version: Literal[1] = 1
+    version: Literal[2] = 2
     data: SesDeliveryDelayData
 
 
@@ -348,6 +351,37 @@ class SesSendingStatusChanged(Envelope):
     type: Literal["ses.sending_status_changed"] = "ses.sending_status_changed"
     version: Literal[1] = 1
     data: SesSendingStatusChangedData
+
+
+# The personal fields of version 1, dropped; its per-recipient lists became `diagnostics`.
+_V1_PERSONAL = ("recipients", "complained_recipients", "ip_address", "user_agent")
+_V1_DIAGNOSTICS = ("bounced_recipients", "delayed_recipients")
+_V1_FREE_TEXT = ("smtp_response", "link", "reason", "error_message")
+UPCAST_SES_TYPES = frozenset({
+    "ses.send", "ses.delivery", "ses.bounce", "ses.complaint", "ses.open", "ses.click", "ses.reject",
+    "ses.rendering_failure", "ses.delivery_delay",
+})  # fmt: skip
+
+
+def upcast_ses_v1(body: dict[str, Any]) -> dict[str, Any]:
+    """A version 1 per-message SES event as version 2: what migration 0015 did in SQL."""
+    data = {k: v for k, v in body.get("data", {}).items() if k not in _V1_PERSONAL}
+    for key in _V1_FREE_TEXT:
+        if isinstance(data.get(key), str):
+            data[key] = redact_addresses(data[key])
+    for key in _V1_DIAGNOSTICS:
+        if key in data:
+            data["diagnostics"] = [
+                {
+                    "action": r.get("action"),
+                    "status": r.get("status"),
+                    "diagnostic_code": redact_addresses(r["diagnostic_code"])
+                    if r.get("diagnostic_code")
+                    else None,
+                }
+                for r in data.pop(key) or ()
+            ]
+    return {**body, "version": 2, "data": data}
 
 
 # ------------------------------------------------------------------ prospects
@@ -461,6 +495,8 @@ def parse_event(body: bytes | str | dict[str, Any]) -> Envelope:
         body = json.loads(body)
         if not isinstance(body, dict):
             raise ValueError("an event must be a JSON object")
+    if body.get("version") == 1 and body.get("type") in UPCAST_SES_TYPES:
+        body = upcast_ses_v1(body)
     tag = _discriminate(body)
     if tag not in _KNOWN_TAGS:
         raise UnknownEventError(f"unknown event type/version {tag}")

@@ -21,7 +21,12 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 # Every secret value the repository publishes (.env.example, docker-compose.yml, the docs):
 # anyone can sign a token or a webhook with them. A fitness test keeps this list complete.
 EXAMPLE_SECRETS = frozenset(
-    {"dev-webhook-secret-change-me", "dev-proxy-secret-change-me", "dev-admin-jwt-secret-change-me-please"}
+    {
+        "dev-webhook-secret-change-me",
+        "dev-proxy-secret-change-me",
+        "dev-admin-jwt-secret-change-me-please",
+        "dev-suppression-hash-key-change-me",
+    }
 )
 
 

@@ -19,7 +19,7 @@ from typing import Any, get_args
 
 import asyncpg
 
-from shared.addresses import email_hash
+from shared.addresses import email_hash, key_fingerprint
 from shared.db import set_clause
 from shared.errors import Conflict
 from shared.event_store import change_and_append
@@ -90,10 +90,30 @@ RETURNING {COLUMNS}
 """
 
 
-async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any]) -> asyncpg.Record | None:
-    """The new row, or None when the address exists already."""
+# An address suppressed before the key existed is known by its bare sha256 only: seen
+# again, its suppression moves to `suppressions` under the key (one statement, before
+# the insert reads `suppressions`).
+LEGACY_SEEN = """
+WITH seen AS (
+    DELETE FROM legacy_suppressions l USING {addresses} a
+    WHERE l.sha256 = sha256(convert_to(lower(a.email), 'UTF8'))
+    RETURNING a.email_hash, l.reason, l.created_at
+)
+INSERT INTO suppressions (email_hash, reason, created_at)
+SELECT DISTINCT ON (email_hash) email_hash, reason, created_at FROM seen
+ON CONFLICT (email_hash) DO NOTHING
+"""
+LEGACY_SEEN_ONE = LEGACY_SEEN.format(addresses="(SELECT $1::text AS email, $2::bytea AS email_hash)")
+LEGACY_SEEN_STAGED = LEGACY_SEEN.format(addresses="import_staging")
+ANY_LEGACY = "SELECT EXISTS (SELECT 1 FROM legacy_suppressions)"
+
+
+async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any], key: bytes) -> asyncpg.Record | None:
+    """The new row, or None when the address exists already. `key`: SUPPRESSION_HASH_KEY."""
+    address_hash = email_hash(fields["email"], key)
+    await conn.execute(LEGACY_SEEN_ONE, fields["email"], address_hash)
     return await conn.fetchrow(
-        INSERT_ONE, uuid7(), fields["email"], email_hash(fields["email"]), fields.get("first_name"),
+        INSERT_ONE, uuid7(), fields["email"], address_hash, fields.get("first_name"),
         fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
     )  # fmt: skip
 
@@ -173,6 +193,8 @@ async def bulk_upsert(conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, .
     await conn.copy_records_to_table(
         "import_staging", records=rows, columns=STAGING_COLUMNS, timeout=IMPORT_STATEMENT_TIMEOUT
     )
+    if await conn.fetchval(ANY_LEGACY):
+        await conn.execute(LEGACY_SEEN_STAGED, timeout=IMPORT_STATEMENT_TIMEOUT)
     return await conn.fetchrow(UPSERT, timeout=IMPORT_STATEMENT_TIMEOUT)
 
 
@@ -189,7 +211,9 @@ UPDATE prospects SET status = $2, status_reason = $3, updated_at = now()
 WHERE id = $1 AND array_position($4::text[], status) < array_position($4::text[], $2)
 RETURNING id
 """
-LIFT_SUPPRESSION = "DELETE FROM suppressions WHERE email_hash = $1"
+LIFT_SUPPRESSION = (
+    "DELETE FROM suppressions WHERE email_hash = (SELECT email_hash FROM prospects WHERE id = $1)"
+)
 
 
 async def change_status(
@@ -206,7 +230,7 @@ async def change_status(
     Back to active also lifts the address's suppression."""
     check_status_change(current["status"], wanted, override_suppression=override_suppression)
     if wanted == "active":
-        await conn.execute(LIFT_SUPPRESSION, email_hash(current["email"]))
+        await conn.execute(LIFT_SUPPRESSION, current["id"])
     event = ProspectStatusChanged.new(
         ProspectStatusChangedData(
             prospect_id=current["id"], from_status=current["status"], to_status=wanted, reason=reason,
@@ -255,23 +279,91 @@ async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubs
 
 # ------------------------------------------------------------------ erasure
 
-# The row (and with it every personal field) goes; the address leaves its hash
-# behind so no later import can revive it: an active prospect's as `manual`
-# (an erasure request is a no to further mail), any other as its status.
-ERASE_ROW = "gone AS (DELETE FROM prospects WHERE id = $1 RETURNING id, email_hash, status), "
-KEEP_SUPPRESSION = """
-INSERT INTO suppressions (email_hash, reason)
-SELECT email_hash, CASE status WHEN 'active' THEN 'manual' ELSE status END FROM gone
-ON CONFLICT (email_hash) DO NOTHING
-"""
+# The row (and with it every personal field) goes; the address leaves its keyed hash
+# behind so no later import can revive it: an active prospect's as `manual` (an erasure
+# request is a no to further mail), any other as its status. What else held the person:
+# the raw SES payloads of their messages (found by the prospect their send or their tag
+# names, stored with each; unmatched and untagged, by the address in them) and refused webhook bodies that quote
+# the address or the full name. Events hold no personal data (docs/architecture.md).
+ERASE_STEPS = """gone AS (
+    DELETE FROM prospects WHERE id = $1
+    RETURNING id, email, email_hash, status, nullif(concat_ws(' ', first_name, last_name), '') AS full_name
+),
+kept AS (
+    INSERT INTO suppressions (email_hash, reason)
+    SELECT email_hash, CASE status WHEN 'active' THEN 'manual' ELSE status END FROM gone
+    ON CONFLICT (email_hash) DO NOTHING
+),
+raw AS (
+    DELETE FROM ses_events_raw r USING gone
+    WHERE r.prospect_id = gone.id
+       OR (NOT r.matched AND strpos(lower(r.payload::text), lower(gone.email)) > 0)
+),
+refused AS (
+    DELETE FROM rejected_payloads b USING gone
+    WHERE position(convert_to(gone.email, 'UTF8') IN b.body) > 0
+       OR position(convert_to(lower(gone.email), 'UTF8') IN b.body) > 0
+       OR (length(gone.full_name) >= 5 AND position(convert_to(gone.full_name, 'UTF8') IN b.body) > 0)
+), """
 
 
 async def erase(conn: asyncpg.Connection, prospect_id: uuid.UUID, *, actor: str, correlation_id: str) -> bool:
-    """Delete the prospect, keep its suppression, append ProspectErased: one statement."""
+    """Delete the prospect and every copy of their personal data, keep their suppression,
+    append ProspectErased: one statement."""
     event = ProspectErased.new(
         ProspectErasedData(prospect_id=prospect_id, erased_by=actor), correlation_id=correlation_id
     )
-    before = f"{ERASE_ROW}kept AS ({KEEP_SUPPRESSION}), "
     return (
-        await change_and_append(conn, "SELECT id FROM gone", (prospect_id,), event, before=before) is not None
+        await change_and_append(conn, "SELECT id FROM gone", (prospect_id,), event, before=ERASE_STEPS)
+        is not None
     )
+
+
+# ------------------------------------------------------------------ the hash key
+
+KEY_LOCK = 0x6F757472_6B657973  # "outrkeys": one gateway adopts the key at a time
+REKEY = [
+    """CREATE TEMP TABLE rekeyed ON COMMIT DROP AS
+       SELECT p.id, p.email_hash AS old, outreach_email_hash(p.email, k.ipad, k.opad) AS new
+       FROM prospects p, outreach_hmac_pads($1::bytea) k""",
+    "CREATE INDEX ON rekeyed (old)",
+    "UPDATE suppressions s SET email_hash = r.new FROM rekeyed r WHERE s.email_hash = r.old",
+    # Whose address nobody knows any more: kept as it was, checked on sight (LEGACY_SEEN).
+    """WITH orphans AS (
+           DELETE FROM suppressions s WHERE NOT EXISTS (SELECT 1 FROM rekeyed r WHERE r.new = s.email_hash)
+           RETURNING email_hash, reason, created_at
+       )
+       INSERT INTO legacy_suppressions (sha256, reason, created_at) SELECT * FROM orphans
+       ON CONFLICT (sha256) DO NOTHING""",
+    "UPDATE prospects p SET email_hash = r.new FROM rekeyed r WHERE p.id = r.id AND p.email_hash <> r.new",
+]
+
+
+class WrongSuppressionKey(RuntimeError):
+    pass
+
+
+async def adopt_suppression_key(pool: asyncpg.Pool, key: bytes) -> bool:
+    """Make sure the stored address hashes are made with `key`: the first start with a key
+    re-keys every prospect and suppression stored before migration 0016 (bare hashes) in
+    one transaction; a different key than the one adopted is refused, since every
+    suppression would silently stop matching. True when this call adopted the key."""
+    fingerprint = key_fingerprint(key)
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", KEY_LOCK)
+        state = await conn.fetchrow("SELECT fingerprint, rekey_pending FROM suppression_key")
+        if state["fingerprint"] is not None:
+            if state["fingerprint"] != fingerprint:
+                raise WrongSuppressionKey(
+                    "SUPPRESSION_HASH_KEY is not the key the stored suppressions were made with; "
+                    "set that key back (a new key would let suppressed addresses be mailed)"
+                )
+            return False
+        if state["rekey_pending"]:
+            await conn.execute("SET LOCAL statement_timeout = 0")
+            for statement in REKEY:
+                await conn.execute(statement, *([key] if "$1" in statement else []))
+        await conn.execute(
+            "UPDATE suppression_key SET fingerprint = $1, rekey_pending = false, adopted_at = now()", fingerprint
+        )
+        return True

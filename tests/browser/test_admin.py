@@ -22,7 +22,7 @@ from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
 from shared import db
 from tests.browser.conftest import SCREENSHOTS, axe_violations
-from tests.harness.gateway import gateway_settings
+from tests.harness.gateway import ADDRESS_KEY, gateway_settings
 from tests.harness.sending import running_sender
 from tests.harness.ses_events import addressed
 from tests.harness.ses_stub import running_stub
@@ -212,7 +212,7 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await pool.execute(
             "INSERT INTO prospects (id, email, email_hash, first_name)"
             " VALUES (gen_random_uuid(), 'barbara@recipients.example',"
-            " outreach_email_hash('barbara@recipients.example'), 'Barbara')"
+            " outreach_email_hash('barbara@recipients.example', $1::bytea), 'Barbara')", ADDRESS_KEY
         )
         await page.get_by_role("button", name="Send to new prospects…").click()
         dialog = page.get_by_role("dialog")
@@ -227,7 +227,7 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         # A send that failed (as SES refusing it would leave it) goes back in line from the page.
         linus = await pool.fetchval(
             "INSERT INTO prospects (id, email, email_hash) VALUES (gen_random_uuid(), 'linus@recipients.example',"
-            " outreach_email_hash('linus@recipients.example')) RETURNING id"
+            " outreach_email_hash('linus@recipients.example', $1::bytea)) RETURNING id", ADDRESS_KEY
         )
         await pool.execute(
             "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, error_code)"

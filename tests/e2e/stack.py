@@ -133,6 +133,7 @@ async def local_stack(
         "ADMIN_JWT_SECRET": "e2e-admin-jwt-secret-0123456789abcdef",
         "SES_WEBHOOK_SECRET": "e2e-webhook-secret-012345",
         "PROXY_SHARED_SECRET": "e2e-proxy-secret-0123456789",
+        "SUPPRESSION_HASH_KEY": "e2e-suppression-hash-key-0123456789",
     }
     env = {
         **os.environ, "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "OUTREACH_RUN_DIR": str(run_dir),

@@ -15,6 +15,8 @@ from api_gateway.settings import GatewaySettings
 
 JWT_SECRET = "test-admin-jwt-secret-0123456789abcdef"
 PROXY_SECRET = "test-proxy-secret-0123456789"
+# SUPPRESSION_HASH_KEY of the suites: tests hash an address with it as the gateway does.
+ADDRESS_KEY = b"test-suppression-hash-key-0123456789"
 FROM_EMAIL = "outreach@example.com"
 PUBLIC_BASE_URL = "https://links.example.com"
 
@@ -22,6 +24,7 @@ PUBLIC_BASE_URL = "https://links.example.com"
 def gateway_settings(database_url: str, amqp_url: str, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
         "database_url": database_url, "amqp_url": amqp_url, "admin_jwt_secret": JWT_SECRET,
+        "suppression_hash_key": ADDRESS_KEY.decode(),
         "proxy_shared_secret": PROXY_SECRET, "ses_from_email": FROM_EMAIL, "public_base_url": PUBLIC_BASE_URL,
         # What `make run` and the browser suite run with: the local SES emulator.
         "ses_mode": "emulator", "ses_endpoint_url": "http://127.0.0.1:4566",

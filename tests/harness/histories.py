@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from shared.addresses import email_hash
+from tests.harness.gateway import ADDRESS_KEY
 from shared.events import (
     Envelope,
     ProspectUnsubscribed,
     ProspectUnsubscribedData,
-    RecipientDiagnostic,
+    Diagnostic,
     SendAttempted,
     SendAttemptedData,
     SesBounce,
@@ -28,7 +29,6 @@ from shared.events import (
     SesDeliveryDelayData,
     SesEventData,
     SesOpen,
-    SesOpenData,
     SesSend,
 )
 
@@ -60,7 +60,7 @@ async def seed_world(conn: asyncpg.Connection, world: World) -> None:
             "INSERT INTO prospects (id, email, email_hash) VALUES ($1, $2, $3)",
             prospect,
             email,
-            email_hash(email),
+            email_hash(email, ADDRESS_KEY),
         )
         await conn.execute(
             "INSERT INTO email_sends (id, campaign_id, prospect_id, unsubscribe_token, outcome, ses_message_id)"
@@ -81,8 +81,7 @@ def history(world: World) -> list[Envelope]:
     def ses(i: int, minutes: int) -> dict:
         return {
             "eventbridge_id": f"eb-{i}-{minutes}", "ses_message_id": f"ses-{world.sends[i].hex}",
-            "timestamp": T0 + timedelta(minutes=minutes), "recipients": (f"p{i}@example.com",),
-            "send_id": world.sends[i], "campaign_id": c, "prospect_id": world.prospects[i],
+            "timestamp": T0 + timedelta(minutes=minutes), "send_id": world.sends[i], "campaign_id": c, "prospect_id": world.prospects[i],
         }  # fmt: skip
 
     for i in range(len(world.sends)):
@@ -100,8 +99,8 @@ def history(world: World) -> list[Envelope]:
         events.append(SesSend.new(SesEventData(**ses(i, 1))))
     events += [
         SesDelivery.new(SesDeliveryData(**ses(0, 2))),
-        SesOpen.new(SesOpenData(**ses(0, 5))),
-        SesOpen.new(SesOpenData(**ses(0, 9))),
+        SesOpen.new(SesEventData(**ses(0, 5))),
+        SesOpen.new(SesEventData(**ses(0, 9))),
         SesClick.new(SesClickData(**ses(0, 10), link="https://example.com/a")),
         SesBounce.new(SesBounceData(**ses(1, 3), bounce_type="Transient", bounce_subtype="MailboxFull")),
         SesBounce.new(
@@ -109,9 +108,7 @@ def history(world: World) -> list[Envelope]:
                 **ses(1, 4),
                 bounce_type="Permanent",
                 bounce_subtype="General",
-                bounced_recipients=(
-                    RecipientDiagnostic(email="p1@example.com", diagnostic_code="smtp; 550 5.1.1"),
-                ),
+                diagnostics=(Diagnostic(action="failed", diagnostic_code="smtp; 550 5.1.1"),),
             )
         ),
         SesDelivery.new(SesDeliveryData(**ses(2, 2))),

@@ -15,6 +15,7 @@ from api_gateway import campaigns as gateway_campaigns
 from sender.app import RUNNER, create_app
 from sender.settings import SenderSettings
 from shared.lifecycle import campaign as campaigns
+from tests.harness.gateway import ADDRESS_KEY
 
 FROM_EMAIL = "outreach@example.com"
 PUBLIC_BASE_URL = "https://links.example.com"
@@ -36,14 +37,16 @@ async def seed_prospects(
     return await pool.fetch(
         """
         INSERT INTO prospects (email, email_hash, first_name, last_name, status)
-        SELECT e, outreach_email_hash(e), 'First' || g, 'Last' || g, $3
-        FROM (SELECT g, $1 || '-' || g || '@recipients.example' AS e FROM generate_series(1, $2) g) s
+        SELECT e, outreach_email_hash(e, k.ipad, k.opad), 'First' || g, 'Last' || g, $3
+        FROM (SELECT g, $1 || '-' || g || '@recipients.example' AS e FROM generate_series(1, $2) g) s,
+             outreach_hmac_pads($4) k
         ORDER BY g
         RETURNING id, email, first_name, last_name, seq
         """,
         prefix,
         count,
         status,
+        ADDRESS_KEY,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import uuid
 
@@ -9,6 +10,7 @@ import pytest
 
 from shared import db
 from shared.addresses import email_hash
+from tests.harness.gateway import ADDRESS_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -21,9 +23,10 @@ async def store(make_database):
 
 async def add_prospect(pool, email: str, status: str = "active") -> uuid.UUID:
     return await pool.fetchval(
-        "INSERT INTO prospects (email, email_hash, status) VALUES ($1, outreach_email_hash($1), $2) RETURNING id",
+        "INSERT INTO prospects (email, email_hash, status) VALUES ($1, $3, $2) RETURNING id",
         email,
         status,
+        email_hash(email, ADDRESS_KEY),
     )
 
 
@@ -97,8 +100,9 @@ async def test_the_query_uses_its_indexes(store):
     campaign = await add_campaign(store)
     await store.execute(
         "INSERT INTO prospects (email, email_hash)"
-        " SELECT e, outreach_email_hash(e) FROM (SELECT 'bulk' || g || '@example.com' AS e"
-        " FROM generate_series(1, 20000) g) s"
+        " SELECT e, outreach_email_hash(e, k.ipad, k.opad) FROM (SELECT 'bulk' || g || '@example.com' AS e"
+        " FROM generate_series(1, 20000) g) s, outreach_hmac_pads($1) k",
+        ADDRESS_KEY,
     )
     await store.execute("ANALYZE prospects")
     plan = "\n".join(
@@ -111,5 +115,10 @@ async def test_the_query_uses_its_indexes(store):
 
 
 async def test_the_python_and_sql_address_hashes_agree(store):
-    for address in ("Jane.Doe@Example.com", "x@xn--bcher-kva.example", "ÜNI@example.org"):
-        assert await store.fetchval("SELECT outreach_email_hash($1)", address) == email_hash(address)
+    long_key = b"k" * 100  # longer than SHA-256's block: HMAC hashes the key first
+    for key in (ADDRESS_KEY, long_key):
+        for address in ("Jane.Doe@Example.com", "x@xn--bcher-kva.example", "ÜNI@example.org"):
+            expected = email_hash(address, key)
+            assert await store.fetchval("SELECT outreach_email_hash($1, $2::bytea)", address, key) == expected
+            assert expected == hmac.digest(key, address.lower().encode(), "sha256")
+    assert email_hash("jane@example.com", ADDRESS_KEY) != email_hash("jane@example.com", long_key)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shared import db
+from shared.addresses import email_hash
 from shared.events import (
     CampaignRequested,
     CampaignRequestedData,
@@ -18,6 +19,7 @@ from shared.events import (
     ProspectUnsubscribedData,
 )
 from shared.lifecycle import campaign, prospect
+from tests.harness.gateway import ADDRESS_KEY
 from tests.harness.sending import TEMPLATE, seed_prospects
 
 pytestmark = pytest.mark.integration
@@ -162,7 +164,7 @@ async def test_erasure_deletes_the_row_keeps_the_suppression_and_says_so(pool, s
         assert await prospect.erase(conn, row["id"], actor="admin", correlation_id="t") is False
     assert await status_of(pool, "prospects", row["id"]) is None
     kept = await pool.fetchval(
-        "SELECT reason FROM suppressions WHERE email_hash = outreach_email_hash($1)", row["email"]
+        "SELECT reason FROM suppressions WHERE email_hash = $1", email_hash(row["email"], ADDRESS_KEY)
     )
     assert kept == kept_as, "an erased address is never mailed again, active or not"
     assert await events_about(pool, "prospect_id", row["id"]) == ["prospect.erased"]

@@ -41,6 +41,7 @@ def production_env(database_url: str, amqp_url: str, **changes: str) -> dict[str
     return {
         **os.environ, "OUTREACH_ENV": "production", "DATABASE_URL": database_url, "AMQP_URL": amqp_url,
         "HTTP_HOST": "127.0.0.1", "PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "j" * 32,
+        "SUPPRESSION_HASH_KEY": "k" * 32,
         "SES_WEBHOOK_SECRET": "w" * 32, "SES_FROM_EMAIL": "outreach@example.com",
         "PUBLIC_BASE_URL": "https://links.example.com", "LOG_FORMAT": "json", **changes,
     }  # fmt: skip
@@ -73,6 +74,7 @@ async def test_service_starts_ready_and_stops_on_sigterm(module, port_variable, 
 REFUSED = [
     ("api_gateway", "ADMIN_JWT_SECRET", "dev-admin-jwt-secret-change-me-please"),
     ("api_gateway", "PROXY_SHARED_SECRET", "dev-proxy-secret-change-me"),
+    ("api_gateway", "SUPPRESSION_HASH_KEY", "dev-suppression-hash-key-change-me"),
     ("api_gateway", "PUBLIC_BASE_URL", "http://localhost:8082"),
     ("event_ingest", "SES_WEBHOOK_SECRET", "dev-webhook-secret-change-me"),
     ("event_ingest", "SES_WEBHOOK_SECRET", "w" * 31),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from shared.addresses import InvalidAddress, email_hash, mask_email, normalize_email
@@ -31,8 +33,12 @@ def test_invalid_addresses_are_refused_with_a_reason(raw):
 
 
 def test_the_hash_ignores_case():
-    assert email_hash("Jane@Example.com") == email_hash("jane@example.com")
-    assert len(email_hash("jane@example.com")) == 32
+    key = b"k" * 32
+    assert email_hash("Jane@Example.com", key) == email_hash("jane@example.com", key)
+    assert len(email_hash("jane@example.com", key)) == 32
+    # Keyed: without the key, hashing a guessed address finds nothing.
+    assert email_hash("jane@example.com", key) != email_hash("jane@example.com", b"x" * 32)
+    assert email_hash("jane@example.com", key) != hashlib.sha256(b"jane@example.com").digest()
 
 
 def test_masking_hides_most_of_the_address():

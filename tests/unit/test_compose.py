@@ -90,6 +90,7 @@ def test_production_requires_its_secrets_and_publishes_no_infrastructure(product
     secrets = {
         "PROXY_SHARED_SECRET",
         "ADMIN_JWT_SECRET",
+        "SUPPRESSION_HASH_KEY",
         "SES_WEBHOOK_SECRET",
         "PUBLIC_BASE_URL",
         "SES_FROM_EMAIL",

@@ -121,3 +121,26 @@ def test_ses_bounce_types_are_constrained():
     assert SesBounce.new(SesBounceData(**data)).data.bounce_type == "Permanent"
     with pytest.raises(ValidationError):
         SesBounceData(**{**data, "bounce_type": "Soft"})
+
+
+def test_a_version_1_ses_event_is_read_as_version_2_without_personal_data():
+    """A body in a queue at the upgrade: upcast the way migration 0015 rewrote the stored ones."""
+    body = {
+        "event_id": str(uuid.uuid4()), "type": "ses.bounce", "version": 1, "occurred_at": "2026-01-01T00:00:00Z",
+        "correlation_id": "c",
+        "data": {
+            "eventbridge_id": "eb", "ses_message_id": "m", "timestamp": "2026-01-01T00:00:00Z",
+            "recipients": ["jane@example.com"], "bounce_type": "Permanent", "bounce_subtype": "General",
+            "bounced_recipients": [{"email": "jane@example.com", "action": "failed", "status": "5.1.1",
+                                    "diagnostic_code": "smtp; 550 <jane@example.com> unknown"}],
+        },
+    }  # fmt: skip
+    event = parse_event(body)
+    assert isinstance(event, SesBounce) and event.version == 2
+    assert "jane@example.com" not in event.model_dump_json()
+    assert event.data.diagnostics[0].diagnostic_code == "smtp; 550 <<address>> unknown"
+    assert event.data.diagnostics[0].status == "5.1.1"
+    opened = parse_event({**body, "type": "ses.open", "data": {
+        **{k: body["data"][k] for k in ("eventbridge_id", "ses_message_id", "timestamp", "recipients")},
+        "ip_address": "203.0.113.7", "user_agent": "Mail/1.0"}})  # fmt: skip
+    assert opened.version == 2 and "203.0.113.7" not in opened.model_dump_json()

@@ -345,12 +345,15 @@ def other_envelope(payload: dict) -> dict:
     [
         (fixture("delivery"), other_envelope(fixture("delivery")), True),  # EventBridge's retry
         (fixture("delivery"), fixture("open"), False),  # another kind of event
-        (fixture("delivery"), other_recipient(fixture("delivery")), False),
+        # Our messages have one recipient each: the key needs no address (and keeps none).
+        (fixture("delivery"), other_recipient(fixture("delivery")), True),
         (fixture("bounce-permanent"), other_envelope(fixture("bounce-permanent")), True),  # by feedback id
     ],
 )
 def test_dedupe_key(first, second, same):
     assert (key_of(first) == key_of(second)) is same
+    for payload in (first, second):
+        assert not any(a.lower() in key_of(payload).lower() for a in payload["detail"]["mail"]["destination"])
 
 
 # ------------------------------------------------------------------ projector: what an event means
@@ -485,3 +488,42 @@ async def test_a_message_ids_send_is_looked_up_once_and_forged_tags_still_fail()
     for other in ("m-2", "m-3"):  # unknown ids are not remembered, and the oldest goes first
         assert (await lookup.match(pool, SendRef(None, None, None), other))[0].send_id is None  # type: ignore[arg-type]
     assert pool.queries == 3
+
+
+# ------------------------------------------------------------------ event-ingest: no personal data in events
+
+PERSONAL_KINDS = ("send", "delivery", "open", "click", "bounce-permanent", "bounce-transient", "complaint",
+                  "reject", "rendering-failure", "delivery-delay")  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", PERSONAL_KINDS)
+def test_the_domain_event_of_an_ses_event_holds_no_personal_data(kind):
+    """The recipient's address (with a name, and quoted in the SMTP texts), their IP address
+    and user agent are in the payload; none of them is in the event."""
+    payload = fixture(kind)
+    recipient = "Jane.Roe@Recipients.example"
+    payload["detail"]["mail"]["destination"] = [recipient]
+    payload["detail"]["mail"].setdefault("commonHeaders", {})["to"] = [f"Jane Roe <{recipient}>"]
+    own = {"bounce-permanent": "bounce", "bounce-transient": "bounce", "delivery-delay": "deliveryDelay",
+           "rendering-failure": "renderingFailure"}.get(kind, kind)  # fmt: skip
+    section = payload["detail"].get(own, {})
+    for key in ("bouncedRecipients", "delayedRecipients", "complainedRecipients"):
+        for r in section.get(key, []):
+            r["emailAddress"] = recipient
+            if "diagnosticCode" in r:
+                r["diagnosticCode"] = f"smtp; 550 5.1.1 <{recipient}>: Recipient address rejected"
+    if "smtpResponse" in section:
+        section["smtpResponse"] = f"250 2.0.0 OK: queued for {recipient}"
+    if "link" in section:
+        section["link"] = f"https://example.com/welcome?e={recipient.replace('@', '%40')}"
+    section.update({k: "203.0.113.7" for k in ("ipAddress",) if k in section})
+    event = ses_event_of(payload)
+    text = event.model_dump_json().lower()
+    for trace in (recipient.lower(), "jane roe", "jane.roe%40recipients.example", "203.0.113.7"):
+        assert trace not in text, (kind, trace)
+    assert "user_agent" not in text and "recipients" not in event.data.model_dump()
+
+
+def ses_event_of(payload: dict):
+    incoming = parse_delivery(payload)
+    return domain_event(incoming, incoming.tagged, "test")

@@ -41,7 +41,7 @@ def test_defaults_are_those_for_local_use(monkeypatch):
     assert sender.send_rate_per_second == 5
     assert sender.send_batch_size == 1000
     for name, value in {"PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "a" * 32,
-                        "SES_WEBHOOK_SECRET": "w" * 32}.items():  # fmt: skip
+                        "SUPPRESSION_HASH_KEY": "k" * 32, "SES_WEBHOOK_SECRET": "w" * 32}.items():  # fmt: skip
         monkeypatch.setenv(name, value)
     ports = (GatewaySettings().gateway_port, EventIngestSettings().event_ingest_port,
              UnsubscribeSettings().unsubscribe_port, sender.sender_port,
@@ -73,6 +73,7 @@ def test_the_environment_sets_values_and_empty_means_unset(monkeypatch):
 def gateway_env(monkeypatch) -> None:
     monkeypatch.setenv("SES_FROM_EMAIL", "outreach@example.com")
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://links.example.com")
+    monkeypatch.setenv("SUPPRESSION_HASH_KEY", "k" * 32)
 
 
 def test_a_missing_secret_names_the_variable(monkeypatch):
@@ -158,6 +159,7 @@ def test_where_mail_goes_is_said_and_never_silently_wrong(monkeypatch, mode, end
 PRODUCTION_GATEWAY = {
     "OUTREACH_ENV": "production", "SES_FROM_EMAIL": "outreach@example.com",
     "PUBLIC_BASE_URL": "https://links.example.com", "PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "a" * 32,
+    "SUPPRESSION_HASH_KEY": "k" * 32,
 }  # fmt: skip
 
 
@@ -185,6 +187,8 @@ def test_production_is_the_default_and_takes_real_settings(monkeypatch):
         (GatewaySettings, {"ADMIN_JWT_SECRET": "dev-admin-jwt-secret-change-me-please"},
          "ADMIN_JWT_SECRET is a published example value"),
         (GatewaySettings, {"PROXY_SHARED_SECRET": "p" * 31}, "PROXY_SHARED_SECRET is shorter than 32 characters"),
+        (GatewaySettings, {"SUPPRESSION_HASH_KEY": "dev-suppression-hash-key-change-me"},
+         "SUPPRESSION_HASH_KEY is a published example value"),
         (GatewaySettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
         (SenderSettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
         (EventIngestSettings, {"SES_WEBHOOK_SECRET": "dev-webhook-secret-change-me"},

@@ -1,3 +1,5 @@
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from api_gateway import routes
@@ -9,9 +11,13 @@ from api_gateway.http.sessions import install_login_limits
 from api_gateway.jwks import JwksKeys
 from api_gateway.openapi import SPEC, build_spec, openapi_json
 from api_gateway.settings import GatewaySettings
-from shared.http import create_base_app
+from shared.http import DB_POOL, create_base_app
+from shared.lifecycle.prospect import WrongSuppressionKey, adopt_suppression_key
+from shared.logging import get_logger
+from shared.settings import ConfigError
 
 SERVICE = "api-gateway"
+log = get_logger(__name__)
 
 
 def auth_config(settings: GatewaySettings) -> AuthConfig:
@@ -32,6 +38,15 @@ def auth_config(settings: GatewaySettings) -> AuthConfig:
     )
 
 
+async def _adopt_suppression_key(app: web.Application) -> AsyncIterator[None]:
+    try:
+        if await adopt_suppression_key(app[DB_POOL], app[GATEWAY_SETTINGS].address_key):
+            log.info("suppression key adopted: the stored address hashes are keyed with it")
+    except WrongSuppressionKey as exc:
+        raise ConfigError(f"{SERVICE}: {exc}") from None
+    yield
+
+
 async def _close_keys(app: web.Application) -> None:
     if (keys := app[AUTH_CONFIG].keys) is not None:
         await keys.close()
@@ -43,6 +58,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     )
     app[GATEWAY_SETTINGS] = settings
     app[AUTH_CONFIG] = auth_config(settings)
+    app.cleanup_ctx.append(_adopt_suppression_key)
     app.on_cleanup.append(_close_keys)
     app.middlewares.append(auth_middleware(app[AUTH_CONFIG], DatabaseLookups()))
     install_login_limits(app, settings)

@@ -180,9 +180,11 @@ def parse_header(names: list[str], delimiter: str) -> Header:
 
 
 class CsvImportParser:
-    """Feed it text of whole records; it yields staging rows and tallies the rejects."""
+    """Feed it text of whole records; it yields staging rows and tallies the rejects.
+    `key` is SUPPRESSION_HASH_KEY (each row carries its address's keyed hash)."""
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes) -> None:
+        self._key = key
         self.header: Header | None = None
         self.tally = ImportTally()
         self._line = 0  # physical lines consumed so far
@@ -268,4 +270,4 @@ class CsvImportParser:
                     self.tally.reject(line, f"{too_long} is longer than {MAX_ATTRIBUTE_CHARS} characters")
                     return None
                 attributes = json.dumps(extra, ensure_ascii=False)
-        return (line, self._next_id(), email, email_hash(email), *values, attributes)  # type: ignore[return-value]
+        return (line, self._next_id(), email, email_hash(email, self._key), *values, attributes)  # type: ignore[return-value]

@@ -19,15 +19,17 @@ from api_gateway.schemas import (
     ProspectUpdate,
     page_info,
 )
+from shared.addresses import email_hash
 from shared.errors import Conflict, Invalid, NotFound, TooLarge
 from shared.lifecycle import prospect as lifecycle
 
 
-async def create(pool: asyncpg.Pool, data: ProspectCreate) -> asyncpg.Record:
+async def create(pool: asyncpg.Pool, data: ProspectCreate, *, key: bytes) -> asyncpg.Record:
+    """`key`: SUPPRESSION_HASH_KEY, whose HMAC of the address identifies a prospect."""
     async with pool.acquire() as conn, conn.transaction():
-        row = await lifecycle.insert(conn, data.model_dump())
+        row = await lifecycle.insert(conn, data.model_dump(), key)
         if row is None:
-            existing = await store.id_by_email(conn, data.email)
+            existing = await store.id_by_hash(conn, email_hash(data.email, key))
             raise Conflict(
                 "A prospect with this email exists already.",
                 code="duplicate_email",
@@ -94,9 +96,11 @@ async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, corre
             raise NotFound(f"No prospect {prospect_id}.")
 
 
-async def import_csv(pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int) -> ImportReport:
+async def import_csv(
+    pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int, key: bytes
+) -> ImportReport:
     """Stream a CSV body into prospects: all valid rows, or (on a file-level error) nothing."""
-    parser = CsvImportParser()
+    parser = CsvImportParser(key)
 
     async def rows() -> AsyncIterator[StagedRow]:
         splitter = CsvRecordSplitter()

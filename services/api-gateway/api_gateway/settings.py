@@ -14,6 +14,9 @@ class GatewaySettings(Settings, MessageIdentity, SesAccess):
     gateway_port: int = 8080
     proxy_shared_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
     admin_jwt_secret: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
+    # The key of the address hash (HMAC-SHA256) that prospects are unique by and that
+    # suppressions outlive erasure by. Adopted at the first start; it cannot change after.
+    suppression_hash_key: SecretStr = Field(min_length=MIN_SECRET_LENGTH)
     # Supabase access tokens: aud "authenticated", the role in app_metadata.role.
     admin_jwt_audience: str = "authenticated"
     admin_role_claim: str = "app_metadata.role"
@@ -48,3 +51,8 @@ class GatewaySettings(Settings, MessageIdentity, SesAccess):
     # limit is about how long one request may run: 1 GiB holds several million rows.
     import_max_bytes: int = Field(default=1024**3, ge=1024)
     json_max_bytes: int = Field(default=1024**2, ge=1024)
+
+    @property
+    def address_key(self) -> bytes:
+        """SUPPRESSION_HASH_KEY as the HMAC key."""
+        return self.suppression_hash_key.get_secret_value().encode("utf-8")

@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from event_ingest.models import EventBridgeEnvelope, SendingStatus, SesEventDetail
+from shared.addresses import redact_addresses
 from shared.events import (
+    Diagnostic,
     Envelope,
-    RecipientDiagnostic,
     SesBounce,
     SesBounceData,
     SesClick,
@@ -25,7 +26,6 @@ from shared.events import (
     SesDeliveryDelayData,
     SesEventData,
     SesOpen,
-    SesOpenData,
     SesReject,
     SesRejectData,
     SesRenderingFailure,
@@ -159,11 +159,11 @@ def _event_time(detail: SesEventDetail, fallback: datetime) -> datetime:
 
 
 def dedupe_key(detail: SesEventDetail, fallback: datetime) -> str:
-    """Same SES event, whatever envelope it came in: message, type, recipient, own time or feedback id."""
+    """Same SES event, whatever envelope it came in: message, type, own time or feedback id
+    (our messages have one recipient each: the key needs no address, and holds none)."""
     own = _own(detail)
-    recipient = detail.mail.destination[0].lower() if detail.mail.destination else ""
     marker = getattr(own, "feedback_id", None) or _event_time(detail, fallback).isoformat()
-    return f"{detail.mail.message_id}|{detail.event_type}|{recipient}|{marker}"
+    return f"{detail.mail.message_id}|{detail.event_type}|{marker}"
 
 
 def domain_event(
@@ -188,7 +188,6 @@ def domain_event(
         "ses_message_id": detail.mail.message_id,
         "timestamp": timestamp,
         "timestamp_clamped": clamped,
-        "recipients": tuple(detail.mail.destination),
         "send_id": ref.send_id,
         "campaign_id": ref.campaign_id,
         "prospect_id": ref.prospect_id,
@@ -197,16 +196,19 @@ def domain_event(
     return build(detail, base, correlation_id) if build else None
 
 
-def _diagnostics(recipients: list[Any]) -> tuple[RecipientDiagnostic, ...]:
+def _diagnostics(recipients: list[Any]) -> tuple[Diagnostic, ...]:
     return tuple(
-        RecipientDiagnostic(
-            email=r.email_address,
+        Diagnostic(
             action=getattr(r, "action", None),
             status=r.status,
-            diagnostic_code=r.diagnostic_code,
+            diagnostic_code=_redacted(r.diagnostic_code),
         )
         for r in recipients
     )
+
+
+def _redacted(text: str | None) -> str | None:
+    return redact_addresses(text) if text else text
 
 
 def _send(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
@@ -220,7 +222,7 @@ def _delivery(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
         SesDeliveryData(
             **base,
             processing_time_millis=own.processing_time_millis,
-            smtp_response=own.smtp_response,
+            smtp_response=_redacted(own.smtp_response),
             reporting_mta=own.reporting_mta,
         ),
         correlation_id=cid,
@@ -236,7 +238,7 @@ def _bounce(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             bounce_type=own.bounce_type,
             bounce_subtype=own.bounce_sub_type,
             feedback_id=own.feedback_id,
-            bounced_recipients=_diagnostics(own.bounced_recipients),
+            diagnostics=_diagnostics(own.bounced_recipients),
         ),
         correlation_id=cid,
     )
@@ -250,19 +252,14 @@ def _complaint(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             **base,
             feedback_id=own.feedback_id,
             complaint_feedback_type=own.complaint_feedback_type,
-            complained_recipients=tuple(r.email_address for r in own.complained_recipients),
         ),
         correlation_id=cid,
     )
 
 
 def _open(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
-    own = d.open
-    assert own is not None
-    return SesOpen.new(
-        SesOpenData(**base, ip_address=own.ip_address, user_agent=(own.user_agent or "")[:2000] or None),
-        correlation_id=cid,
-    )
+    # The opener's IP address and user agent stay in the raw payload (retention, erasure).
+    return SesOpen.new(SesEventData(**base), correlation_id=cid)
 
 
 def _click(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
@@ -271,9 +268,7 @@ def _click(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
     return SesClick.new(
         SesClickData(
             **base,
-            link=own.link,
-            ip_address=own.ip_address,
-            user_agent=(own.user_agent or "")[:2000] or None,
+            link=redact_addresses(own.link),
             link_tags={k: tuple(v) for k, v in own.link_tags.items()},
         ),
         correlation_id=cid,
@@ -283,14 +278,16 @@ def _click(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
 def _reject(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
     own = d.reject
     assert own is not None
-    return SesReject.new(SesRejectData(**base, reason=own.reason), correlation_id=cid)
+    return SesReject.new(SesRejectData(**base, reason=redact_addresses(own.reason)), correlation_id=cid)
 
 
 def _failure(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
     own = d.failure
     assert own is not None
     return SesRenderingFailure.new(
-        SesRenderingFailureData(**base, template_name=own.template_name, error_message=own.error_message),
+        SesRenderingFailureData(
+            **base, template_name=own.template_name, error_message=redact_addresses(own.error_message)
+        ),
         correlation_id=cid,
     )
 
@@ -304,7 +301,7 @@ def _delay(d: SesEventDetail, base: dict[str, Any], cid: str) -> Envelope:
             delay_type=own.delay_type,
             expiration_time=own.expiration_time,
             reporting_mta=own.reporting_mta,
-            delayed_recipients=_diagnostics(own.delayed_recipients),
+            diagnostics=_diagnostics(own.delayed_recipients),
         ),
         correlation_id=cid,
     )

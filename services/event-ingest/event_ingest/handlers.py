@@ -35,7 +35,8 @@ async def accept(
     delivery = store.RawDelivery(
         eventbridge_id=incoming.envelope.id, dedupe_key=incoming.dedupe_key,
         detail_type=incoming.envelope.detail_type, event_type=incoming.event_type, message_id=message_id,
-        event=event, matched=matched, body=body,
+        event=event, matched=matched, prospect_id=ref.prospect_id or incoming.tagged.prospect_id,
+        send_id=ref.send_id or incoming.tagged.send_id, body=body,
     )  # fmt: skip
     if isinstance(event, SesSendingStatusChanged) and not event.data.enabled:
         async with pool.acquire() as conn, conn.transaction():

@@ -101,7 +101,7 @@ def changes_for(event: Envelope) -> SendChanges | None:
         return _ses(data, facts)
     if isinstance(event, SesBounce):
         bounce = event.data
-        diagnostic = next((r.diagnostic_code for r in bounce.bounced_recipients if r.diagnostic_code), None)
+        diagnostic = next((r.diagnostic_code for r in bounce.diagnostics if r.diagnostic_code), None)
         if bounce.bounce_type != "Permanent":
             return _ses(data, {"sent_at": at, "transient_bounce_at": at}, bounce_type=bounce.bounce_type)
         return _ses(

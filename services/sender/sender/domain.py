@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from enum import Enum
 from zoneinfo import ZoneInfo
 
+from shared.addresses import redact_addresses
 from shared.events import PauseCode
 from shared.ses import CREDENTIAL_REFUSALS
 
@@ -41,8 +42,10 @@ _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b")
 
 
 def redact(message: str | None, limit: int = 300) -> str:
+    """An SES error's first line, fit to store and show: no access key id, and no address
+    (the sandbox's refusal quotes the recipient; stored, it would outlive their erasure)."""
     first_line = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
-    return _ACCESS_KEY_ID.sub("[access key id]", first_line)[:limit]
+    return redact_addresses(_ACCESS_KEY_ID.sub("[access key id]", first_line))[:limit]
 
 
 def account_fault(code: str, message: str | None, from_email: str = "") -> tuple[PauseCode, str] | None:

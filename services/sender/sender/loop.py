@@ -15,7 +15,7 @@ import asyncpg
 
 from sender.adapters import store
 from sender.adapters.ses import SesGateway
-from sender.domain import LIMIT_REASONS, Cadence, SesOutcome, Verdict, throttle_backoff
+from sender.domain import LIMIT_REASONS, Cadence, SesOutcome, Verdict, redact, throttle_backoff
 from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
 from sender.quota import QuotaKeeper
 from shared import eligibility
@@ -231,7 +231,7 @@ class ChunkRunner:
             # This prospect's message cannot be built (a personal field the email package
             # refuses): that one send fails with the reason; the chunk goes on.
             quota.unreserve()
-            await self._record(state, claim, "failed", code="RenderError", message=str(exc)[:500])
+            await self._record(state, claim, "failed", code="RenderError", message=redact(str(exc), 500))
             return
         tags = {
             "campaign_id": str(state.campaign_id),

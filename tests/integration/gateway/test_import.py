@@ -7,7 +7,8 @@ import uuid
 import aiohttp
 import pytest
 
-from tests.harness.gateway import ADMIN, gateway
+from shared.addresses import email_hash
+from tests.harness.gateway import ADDRESS_KEY, ADMIN, gateway
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +30,7 @@ async def imported(client, body, **expected):
 
 
 async def prospect(gw_pool, email: str):
-    return await gw_pool.fetchrow("SELECT * FROM prospects WHERE email_hash = outreach_email_hash($1)", email)
+    return await gw_pool.fetchrow("SELECT * FROM prospects WHERE email_hash = $1", email_hash(email, ADDRESS_KEY))
 
 
 def unique(prefix: str) -> str:

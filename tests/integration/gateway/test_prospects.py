@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from shared.addresses import email_hash
-from tests.harness.gateway import ADMIN
+from tests.harness.gateway import ADDRESS_KEY, ADMIN
 
 pytestmark = pytest.mark.integration
 
@@ -194,7 +194,7 @@ async def test_delete_erases_personal_data_but_keeps_the_opt_out(client, gw_pool
     assert (
         await gw_pool.fetchval(
             "SELECT reason FROM suppressions WHERE email_hash = $1",
-            email_hash("forget.me@example.com"),
+            email_hash("forget.me@example.com", ADDRESS_KEY),
         )
         == "unsubscribed"
     )
@@ -212,13 +212,13 @@ async def test_erasing_an_active_prospect_suppresses_the_address(client, gw_pool
     row = await (await create(client, email=address, first_name="Gone")).json()
     assert (await client.delete(f"/api/prospects/{row['id']}", headers=ADMIN)).status == 204
     assert await gw_pool.fetchval("SELECT reason FROM suppressions WHERE email_hash = $1",
-                                  email_hash(address)) == "manual"  # fmt: skip
+                                  email_hash(address, ADDRESS_KEY)) == "manual"  # fmt: skip
     response = await client.post("/api/prospects/import", data=f"email\n{address}\n".encode(),
                                  headers={**ADMIN, "Content-Type": "text/csv"})  # fmt: skip
     report = await response.json()
     assert (report["inserted"], report["suppressed"]) == (1, 1)
     again = await gw_pool.fetchrow("SELECT status, status_reason FROM prospects WHERE email_hash = $1",
-                                   email_hash(address))  # fmt: skip
+                                   email_hash(address, ADDRESS_KEY))  # fmt: skip
     assert (again["status"], again["status_reason"]) == ("unsubscribed", "suppressed before: manual")
 
 

@@ -98,7 +98,7 @@ async def test_a_bounce_carries_its_type_and_diagnostics(ingest):
     await post(client, fixture("bounce-permanent.json"))
     data = await pool.fetchval("SELECT data FROM events WHERE type = 'ses.bounce'")
     assert (data["bounce_type"], data["bounce_subtype"]) == ("Permanent", "General")
-    assert data["bounced_recipients"][0]["diagnostic_code"].startswith("smtp; 550 5.1.1")
+    assert data["diagnostics"][0]["diagnostic_code"].startswith("smtp; 550 5.1.1")
     assert data["timestamp"].startswith("2026-11-20T14:03:13.101")
 
 

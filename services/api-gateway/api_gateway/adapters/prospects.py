@@ -7,12 +7,11 @@ from typing import Any
 
 import asyncpg
 
-from shared.addresses import email_hash
 from shared.lifecycle.prospect import COLUMNS
 
 
-async def id_by_email(conn: asyncpg.Connection, email: str) -> uuid.UUID | None:
-    return await conn.fetchval("SELECT id FROM prospects WHERE email_hash = $1", email_hash(email))
+async def id_by_hash(conn: asyncpg.Connection, address_hash: bytes) -> uuid.UUID | None:
+    return await conn.fetchval("SELECT id FROM prospects WHERE email_hash = $1", address_hash)
 
 
 async def get(

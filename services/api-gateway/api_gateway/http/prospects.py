@@ -21,7 +21,8 @@ CHUNK_BYTES = 256 * 1024
 
 
 async def create_prospect(request: web.Request) -> web.Response:
-    row = await prospects.create(pool(request), await json_body(request, ProspectCreate))
+    data = await json_body(request, ProspectCreate)
+    row = await prospects.create(pool(request), data, key=settings(request).address_key)
     return model_response(Prospect.model_validate(dict(row)), status=201)
 
 
@@ -59,7 +60,9 @@ async def import_prospects(request: web.Request) -> web.Response:
         chunks = _file_part(await _find_file_part(request))
     else:
         chunks = request.content.iter_chunked(CHUNK_BYTES)
-    report = await prospects.import_csv(pool(request), chunks, max_bytes=limit)
+    report = await prospects.import_csv(
+        pool(request), chunks, max_bytes=limit, key=settings(request).address_key
+    )
     return model_response(report)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,14 +17,27 @@ from shared.event_store import append_those_changed, change_and_append, event_co
 from shared.events import Envelope
 
 _RAW_COLUMNS = (
-    "eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, payload"
+    "eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, prospect_id, "
+    "payload"
 )
+# An event about a send whose prospect was erased (a late open, days after) keeps no
+# payload: it holds the address, and erasure has been and gone (it left the send, without
+# its prospect). Its domain event has no personal data.
+ERASED_PAYLOAD = """{"erased": "the prospect was erased: the payload is not kept"}"""
+_PAYLOAD = f"""CASE WHEN EXISTS (SELECT 1 FROM email_sends s WHERE (s.ses_message_id = d.ses_message_id OR s.id = d.send_id)
+                                                     AND s.prospect_id IS NULL)
+     THEN '{ERASED_PAYLOAD}'::jsonb ELSE body::jsonb END"""
 
 # Both unique keys (envelope id, dedupe key) make a repeat a no-op. The payload
 # goes in as the body's own text: PostgreSQL parses it, Python need not re-encode it.
 STORE_RAW = f"""
 INSERT INTO ses_events_raw ({_RAW_COLUMNS})
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb)
+SELECT eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, prospect_id,
+       {_PAYLOAD}
+FROM (VALUES ($1::text, $2::text, $3::text, $4::text, $5::text, $6::uuid, $7::bool, $8::uuid, $9::uuid,
+             $10::text))
+     AS d (eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, prospect_id,
+           send_id, body)
 ON CONFLICT DO NOTHING
 RETURNING eventbridge_id
 """
@@ -33,11 +47,15 @@ RETURNING eventbridge_id
 STORE_BATCH = f"""
 WITH raw AS (
     INSERT INTO ses_events_raw ({_RAW_COLUMNS})
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::bool[],
-                         $8::text[]::jsonb[])
+    SELECT eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, prospect_id,
+           {_PAYLOAD}
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[], $7::bool[],
+                $8::uuid[], $9::uuid[], $10::text[])
+         AS d (eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched,
+               prospect_id, send_id, body)
     ON CONFLICT DO NOTHING
     RETURNING eventbridge_id, event_id
-), {append_those_changed(9, "raw", "event_id")}
+), {append_those_changed(11, "raw", "event_id")}
 SELECT raw.eventbridge_id, (SELECT n FROM appended) AS appended FROM raw
 """
 
@@ -54,11 +72,16 @@ class RawDelivery:
     event: Envelope | None
     matched: bool
     body: str  # the JSON as received
+    # The matched send's, else the tags': the prospect is what erasure deletes by; a send
+    # whose prospect was erased keeps no payload.
+    prospect_id: uuid.UUID | None = None
+    send_id: uuid.UUID | None = None
 
     def row(self) -> tuple[Any, ...]:
         return (
             self.eventbridge_id, self.dedupe_key, self.detail_type, self.event_type, self.message_id,
-            self.event.event_id if self.event else None, self.matched, self.body,
+            self.event.event_id if self.event else None, self.matched, self.prospect_id, self.send_id,
+            self.body,
         )  # fmt: skip
 
 

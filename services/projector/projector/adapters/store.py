@@ -31,8 +31,8 @@ ON CONFLICT (campaign_id) DO NOTHING
 
 # The audit row of an opt-out, once per event; references only what exists.
 AUDIT_UNSUBSCRIBE = """
-INSERT INTO unsubscribes (event_id, prospect_id, email_hash, campaign_id, send_id, source, reason)
-SELECT $1, p.id, p.email_hash,
+INSERT INTO unsubscribes (event_id, prospect_id, campaign_id, send_id, source, reason)
+SELECT $1, p.id,
        (SELECT id FROM email_campaigns WHERE id = $3),
        (SELECT id FROM email_sends WHERE id = $4),
        $5, $6

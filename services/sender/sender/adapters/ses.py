@@ -67,9 +67,11 @@ class SesGateway:
             )  # fmt: skip
         except (EndpointConnectionError, ConnectTimeoutError) as exc:
             # The connection was never made: SES cannot have received anything.
-            return SesOutcome(Verdict.NOT_SENT, code=type(exc).__name__, message=str(exc)[:500])
+            return SesOutcome(Verdict.NOT_SENT, code=type(exc).__name__, message=redact(str(exc), 500))
         except Exception as exc:  # timeout, reset, anything mid-request: SES may have accepted
-            return SesOutcome(Verdict.AMBIGUOUS, code=type(exc).__name__, message=str(exc)[:500] or "timeout")
+            return SesOutcome(
+                Verdict.AMBIGUOUS, code=type(exc).__name__, message=redact(str(exc), 500) or "timeout"
+            )
         finally:
             SES_CALL_SECONDS.observe(time.perf_counter() - started)
         return SesOutcome(Verdict.SENT, message_id=response["MessageId"])
