@@ -364,6 +364,7 @@ async def adopt_suppression_key(pool: asyncpg.Pool, key: bytes) -> bool:
             for statement in REKEY:
                 await conn.execute(statement, *([key] if "$1" in statement else []))
         await conn.execute(
-            "UPDATE suppression_key SET fingerprint = $1, rekey_pending = false, adopted_at = now()", fingerprint
+            "UPDATE suppression_key SET fingerprint = $1, rekey_pending = false, adopted_at = now()",
+            fingerprint,
         )
         return True

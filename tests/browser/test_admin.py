@@ -212,7 +212,8 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await pool.execute(
             "INSERT INTO prospects (id, email, email_hash, first_name)"
             " VALUES (gen_random_uuid(), 'barbara@recipients.example',"
-            " outreach_email_hash('barbara@recipients.example', $1::bytea), 'Barbara')", ADDRESS_KEY
+            " outreach_email_hash('barbara@recipients.example', $1::bytea), 'Barbara')",
+            ADDRESS_KEY,
         )
         await page.get_by_role("button", name="Send to new prospects…").click()
         dialog = page.get_by_role("dialog")
@@ -227,7 +228,8 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         # A send that failed (as SES refusing it would leave it) goes back in line from the page.
         linus = await pool.fetchval(
             "INSERT INTO prospects (id, email, email_hash) VALUES (gen_random_uuid(), 'linus@recipients.example',"
-            " outreach_email_hash('linus@recipients.example', $1::bytea)) RETURNING id", ADDRESS_KEY
+            " outreach_email_hash('linus@recipients.example', $1::bytea)) RETURNING id",
+            ADDRESS_KEY,
         )
         await pool.execute(
             "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, error_code)"

@@ -9,12 +9,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from shared.addresses import email_hash
-from tests.harness.gateway import ADDRESS_KEY
 from shared.events import (
+    Diagnostic,
     Envelope,
     ProspectUnsubscribed,
     ProspectUnsubscribedData,
-    Diagnostic,
     SendAttempted,
     SendAttemptedData,
     SesBounce,
@@ -31,6 +30,7 @@ from shared.events import (
     SesOpen,
     SesSend,
 )
+from tests.harness.gateway import ADDRESS_KEY
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -81,7 +81,8 @@ def history(world: World) -> list[Envelope]:
     def ses(i: int, minutes: int) -> dict:
         return {
             "eventbridge_id": f"eb-{i}-{minutes}", "ses_message_id": f"ses-{world.sends[i].hex}",
-            "timestamp": T0 + timedelta(minutes=minutes), "send_id": world.sends[i], "campaign_id": c, "prospect_id": world.prospects[i],
+            "timestamp": T0 + timedelta(minutes=minutes),
+            "send_id": world.sends[i], "campaign_id": c, "prospect_id": world.prospects[i],
         }  # fmt: skip
 
     for i in range(len(world.sends)):

@@ -30,7 +30,9 @@ async def imported(client, body, **expected):
 
 
 async def prospect(gw_pool, email: str):
-    return await gw_pool.fetchrow("SELECT * FROM prospects WHERE email_hash = $1", email_hash(email, ADDRESS_KEY))
+    return await gw_pool.fetchrow(
+        "SELECT * FROM prospects WHERE email_hash = $1", email_hash(email, ADDRESS_KEY)
+    )
 
 
 def unique(prefix: str) -> str:

@@ -24,8 +24,8 @@ _RAW_COLUMNS = (
 # payload: it holds the address, and erasure has been and gone (it left the send, without
 # its prospect). Its domain event has no personal data.
 ERASED_PAYLOAD = """{"erased": "the prospect was erased: the payload is not kept"}"""
-_PAYLOAD = f"""CASE WHEN EXISTS (SELECT 1 FROM email_sends s WHERE (s.ses_message_id = d.ses_message_id OR s.id = d.send_id)
-                                                     AND s.prospect_id IS NULL)
+_PAYLOAD = f"""CASE WHEN EXISTS (SELECT 1 FROM email_sends s
+                      WHERE (s.ses_message_id = d.ses_message_id OR s.id = d.send_id) AND s.prospect_id IS NULL)
      THEN '{ERASED_PAYLOAD}'::jsonb ELSE body::jsonb END"""
 
 # Both unique keys (envelope id, dedupe key) make a repeat a no-op. The payload
