@@ -22,6 +22,8 @@ import socket
 import sys
 from pathlib import Path
 
+from ops.roles import SERVICE_ROLES, password_variable, role_dsn
+
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = {
     "api-gateway": "api_gateway",
@@ -106,7 +108,7 @@ async def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     supervisors = [
-        asyncio.create_task(supervise(name, module, env, run_dir, processes, stop))
+        asyncio.create_task(supervise(name, module, service_env(env, name), run_dir, processes, stop))
         for name, module in SERVICES.items()
     ]
     announcing = asyncio.create_task(announce_when_ready(env, emulated="ses-emulator" in processes))
@@ -209,6 +211,16 @@ def write_pid(path: Path, pid: int | None) -> None:
         path.unlink(missing_ok=True)
     else:
         path.write_text(f"{pid}\n")
+
+
+def service_env(env: dict[str, str], service: str) -> dict[str, str]:
+    """A service connects as its own PostgreSQL role (ops.roles), as it does deployed; the
+    operator's DATABASE_URL (an administrator's) is for `outreach migrate` only."""
+    role = SERVICE_ROLES[service]
+    return {
+        **env,
+        "DATABASE_URL": role_dsn(env["DATABASE_URL"], role, env.get(password_variable(role)) or None),
+    }
 
 
 async def supervise(

@@ -53,6 +53,7 @@ from api_gateway.adapters.admins import upsert
 from api_gateway.admins import WeakPassword, hash_password
 from api_gateway.api_keys import new_key, parse_scopes
 from ops.doctor import run_checks
+from ops.roles import OWNER_ROLE, SERVICE_ROLES, prepare_database
 from ops.settings import OperatorSettings
 from ops.smoke import SmokeFailed, run_smoke_test
 from projector.handlers import ProjectionOptions
@@ -61,7 +62,6 @@ from shared import db, dead_letters, eligibility
 from shared.addresses import InvalidAddress, normalize_email
 from shared.campaign_stats import SES_STATS
 from shared.logging import configure_logging
-from shared.migrations import migrate_database
 from shared.ses import ses_client
 from shared.settings import load_settings
 
@@ -70,8 +70,15 @@ async def _migrate(settings: OperatorSettings) -> None:
     created = await db.ensure_database(settings.database_url)
     if created:
         print(f"created database {db.database_name(settings.database_url)}")
-    applied = await migrate_database(settings.database_url)
+    try:
+        applied = await prepare_database(settings.database_url, settings.role_passwords())
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise SystemExit(
+            f"outreach: {exc}: DATABASE_URL must be an administrator's (a superuser, or CREATEROLE "
+            "with membership in outreach_owner): docs/security.md"
+        ) from None
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    print(f"roles: {OWNER_ROLE} owns the schema; {', '.join(SERVICE_ROLES.values())} hold their grants")
 
 
 async def _register_identity(settings: OperatorSettings) -> None:
@@ -98,7 +105,7 @@ async def _doctor(settings: OperatorSettings) -> None:
 
 
 async def _api_key(settings: OperatorSettings, args: argparse.Namespace) -> None:
-    await migrate_database(settings.database_url)
+    await prepare_database(settings.database_url, settings.role_passwords())
     async with db.pool_context(settings.database_url, max_size=1) as pool:
         if args.action == "create":
             try:
@@ -159,7 +166,7 @@ async def _create_admin(settings: OperatorSettings, email: str | None) -> None:
         password_hash = hash_password(_read_password())
     except (InvalidAddress, WeakPassword) as exc:
         raise SystemExit(f"outreach: {exc}") from None
-    await migrate_database(settings.database_url)
+    await prepare_database(settings.database_url, settings.role_passwords())
     async with db.pool_context(settings.database_url, max_size=1) as pool:
         created = await upsert(pool, address, password_hash)
     print(f"admin {address} {'created' if created else 'given a new password'}; sign in at /admin")

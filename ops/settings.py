@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr
 
+from ops.roles import SERVICE_ROLES, password_variable
 from shared.settings import SesAccess, Settings
 
 
@@ -22,3 +23,18 @@ class OperatorSettings(Settings, SesAccess):
     outreach_api_url: str = "http://localhost:8080"
     proxy_shared_secret: SecretStr | None = None
     smoke_timeout: float = Field(default=90.0, gt=0)
+    # `outreach migrate` sets each service role's password (ops.roles); unset: left as it is
+    # (local trust or peer authentication needs none).
+    outreach_gateway_db_password: SecretStr | None = None
+    outreach_ingest_db_password: SecretStr | None = None
+    outreach_unsubscribe_db_password: SecretStr | None = None
+    outreach_sender_db_password: SecretStr | None = None
+    outreach_projector_db_password: SecretStr | None = None
+
+    def role_passwords(self) -> dict[str, str]:
+        """Each service role's password that is set, by role name."""
+        return {
+            role: secret.get_secret_value()
+            for role in SERVICE_ROLES.values()
+            if (secret := getattr(self, password_variable(role).lower())) is not None
+        }

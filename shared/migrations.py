@@ -57,8 +57,10 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
     """Apply every pending migration; returns the names applied by this call."""
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
     try:
-        await conn.execute(
-            """
+        # Only when missing: a service's role may read the table but not create in the schema.
+        if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+            await conn.execute(
+                """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version integer PRIMARY KEY,
                 name text NOT NULL,
@@ -66,7 +68,7 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
                 applied_at timestamptz NOT NULL DEFAULT now()
             )
             """
-        )
+            )
         applied = {
             row["version"]: row
             for row in await conn.fetch("SELECT version, name, checksum FROM schema_migrations")

@@ -26,6 +26,7 @@ EXAMPLE_SECRETS = frozenset(
         "dev-proxy-secret-change-me",
         "dev-admin-jwt-secret-change-me-please",
         "dev-suppression-hash-key-change-me",
+        "dev-db-password-change-me",
     }
 )
 

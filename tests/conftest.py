@@ -11,8 +11,8 @@ import aio_pika
 import asyncpg
 import pytest
 
+from ops.roles import prepare_database
 from shared import db
-from shared.migrations import migrate_database
 from tests.harness.backends import Backends, backends
 from tests.harness.ses_emulator import SesEmulator, start_ses_emulator
 from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
@@ -43,9 +43,8 @@ async def make_database(backend: Backends) -> AsyncIterator[DatabaseFactory]:
     async def create() -> str:
         name = f"outreach_test_{RUN_ID}_{len(created)}"
         url = db.with_database(backend.database_url, name)
-        await db.ensure_database(url)
         created.append(name)
-        await migrate_database(url)
+        await prepare_database(url)  # migrated as the owner role, each service role granted its tables
         return url
 
     yield create

@@ -23,6 +23,7 @@ from projector.settings import ProjectorSettings
 from shared import db
 from tests.browser.conftest import SCREENSHOTS, axe_violations
 from tests.harness.gateway import ADDRESS_KEY, gateway_settings
+from tests.harness.roles import as_service
 from tests.harness.sending import running_sender
 from tests.harness.ses_events import addressed
 from tests.harness.ses_stub import running_stub
@@ -79,13 +80,18 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
     await ses_emulator.reset()
     await ses_emulator.verify_identity("example.com")
     SCREENSHOTS.mkdir(exist_ok=True)
-    common = {"database_url": database_url, "amqp_url": amqp_url, "outbox_poll_seconds": 0.5}
+    common = {"amqp_url": amqp_url, "outbox_poll_seconds": 0.5}
+    unsubscribe_settings = UnsubscribeSettings(**common, database_url=as_service(database_url, "unsubscribe"))
+    ingest_settings = EventIngestSettings(
+        **common, database_url=as_service(database_url, "event-ingest"), ses_webhook_secret=SECRET
+    )
+    projector_settings = ProjectorSettings(**common, database_url=as_service(database_url, "projector"))
     async with (
         db.pool_context(database_url) as pool,
-        serving(create_unsubscribe(UnsubscribeSettings(**common))) as unsubscribe_base,
+        serving(create_unsubscribe(unsubscribe_settings)) as unsubscribe_base,
         serving(create_gateway(gateway_settings(database_url, amqp_url, public_base_url=unsubscribe_base))) as base,
-        serving(create_ingest(EventIngestSettings(**common, ses_webhook_secret=SECRET))) as ingest_base,
-        serving(create_projector(ProjectorSettings(**common))),
+        serving(create_ingest(ingest_settings)) as ingest_base,
+        serving(create_projector(projector_settings)),
         running_sender(
             database_url, amqp_url, ses_emulator.endpoint_url, public_base_url=unsubscribe_base,
             send_rate_per_second=1,

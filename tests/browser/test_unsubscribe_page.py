@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestServer
 
 from shared import db
 from tests.browser.conftest import SCREENSHOTS, axe_violations
+from tests.harness.roles import as_service
 from tests.harness.sending import request_send, running_sender, seed_campaign, seed_prospects, wait_for_status
 from unsubscribe.app import create_app
 from unsubscribe.settings import UnsubscribeSettings
@@ -23,7 +24,10 @@ async def test_the_link_from_a_sent_message_unsubscribes_in_one_click(
     await ses_emulator.reset()
     await ses_emulator.verify_identity("example.com")
     server = TestServer(
-        create_app(UnsubscribeSettings(database_url=database_url, amqp_url=amqp_url)), host="127.0.0.1"
+        create_app(
+            UnsubscribeSettings(database_url=as_service(database_url, "unsubscribe"), amqp_url=amqp_url)
+        ),
+        host="127.0.0.1",
     )
     await server.start_server()
     try:
@@ -77,7 +81,9 @@ async def test_the_link_from_a_sent_message_unsubscribes_in_one_click(
 
 
 async def test_a_bad_link_page_is_accessible_too(browser, make_database, make_vhost):
-    settings = UnsubscribeSettings(database_url=await make_database(), amqp_url=await make_vhost())
+    settings = UnsubscribeSettings(
+        database_url=as_service(await make_database(), "unsubscribe"), amqp_url=await make_vhost()
+    )
     server = TestServer(create_app(settings), host="127.0.0.1")
     await server.start_server()
     try:

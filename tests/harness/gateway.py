@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api_gateway.app import create_app
 from api_gateway.settings import GatewaySettings
+from tests.harness.roles import as_service
 
 JWT_SECRET = "test-admin-jwt-secret-0123456789abcdef"
 PROXY_SECRET = "test-proxy-secret-0123456789"
@@ -29,7 +30,8 @@ def gateway_settings(database_url: str, amqp_url: str, **overrides: Any) -> Gate
         # What `make run` and the browser suite run with: the local SES emulator.
         "ses_mode": "emulator", "ses_endpoint_url": "http://127.0.0.1:4566",
     }  # fmt: skip
-    return GatewaySettings(**{**values, **overrides})
+    values = {**values, **overrides}
+    return GatewaySettings(**{**values, "database_url": as_service(values["database_url"], "api-gateway")})
 
 
 def token(

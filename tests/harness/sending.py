@@ -16,6 +16,7 @@ from sender.app import RUNNER, create_app
 from sender.settings import SenderSettings
 from shared.lifecycle import campaign as campaigns
 from tests.harness.gateway import ADDRESS_KEY
+from tests.harness.roles import as_service
 
 FROM_EMAIL = "outreach@example.com"
 PUBLIC_BASE_URL = "https://links.example.com"
@@ -102,7 +103,7 @@ def sender_settings(database_url: str, amqp_url: str, ses_endpoint: str, **overr
         "outbox_poll_seconds": 0.5,
         **overrides,
     }
-    return SenderSettings(**values)
+    return SenderSettings(**{**values, "database_url": as_service(values["database_url"], "sender")})
 
 
 @asynccontextmanager

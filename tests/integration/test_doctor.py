@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestServer
 
 from shared.topology import declare_topology
 from tests.harness.cli import run_outreach
+from tests.harness.roles import as_service
 from unsubscribe.app import create_app as create_unsubscribe
 from unsubscribe.settings import UnsubscribeSettings
 
@@ -40,7 +41,7 @@ async def deployment(make_database, make_vhost, ses_emulator):
     async with connection, connection.channel() as channel:
         await declare_topology(channel, queue_type="quorum")
     await ses_emulator.verify_identity("example.com")
-    settings = UnsubscribeSettings(database_url=database_url, amqp_url=amqp_url)
+    settings = UnsubscribeSettings(database_url=as_service(database_url, "unsubscribe"), amqp_url=amqp_url)
     server = TestServer(create_unsubscribe(settings), host="127.0.0.1")
     await server.start_server()
     try:

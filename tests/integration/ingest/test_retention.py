@@ -12,6 +12,7 @@ from event_ingest.adapters.store import delete_expired
 from event_ingest.app import create_app
 from event_ingest.settings import EventIngestSettings
 from shared import db
+from tests.harness.roles import as_service
 from tests.integration.ingest.conftest import SECRET
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ async def test_only_what_is_past_the_retention_is_deleted_in_batches(make_databa
 async def test_the_service_purges_by_itself(make_database, make_vhost):
     database_url = await make_database()
     settings = EventIngestSettings(
-        database_url=database_url, amqp_url=await make_vhost(), ses_webhook_secret=SECRET,
+        database_url=as_service(database_url, "event-ingest"), amqp_url=await make_vhost(), ses_webhook_secret=SECRET,
         raw_event_retention_days=7, retention_interval_seconds=0.2,
     )  # fmt: skip
     async with db.pool_context(database_url) as pool:

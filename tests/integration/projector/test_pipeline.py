@@ -16,6 +16,7 @@ from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
 from shared import db
 from tests.harness.histories import new_world, seed_world
+from tests.harness.roles import as_service
 from tests.harness.sending import seed_campaign
 
 pytestmark = pytest.mark.integration
@@ -39,10 +40,13 @@ def addressed(name: str, world, index: int) -> dict:
 async def test_fixtures_reach_the_read_tables_and_the_next_eligible_set(make_database, make_vhost):
     database_url, amqp_url = await make_database(), await make_vhost()
     ingest_settings = EventIngestSettings(
-        database_url=database_url, amqp_url=amqp_url, ses_webhook_secret=SECRET, outbox_poll_seconds=0.5
+        database_url=as_service(database_url, "event-ingest"),
+        amqp_url=amqp_url,
+        ses_webhook_secret=SECRET,
+        outbox_poll_seconds=0.5,
     )
     projector_settings = ProjectorSettings(
-        database_url=database_url, amqp_url=amqp_url, outbox_poll_seconds=0.5
+        database_url=as_service(database_url, "projector"), amqp_url=amqp_url, outbox_poll_seconds=0.5
     )
     world = new_world()
     deliveries = [

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from shared import db
+from tests.harness.roles import as_service
 from tests.harness.sending import seed_campaign, seed_prospects
 from unsubscribe.app import create_app
 from unsubscribe.settings import UnsubscribeSettings
@@ -37,7 +38,9 @@ async def world(make_database, make_vhost):
 
 
 def settings_for(world, **overrides) -> UnsubscribeSettings:
-    return UnsubscribeSettings(database_url=world["db"], amqp_url=world["amqp"], **overrides)
+    return UnsubscribeSettings(
+        database_url=as_service(world["db"], "unsubscribe"), amqp_url=world["amqp"], **overrides
+    )
 
 
 @pytest.fixture
