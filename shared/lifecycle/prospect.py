@@ -300,10 +300,11 @@ raw AS (
        OR (NOT r.matched AND strpos(lower(r.payload::text), lower(gone.email)) > 0)
 ),
 refused AS (
+    -- Bodies are bytes, valid UTF-8 or not: compared as their escaped text, ASCII case-blind.
     DELETE FROM rejected_payloads b USING gone
-    WHERE position(convert_to(gone.email, 'UTF8') IN b.body) > 0
-       OR position(convert_to(lower(gone.email), 'UTF8') IN b.body) > 0
-       OR (length(gone.full_name) >= 5 AND position(convert_to(gone.full_name, 'UTF8') IN b.body) > 0)
+    WHERE strpos(lower(encode(b.body, 'escape')), lower(encode(convert_to(gone.email, 'UTF8'), 'escape'))) > 0
+       OR (length(gone.full_name) >= 5
+           AND strpos(lower(encode(b.body, 'escape')), lower(encode(convert_to(gone.full_name, 'UTF8'), 'escape'))) > 0)
 ), """
 
 

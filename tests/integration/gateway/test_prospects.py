@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
+from aiohttp.test_utils import TestServer
 
+from api_gateway.app import create_app
 from shared.addresses import email_hash
-from tests.harness.gateway import ADDRESS_KEY, ADMIN
+from tests.harness.gateway import ADDRESS_KEY, ADMIN, gateway_settings
 
 pytestmark = pytest.mark.integration
 
@@ -220,6 +223,52 @@ async def test_erasing_an_active_prospect_suppresses_the_address(client, gw_pool
     again = await gw_pool.fetchrow("SELECT status, status_reason FROM prospects WHERE email_hash = $1",
                                    email_hash(address, ADDRESS_KEY))  # fmt: skip
     assert (again["status"], again["status_reason"]) == ("unsubscribed", "suppressed before: manual")
+
+
+async def test_erasure_deletes_the_persons_raw_ses_payloads_and_refused_bodies(client, gw_pool):
+    """Every copy of the address goes with the prospect: payloads of their messages (found by
+    the prospect stored with each), unmatched ones that quote the address, and refused webhook
+    bodies that quote the address or the full name. Nobody else's is touched."""
+    tag = uuid.uuid4().hex[:6]
+    address = f"Ada.Erased-{tag}@Example.com"
+    row = await (await create(client, email=address, first_name="Ada", last_name=f"Lovelace{tag}")).json()
+    other = await (await create(client, email=f"stays-{tag}@example.com")).json()
+    person, bystander = uuid.UUID(row["id"]), uuid.UUID(other["id"])
+    raw = [  # (eventbridge id, prospect id, matched, payload)
+        (f"mine-{tag}", person, True, {"to": address}),
+        (f"unmatched-{tag}", None, False, {"bounce": f"550 <{address.lower()}>"}),
+        (f"theirs-{tag}", bystander, True, {"to": f"stays-{tag}@example.com"}),
+        (f"unmatched-other-{tag}", None, False, {"to": "someone@example.com"}),
+    ]
+    for eventbridge_id, prospect_id, matched, payload in raw:
+        await gw_pool.execute(
+            "INSERT INTO ses_events_raw (eventbridge_id, detail_type, matched, prospect_id, payload)"
+            " VALUES ($1, 'x', $2, $3, $4::jsonb)", eventbridge_id, matched, prospect_id, json.dumps(payload),
+        )  # fmt: skip
+    bodies = [f"not json {address}", f"{{'name': 'Ada Lovelace{tag}'}}", "nothing of hers"]
+    for body in bodies:
+        await gw_pool.execute(
+            "INSERT INTO rejected_payloads (source, reason, body) VALUES ('ses-events', 'x', $1)",
+            body.encode(),
+        )
+    assert (await client.delete(f"/api/prospects/{person}", headers=ADMIN)).status == 204
+    left = {r[0] for r in await gw_pool.fetch("SELECT eventbridge_id FROM ses_events_raw WHERE eventbridge_id"
+                                              " LIKE '%' || $1", tag)}  # fmt: skip
+    assert left == {f"theirs-{tag}", f"unmatched-other-{tag}"}
+    refused = [bytes(r[0]).decode() for r in await gw_pool.fetch("SELECT body FROM rejected_payloads")]
+    assert "nothing of hers" in refused and not any(tag in b for b in refused)
+
+
+async def test_the_gateway_refuses_to_start_with_another_suppression_key(gateway_db, amqp_url, client):
+    """The suppressions were made with the first key (adopted by `client`'s gateway): another
+    key would miss every one, so the gateway stops with one line naming the setting."""
+    server = TestServer(create_app(gateway_settings(gateway_db, amqp_url, suppression_hash_key="k" * 40)))
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            await server.start_server()
+    finally:
+        await server.close()
+    assert "SUPPRESSION_HASH_KEY is not the key" in str(stopped.value.code)
 
 
 async def test_a_nul_character_anywhere_is_a_400_not_a_database_error(client):

@@ -13,6 +13,7 @@ import pytest
 
 from shared.http import DB_POOL
 from tests.harness.sending import seed_campaign, seed_prospects
+from tests.harness.ses_events import addressed
 from tests.integration.ingest.conftest import SECRET
 
 pytestmark = pytest.mark.integration
@@ -309,3 +310,25 @@ async def test_a_passing_database_fault_answers_503_so_eventbridge_retries(inges
     response = await post(client, fixture("delivery.json"))
     assert response.status == 503
     assert response.headers["Retry-After"]
+
+
+async def test_an_event_after_its_prospect_was_erased_keeps_no_payload(ingest):
+    """A late open, days after the erasure: counted (its event has no personal data), but the
+    payload that names the recipient is not kept; a send of someone else's keeps its own."""
+    client, pool = ingest
+    erased = await seed_send(pool, f"late-{uuid.uuid4().hex}")
+    other = await seed_send(pool, f"kept-{uuid.uuid4().hex}")
+    # The erasure of `erased`, as shared.lifecycle.prospect.erase leaves it: the send stays, without its prospect.
+    await pool.execute("DELETE FROM prospects WHERE id = $1", erased["prospect_id"])
+    for send in (erased, other):
+        assert (await post(client, addressed("open", send))).status == 200
+    rows = {
+        r["ses_message_id"]: r
+        for r in await pool.fetch("SELECT ses_message_id, payload, prospect_id FROM ses_events_raw")
+    }
+    late, kept = rows[erased["ses_message_id"]], rows[other["ses_message_id"]]
+    assert late["payload"] == {"erased": "the prospect was erased: the payload is not kept"}
+    assert kept["payload"]["detail"]["mail"]["messageId"] == other["ses_message_id"]
+    assert kept["prospect_id"] == other["prospect_id"], "stored with its prospect, for a later erasure"
+    events = await pool.fetch("SELECT data FROM events WHERE type = 'ses.open'")
+    assert len(events) == 2
