@@ -11,6 +11,7 @@ error that names the variable.
 from __future__ import annotations
 
 from typing import ClassVar, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,6 +99,8 @@ def production_problems(settings: Settings) -> list[str]:
         if isinstance(value := getattr(settings, name), SecretStr)
         and (problem := secret_problem(name, value.get_secret_value()))
     ]
+    if (urlsplit(settings.database_url).password or "") in EXAMPLE_SECRETS:
+        problems.append("DATABASE_URL holds a published example password; set a password of your own")
     for name, why in settings.https_in_production.items():
         url = getattr(settings, name, None)
         if url is not None and not is_https(url):

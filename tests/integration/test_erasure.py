@@ -82,9 +82,10 @@ async def test_an_erased_prospect_leaves_no_trace(make_database, make_vhost, ses
     traces = [address.lower(), address.lower().replace("@", "%40"), *(p.lower() for p in personal)]
 
     common = {"amqp_url": amqp_url, "outbox_poll_seconds": 0.2}
+    unsubscribe_settings = UnsubscribeSettings(**common, database_url=as_service(database_url, "unsubscribe"))
     async with (
         db.pool_context(database_url) as pool,
-        serving(create_unsubscribe(UnsubscribeSettings(**common, database_url=as_service(database_url, "unsubscribe")))) as unsubscribe_base,
+        serving(create_unsubscribe(unsubscribe_settings)) as unsubscribe_base,
         serving(create_gateway(gateway_settings(database_url, amqp_url, public_base_url=unsubscribe_base))) as api,
         serving(create_ingest(EventIngestSettings(**common, database_url=as_service(database_url, "event-ingest"),
                                                   ses_webhook_secret=SECRET))) as ingest,
@@ -102,8 +103,10 @@ async def test_an_erased_prospect_leaves_no_trace(make_database, make_vhost, ses
 
         async def run_campaign(name: str) -> str:
             campaign = await call("POST", "/api/campaigns", json={
-                "name": name, "subject": "Hello {{ first_name }} {{ last_name }}", "from_email": "outreach@example.com",
-                "body_html": '<p>Hi {{ first_name }} of {{ company }}</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
+                "name": name, "subject": "Hello {{ first_name }} {{ last_name }}",
+                "from_email": "outreach@example.com",
+                "body_html": '<p>Hi {{ first_name }} of {{ company }}</p>'
+                             '<a href="{{ unsubscribe_url }}">Unsubscribe</a>',
                 "body_text": "Hi {{ first_name }}\nUnsubscribe: {{ unsubscribe_url }}",
             })  # fmt: skip
             await call("POST", "/api/campaigns/send", json={"campaignId": campaign["id"]})
@@ -118,7 +121,8 @@ async def test_an_erased_prospect_leaves_no_trace(make_database, make_vhost, ses
             return campaign["id"]
 
         csv = (f"email,first_name,last_name,company,title,membership\n"
-               f"{address},{personal[0]},{personal[1]},{personal[2]},{personal[3]},{personal[4]}\n{kept},Kept,Person,,,\n")  # fmt: skip
+               f"{address},{','.join(personal)}\n"
+               f"{kept},Kept,Person,,,\n")  # fmt: skip
         report = await call(
             "POST", "/api/prospects/import", data=csv.encode(), headers={"Content-Type": "text/csv"}
         )
@@ -144,8 +148,11 @@ async def test_an_erased_prospect_leaves_no_trace(make_database, make_vhost, ses
                                  headers={"X-Webhook-Secret": SECRET}) as response:  # fmt: skip
                 assert response.status == 200, await response.text()
         # A body the webhook refuses, quoting the address, is kept for the operator.
-        async with http.post(f"{ingest}/api/webhooks/ses-events", data=f'{{"to": "{address}", '.encode(),
-                             headers={"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}) as response:  # fmt: skip
+        refused = f'{{"to": "{address}", '.encode()
+        refused_headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
+        async with http.post(
+            f"{ingest}/api/webhooks/ses-events", data=refused, headers=refused_headers
+        ) as response:
             assert response.status == 400
         assert await pool.fetchval("SELECT count(*) FROM rejected_payloads") == 1
 

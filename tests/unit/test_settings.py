@@ -191,6 +191,8 @@ def test_production_is_the_default_and_takes_real_settings(monkeypatch):
          "SUPPRESSION_HASH_KEY is a published example value"),
         (GatewaySettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
         (SenderSettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
+        (SenderSettings, {"DATABASE_URL": "postgresql://outreach_sender:dev-db-password-change-me@db/outreach"},
+         "DATABASE_URL holds a published example password"),
         (EventIngestSettings, {"SES_WEBHOOK_SECRET": "dev-webhook-secret-change-me"},
          "SES_WEBHOOK_SECRET is a published example value"),
     ],
