@@ -67,7 +67,9 @@ compose-check: ## validate both Compose files with docker-compose (offline); the
 	@! docker-compose -f docker-compose.prod.yml config -q 2>/dev/null || { echo "docker-compose.prod.yml must refuse unset secrets"; exit 1; }
 	POSTGRES_PASSWORD=check RABBITMQ_PASSWORD=check AWS_REGION=us-east-1 SES_CONFIGURATION_SET=check \
 	SES_FROM_EMAIL=check@example.com PUBLIC_BASE_URL=https://check.example.com PROXY_SHARED_SECRET=check \
-	ADMIN_JWT_SECRET=check SUPPRESSION_HASH_KEY=check SES_WEBHOOK_SECRET=check docker-compose -f docker-compose.prod.yml config -q
+	ADMIN_JWT_SECRET=check SUPPRESSION_HASH_KEY=check SES_WEBHOOK_SECRET=check \
+	$(foreach role,GATEWAY INGEST UNSUBSCRIBE SENDER PROJECTOR,OUTREACH_$(role)_DB_PASSWORD=check) \
+	docker-compose -f docker-compose.prod.yml config -q
 
 compose-test: ## build the Compose stack, run the suite and the fault suite against it, tear it down
 	SEND_RATE_PER_SECOND=200 SEND_MAX_IN_FLIGHT=1 $(COMPOSE) up --build -d --wait
