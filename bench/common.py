@@ -50,16 +50,20 @@ def peak_rss_mb(pid: int) -> float:
 
 @asynccontextmanager
 async def service(module: str, env: dict[str, str], port_variable: str) -> AsyncIterator[tuple[str, int]]:
-    """Run `python -m module` until the block ends; yields (base URL, pid)."""
+    """Run `python -m module` until the block ends; yields (base URL, pid). The benchmarks'
+    secrets are their own, on this machine: the service runs in development."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module,
-        env={**os.environ, **env, port_variable: str(port), "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "warning"},
+        env={"OUTREACH_ENV": "development", **os.environ, **env, port_variable: str(port),
+             "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "warning"},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http, asyncio.timeout(60):
             while True:
+                if process.returncode is not None:
+                    raise RuntimeError(f"{module} exited with {process.returncode} before it was ready")
                 try:
                     async with http.get(f"{base}/readyz") as response:
                         if response.status == 200:
@@ -69,7 +73,8 @@ async def service(module: str, env: dict[str, str], port_variable: str) -> Async
                 await asyncio.sleep(0.1)
         yield base, process.pid
     finally:
-        process.terminate()
+        if process.returncode is None:
+            process.terminate()
         await process.wait()
 
 
