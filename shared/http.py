@@ -175,6 +175,9 @@ async def metrics(_: web.Request) -> web.Response:
     return response
 
 
+MAX_REQUEST_LINE = 32 * 1024
+
+
 def create_base_app(
     settings: Settings,
     *,
@@ -185,7 +188,12 @@ def create_base_app(
     client_max_size: int = 1024**2,
 ) -> web.Application:
     """An app with the common middleware, routes and resources; services add their own."""
-    app = web.Application(middlewares=[request_context_middleware], client_max_size=client_max_size)
+    # A request line up to 32 KiB: an audience rule in a list query, percent-encoded, fits
+    # (aiohttp's own 8 KiB refusal is a text/plain answer no client can read a reason from).
+    app = web.Application(
+        middlewares=[request_context_middleware], client_max_size=client_max_size,
+        handler_args={"max_line_size": MAX_REQUEST_LINE},
+    )  # fmt: skip
     app[SETTINGS] = settings
     app[SERVICE] = service
     app[HTTPS_ORIGIN] = is_https(getattr(settings, "public_base_url", None))

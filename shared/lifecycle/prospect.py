@@ -73,16 +73,18 @@ def _suppressed_status_sql(reason: str) -> str:
 # ------------------------------------------------------------------ creating and editing
 
 COLUMNS = (
-    "id, email, first_name, last_name, company, title, attributes, status, status_reason, "
+    "id, email, first_name, last_name, company, title, attributes, tags, status, status_reason, "
     "created_at, updated_at"
 )
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
+# What the admin edits directly (the status moves through change_status).
+EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags"}
 
 # A re-created address that was erased after opting out comes back suppressed.
 INSERT_ONE = f"""
 INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
-                       status, status_reason)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+                       tags, status, status_reason)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,
        COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
        (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
 ON CONFLICT (email_hash) DO NOTHING
@@ -115,14 +117,15 @@ async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any], key: bytes
     return await conn.fetchrow(
         INSERT_ONE, uuid7(), fields["email"], address_hash, fields.get("first_name"),
         fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
+        fields.get("tags") or [],
     )  # fmt: skip
 
 
 async def edit(
     conn: asyncpg.Connection, prospect_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> asyncpg.Record:
-    """Personal fields only; the status moves through the functions below."""
-    assignments, values = set_clause(changes, first=2, allowed=PERSONAL_FIELDS)
+    """Personal fields and tags; the status moves through the functions below."""
+    assignments, values = set_clause(changes, first=2, allowed=EDITABLE_FIELDS)
     return await conn.fetchrow(
         f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
         prospect_id,
@@ -131,13 +134,13 @@ async def edit(
 
 
 STAGING_COLUMNS = (
-    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attributes",
+    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attributes", "tags",
 )  # fmt: skip
 
 CREATE_STAGING = """
 CREATE TEMP TABLE import_staging (
     line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
-    company text, title text, attributes text
+    company text, title text, attributes text, tags text[]
 ) ON COMMIT DROP
 """
 
@@ -145,7 +148,14 @@ CREATE TEMP TABLE import_staging (
 # addresses are inserted (suppressed ones come back suppressed); existing ones
 # get the file's non-empty values, and their status is never touched, so an
 # import cannot re-activate anyone. Rows whose values would not change are not
-# written at all.
+# written at all. Tags are only ever added: the file's after the prospect's own, the
+# first 50 kept (a prospect carries at most 50).
+MERGED_TAGS = """CASE WHEN EXCLUDED.tags <@ p.tags THEN p.tags ELSE (
+    SELECT array_agg(t ORDER BY o) FROM (
+        SELECT t, min(o) AS o FROM unnest(p.tags || EXCLUDED.tags) WITH ORDINALITY AS u (t, o)
+        GROUP BY t ORDER BY min(o) LIMIT 50
+    ) AS merged
+) END"""
 UPSERT = f"""
 WITH staged AS (
     SELECT DISTINCT ON (email_hash) *
@@ -153,9 +163,9 @@ WITH staged AS (
     ORDER BY email_hash, line DESC
 ), written AS (
     INSERT INTO prospects AS p (id, email, email_hash, first_name, last_name, company, title,
-                                attributes, status, status_reason)
+                                attributes, tags, status, status_reason)
     SELECT s.id, s.email, s.email_hash, s.first_name, s.last_name, s.company, s.title,
-           COALESCE(s.attributes::jsonb, '{{}}'::jsonb),
+           COALESCE(s.attributes::jsonb, '{{}}'::jsonb), COALESCE(s.tags, '{{}}'),
            COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
     FROM staged s
@@ -166,11 +176,13 @@ WITH staged AS (
         company = COALESCE(EXCLUDED.company, p.company),
         title = COALESCE(EXCLUDED.title, p.title),
         attributes = p.attributes || EXCLUDED.attributes,
+        tags = {MERGED_TAGS},
         updated_at = now()
     WHERE (p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
           (COALESCE(EXCLUDED.first_name, p.first_name), COALESCE(EXCLUDED.last_name, p.last_name),
            COALESCE(EXCLUDED.company, p.company), COALESCE(EXCLUDED.title, p.title),
            p.attributes || EXCLUDED.attributes)
+       OR NOT EXCLUDED.tags <@ p.tags
     RETURNING (xmax = 0) AS inserted, (xmax = 0 AND p.status <> 'active') AS suppressed
 )
 SELECT (SELECT count(*) FROM import_staging) AS staged,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from shared.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, email_hash, normalize_email
+from shared.audience import MAX_TAGS, TAG_SEPARATORS, normalize_tag
 from shared.errors import Invalid
 from shared.ids import uuid7_strings
 
@@ -33,6 +34,7 @@ COLUMN_ALIASES = {
     "lastname": "last_name", "surname": "last_name", "family name": "last_name",
     "company": "company", "company name": "company", "organization": "company",
     "organisation": "company", "title": "title", "job title": "title", "job_title": "title",
+    "tags": "tags", "tag": "tags", "labels": "tags",
 }  # fmt: skip
 FIELDS = ("email", "first_name", "last_name", "company", "title")
 
@@ -76,8 +78,8 @@ class ImportTally:
             self.errors.append(RowError(line, reason))
 
 
-# (line, id, email, email_hash, first_name, last_name, company, title, attributes json)
-StagedRow = tuple[int, str, str, bytes, str | None, str | None, str | None, str | None, str | None]
+# (line, id, email, email_hash, first_name, last_name, company, title, attributes json, tags)
+StagedRow = tuple[int, str, str, bytes, str | None, str | None, str | None, str | None, str | None, list[str]]
 
 
 class CsvRecordSplitter:
@@ -183,8 +185,10 @@ class CsvImportParser:
     """Feed it text of whole records; it yields staging rows and tallies the rejects.
     `key` is SUPPRESSION_HASH_KEY (each row carries its address's keyed hash)."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, tags: tuple[str, ...] = ()) -> None:
+        """`tags`: normalised tags every row of the file gets (the import's ?tag=)."""
         self._key = key
+        self._file_tags = list(dict.fromkeys(tags))
         self.header: Header | None = None
         self.tally = ImportTally()
         self._line = 0  # physical lines consumed so far
@@ -223,6 +227,7 @@ class CsvImportParser:
         self._email = email
         self._fields = tuple((name, header.position(name), FIELD_LIMITS[name]) for name in FIELDS[1:])
         self._attributes = header.attribute_positions
+        self._tags = header.position("tags")
 
     def _next_id(self) -> str:
         if not self._ids:
@@ -270,4 +275,15 @@ class CsvImportParser:
                     self.tally.reject(line, f"{too_long} is longer than {MAX_ATTRIBUTE_CHARS} characters")
                     return None
                 attributes = json.dumps(extra, ensure_ascii=False)
-        return (line, self._next_id(), email, email_hash(email, self._key), *values, attributes)  # type: ignore[return-value]
+        tags = self._file_tags
+        if self._tags is not None and (cell := record[self._tags].strip()):
+            try:
+                own = [normalize_tag(t) for t in TAG_SEPARATORS.split(cell) if t.strip()]
+            except ValueError as exc:
+                self.tally.reject(line, f"tags: {exc}")
+                return None
+            tags = list(dict.fromkeys([*own, *self._file_tags]))
+            if len(tags) > MAX_TAGS:
+                self.tally.reject(line, f"{len(tags)} tags; a prospect carries at most {MAX_TAGS}")
+                return None
+        return (line, self._next_id(), email, email_hash(email, self._key), *values, attributes, tags)  # type: ignore[return-value]

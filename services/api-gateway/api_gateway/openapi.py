@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from api_gateway.routes import ROUTES, Route
+from shared.audience import RULE_JSON_SCHEMA
 
 REF = "#/components/schemas/{model}"
 ERROR_SCHEMA = {
@@ -118,9 +119,22 @@ def _operation(route: Route, schemas: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
+def _component_refs(node: Any) -> Any:
+    """Replace each `{"x-component": NAME}` marker (schemas.AudienceRule) by its $ref."""
+    if isinstance(node, dict):
+        if "x-component" in node:
+            return {"$ref": REF.format(model=node["x-component"])}
+        return {key: _component_refs(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_component_refs(value) for value in node]
+    return node
+
+
 def build_spec() -> dict[str, Any]:
     _, definitions = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
-    schemas: dict[str, Any] = {**definitions.get("$defs", {}), "Error": ERROR_SCHEMA}
+    schemas: dict[str, Any] = {
+        **_component_refs(definitions.get("$defs", {})), "Error": ERROR_SCHEMA, "AudienceRule": RULE_JSON_SCHEMA,
+    }  # fmt: skip
     paths: dict[str, dict[str, Any]] = {}
     for route in ROUTES:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, schemas)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from api_gateway import audiences
 from api_gateway.adapters import prospects as store
 from api_gateway.csv_import import CsvImportParser, CsvRecordSplitter, StagedRow
 from api_gateway.schemas import (
@@ -20,6 +21,7 @@ from api_gateway.schemas import (
     page_info,
 )
 from shared.addresses import email_hash
+from shared.audience import Predicate
 from shared.errors import Conflict, Invalid, NotFound, TooLarge
 from shared.lifecycle import prospect as lifecycle
 
@@ -39,13 +41,24 @@ async def create(pool: asyncpg.Pool, data: ProspectCreate, *, key: bytes) -> asy
 
 
 async def search(pool: asyncpg.Pool, params: ProspectQuery) -> ProspectPage:
+    """The list view: the same rule as an audience (`segment`, `rule`: both must hold)."""
     async with pool.acquire() as conn:
+        audience = None
+        first = store.first_audience_parameter(params.status, params.q)
+        if params.segment is not None:
+            audience = audiences.predicate(await audiences.segment_rule(conn, params.segment), first=first)
+        if params.rule is not None:
+            offset = first + (len(audience.args) if audience else 0)
+            given = audiences.predicate(audiences.rule_from_text(params.rule), first=offset)
+            audience = given if audience is None else Predicate(f"({audience.sql} AND {given.sql})",
+                                                                 audience.args + given.args)  # fmt: skip
         rows, total = await store.search(
             conn,
             status=params.status,
             q=params.q,
             limit=params.limit,
             offset=(params.page - 1) * params.limit,
+            audience=audience,
         )
     return ProspectPage(
         items=[Prospect.model_validate(dict(r)) for r in rows],
@@ -71,9 +84,10 @@ async def update(
     correlation_id: str,
 ) -> asyncpg.Record:
     given = data.model_dump(include=data.model_fields_set)
-    fields = {k: v for k, v in given.items() if k in lifecycle.PERSONAL_FIELDS}
-    if "attributes" in fields and fields["attributes"] is None:
-        fields["attributes"] = {}
+    fields = {k: v for k, v in given.items() if k in lifecycle.EDITABLE_FIELDS}
+    for name, empty in (("attributes", {}), ("tags", [])):
+        if name in fields and fields[name] is None:
+            fields[name] = empty
     async with pool.acquire() as conn, conn.transaction():
         row = await store.get(conn, prospect_id, for_update=True)
         if row is None:
@@ -97,10 +111,11 @@ async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, corre
 
 
 async def import_csv(
-    pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int, key: bytes
+    pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int, key: bytes, tags: tuple[str, ...] = ()
 ) -> ImportReport:
-    """Stream a CSV body into prospects: all valid rows, or (on a file-level error) nothing."""
-    parser = CsvImportParser(key)
+    """Stream a CSV body into prospects: all valid rows, or (on a file-level error) nothing.
+    `tags` (normalised) are added to every row's."""
+    parser = CsvImportParser(key, tags)
 
     async def rows() -> AsyncIterator[StagedRow]:
         splitter = CsvRecordSplitter()

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from api_gateway import schemas as s
 from api_gateway.api_keys import scope_for
 from api_gateway.auth import ROUTE_AUTH, ROUTE_SCOPE, Auth
+from api_gateway.http import audiences as a
 from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
 from api_gateway.http import reports as r
@@ -46,15 +47,29 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", "/api/prospects", p.create_prospect, "Create a prospect", body=s.ProspectCreate,
           response=s.Prospect, status=201, errors=(400, 409, 415)),
     Route("GET", "/api/prospects", p.list_prospects, "Search and page prospects", query=s.ProspectQuery,
-          response=s.ProspectPage),
+          response=s.ProspectPage, errors=(400, 404)),
     Route("POST", "/api/prospects/import", p.import_prospects, "Import prospects from CSV",
-          body_type="text/csv", response=s.ImportReport, errors=(400, 413, 415)),
+          body_type="text/csv", query=s.ImportQuery, response=s.ImportReport, errors=(400, 413, 415)),
     Route("GET", "/api/prospects/{id}", p.get_prospect, "One prospect", response=s.Prospect,
           errors=(400, 404)),
     Route("PATCH", "/api/prospects/{id}", p.update_prospect, "Change a prospect's fields or status",
           body=s.ProspectUpdate, response=s.Prospect, errors=(400, 404, 409, 415)),
     Route("DELETE", "/api/prospects/{id}", p.delete_prospect, "Erase a prospect (suppression kept)",
           status=204, errors=(400, 404)),
+    Route("GET", "/api/tags", a.list_tags, "Tags with their prospect counts", response=s.TagList, errors=()),
+    Route("POST", "/api/segments", a.create_segment, "Save a named audience rule", body=s.SegmentCreate,
+          response=s.Segment, status=201, errors=(400, 409, 415)),
+    Route("GET", "/api/segments", a.list_segments, "Saved segments, by name", response=s.SegmentList, errors=()),
+    Route("POST", "/api/segments/preview", a.preview_rule,
+          "How many prospects an unsaved rule matches now, and the newest of them",
+          body=s.RulePreview, response=s.AudienceSample, errors=(400, 415)),
+    Route("GET", "/api/segments/{id}", a.get_segment, "One segment", response=s.Segment, errors=(400, 404)),
+    Route("PATCH", "/api/segments/{id}", a.update_segment, "Rename a segment or change its rule",
+          body=s.SegmentUpdate, response=s.Segment, errors=(400, 404, 409, 415)),
+    Route("DELETE", "/api/segments/{id}", a.delete_segment, "Delete a segment", status=204, errors=(400, 404)),
+    Route("GET", "/api/segments/{id}/count", a.count_segment,
+          "How many prospects the segment matches now, and the newest of them",
+          query=s.AudienceQuery, response=s.AudienceSample, errors=(400, 404)),
     Route("POST", "/api/campaigns", c.create_campaign, "Create a draft campaign", body=s.CampaignCreate,
           response=s.Campaign, status=201, errors=(400, 415)),
     Route("GET", "/api/campaigns", c.list_campaigns, "Campaigns with headline stats", query=s.CampaignQuery,

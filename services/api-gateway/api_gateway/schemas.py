@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from shared.addresses import InvalidAddress, normalize_email
+from shared.audience import MAX_TAG_CHARS, MAX_TAGS, normalize_tags
 from shared.events import PauseCode, ProspectStatus
 from shared.header_safety import breaks_header
 
@@ -43,6 +44,24 @@ def _bounded_attributes(value: dict[str, Any] | None) -> dict[str, Any] | None:
 Attributes = Annotated[dict[str, Any], AfterValidator(_bounded_attributes)]
 
 
+def _tags(value: list[str]) -> list[str]:
+    return normalize_tags(value)
+
+
+# Tags compare without case: stored lower-cased, distinct, at most 50.
+Tags = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=MAX_TAG_CHARS)]],
+    Field(max_length=MAX_TAGS),
+    AfterValidator(_tags),
+]
+# The rule's shape is described once, in components.schemas.AudienceRule
+# (shared.audience.RULE_JSON_SCHEMA); it is compiled, with errors naming its path, by
+# api_gateway.audiences.
+# (pydantic resolves every $ref itself, so the field carries a marker that
+# api_gateway.openapi turns into the reference.)
+AudienceRule = Annotated[dict[str, Any], WithJsonSchema({"x-component": "AudienceRule"})]
+
+
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -54,6 +73,7 @@ class ProspectCreate(Input):
     company: Annotated[Line, Field(max_length=300)] | None = None
     title: Annotated[Line, Field(max_length=300)] | None = None
     attributes: Attributes = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=list)
 
 
 class ProspectUpdate(Input):
@@ -62,6 +82,7 @@ class ProspectUpdate(Input):
     company: Annotated[Line, Field(max_length=300)] | None = None
     title: Annotated[Line, Field(max_length=300)] | None = None
     attributes: Attributes | None = None
+    tags: Tags | None = None
     status: ProspectStatus | None = None
     override_suppression: bool = False
     status_reason: Annotated[Line, Field(max_length=500)] | None = None
@@ -70,6 +91,12 @@ class ProspectUpdate(Input):
 class ProspectQuery(Input):
     status: ProspectStatus | None = None
     q: Annotated[str, Field(max_length=200)] | None = None
+    segment: uuid.UUID | None = Field(None, description="Only the members of this saved segment")
+    # 2,000 characters, percent-encoded, fit the request line (shared.http.MAX_REQUEST_LINE);
+    # a longer rule goes in a segment.
+    rule: Annotated[str, Field(max_length=2000)] | None = Field(
+        None, description="Only the prospects matching this audience rule (AudienceRule as JSON text)"
+    )
     page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
@@ -82,6 +109,7 @@ class Prospect(BaseModel):
     company: str | None
     title: str | None
     attributes: dict[str, Any]
+    tags: list[str]
     status: ProspectStatus
     status_reason: str | None
     created_at: datetime
@@ -103,6 +131,10 @@ class ProspectPage(BaseModel):
     items: list[Prospect]
     total: int
     page: PageInfo
+
+
+class ImportQuery(Input):
+    tag: Tags = Field(default_factory=list, description="Tags added to every row of the file (repeatable)")
 
 
 class ImportError_(BaseModel):
@@ -345,3 +377,51 @@ class FeedbackItem(BaseModel):
 
 class FeedbackList(BaseModel):
     items: list[FeedbackItem]
+
+
+class SegmentCreate(Input):
+    name: Annotated[Line, Field(min_length=1, max_length=200)]
+    rule: AudienceRule
+
+
+class SegmentUpdate(Input):
+    name: Annotated[Line, Field(min_length=1, max_length=200)] | None = None
+    rule: AudienceRule | None = None
+
+
+class Segment(BaseModel):
+    id: uuid.UUID
+    name: str
+    rule: dict[str, Any]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentList(BaseModel):
+    items: list[Segment]
+
+
+class AudienceQuery(Input):
+    limit: Annotated[int, Field(ge=1, le=200)] = 20
+
+
+class RulePreview(Input):
+    rule: AudienceRule
+    limit: Annotated[int, Field(ge=1, le=200)] = 20
+
+
+class AudienceSample(BaseModel):
+    """How many prospects a rule matches now, and the newest of them."""
+
+    count: int
+    items: list[Prospect]
+
+
+class TagCount(BaseModel):
+    tag: str
+    prospects: int
+
+
+class TagList(BaseModel):
+    items: list[TagCount]

@@ -223,3 +223,47 @@ async def test_record_boundaries_split_across_chunks_are_read_whole(client, gw_p
     assert report["errors"] == []
     sample = await prospect(gw_pool, f"{tag}-f11999@example.com")
     assert sample["attributes"] == {"notes": "note\r\nwith break 11999"}
+
+
+async def test_tags_from_the_column_and_the_query_are_added_never_removed(client, gw_pool):
+    tag = unique("t")
+    first = f"email,tags\n{tag}-1@example.com,Lead; EU\n{tag}-2@example.com,\n"
+    response = await client.post(
+        "/api/prospects/import", data=first.encode(), params=[("tag", "Batch-A"), ("tag", "batch-a")],
+        headers={**ADMIN, "Content-Type": "text/csv"},
+    )  # fmt: skip
+    assert response.status == 200, await response.text()
+    assert (await prospect(gw_pool, f"{tag}-1@example.com"))["tags"] == ["lead", "eu", "batch-a"]
+    assert (await prospect(gw_pool, f"{tag}-2@example.com"))["tags"] == ["batch-a"]
+
+    # Again with other tags: added after the prospect's own; none removed; a row that adds
+    # nothing new is unchanged.
+    await imported(client, f"email,tags\n{tag}-1@example.com,\"vip,eu\"\n{tag}-2@example.com,batch-a\n",
+                   inserted=0, updated=1, unchanged=1)  # fmt: skip
+    assert (await prospect(gw_pool, f"{tag}-1@example.com"))["tags"] == ["lead", "eu", "batch-a", "vip"]
+
+    # A prospect keeps at most 50: the file's beyond that are not added.
+    many = ";".join(f"n{i}" for i in range(48))
+    await imported(client, f"email,tags\n{tag}-1@example.com,{many}\n", updated=1)
+    kept = (await prospect(gw_pool, f"{tag}-1@example.com"))["tags"]
+    assert len(kept) == 50 and kept[:4] == ["lead", "eu", "batch-a", "vip"]
+
+
+async def test_a_row_with_a_bad_tag_or_too_many_is_refused_with_its_line(client):
+    tag = unique("b")
+    body = (f"email,tags\n{tag}-1@example.com,{'x' * 65}\n"
+            f"{tag}-2@example.com,{';'.join(str(i) for i in range(51))}\n{tag}-3@example.com,fine\n")  # fmt: skip
+    report = await imported(client, body, inserted=1, invalid=2)
+    assert [e["line"] for e in report["errors"]] == [2, 3]
+    assert "tags" in report["errors"][0]["reason"] and "at most 50" in report["errors"][1]["reason"]
+
+
+async def test_a_bad_import_tag_is_400_and_imports_nothing(client, gw_pool):
+    tag = unique("q")
+    response = await client.post(
+        "/api/prospects/import", data=f"email\n{tag}@example.com\n".encode(), params={"tag": "a;b"},
+        headers={**ADMIN, "Content-Type": "text/csv"},
+    )  # fmt: skip
+    assert response.status == 400
+    assert (await response.json())["error"]["details"][0]["field"].startswith("tag")
+    assert await prospect(gw_pool, f"{tag}@example.com") is None

@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from shared.audience import Predicate
 from shared.lifecycle.prospect import COLUMNS
 
 
@@ -26,9 +27,7 @@ def _like_pattern(q: str) -> str:
     return f"%{escaped}%"
 
 
-# search_text is lower(email names company) with a trigram index: a substring
-# LIKE uses it from three characters on.
-def _filters(status: str | None, q: str | None) -> tuple[str, list[Any]]:
+def _filters(status: str | None, q: str | None, audience: Predicate | None) -> tuple[str, list[Any]]:
     """WHERE clause with only the filters given, so each shape gets its own plan."""
     conditions, args = [], []
     if status:
@@ -39,13 +38,23 @@ def _filters(status: str | None, q: str | None) -> tuple[str, list[Any]]:
         # substring LIKE uses it from three characters on.
         args.append(_like_pattern(q))
         conditions.append(f"search_text LIKE ${len(args)}")
+    if audience is not None:
+        conditions.append(audience.sql)
+        args.extend(audience.args)
     return (" WHERE " + " AND ".join(conditions)) if conditions else "", args
 
 
+def first_audience_parameter(status: str | None, q: str | None) -> int:
+    """Where an audience predicate's parameters start in `search`'s statement."""
+    return 1 + bool(status) + bool(q)
+
+
 async def search(
-    conn: asyncpg.Connection, *, status: str | None, q: str | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    where, args = _filters(status, q)
+    conn: asyncpg.Connection, *, status: str | None, q: str | None, limit: int, offset: int,
+    audience: Predicate | None = None,
+) -> tuple[list[asyncpg.Record], int]:  # fmt: skip
+    """`audience`: compiled with first=first_audience_parameter(status, q), over `prospects`."""
+    where, args = _filters(status, q, audience)
     n = len(args)
     # Newest first: ids are UUIDv7, so id order is creation order and the primary
     # key (or prospects_status_idx) serves ORDER BY ... LIMIT.
@@ -57,3 +66,10 @@ async def search(
     )
     total = await conn.fetchval(f"SELECT count(*) FROM prospects{where}", *args)
     return rows, total
+
+
+async def tag_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT tag, count(*) AS prospects FROM prospects, unnest(tags) AS tag "
+        "GROUP BY tag ORDER BY count(*) DESC, tag"
+    )

@@ -7,10 +7,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from api_gateway import prospects
 from api_gateway.http.context import pool, settings, who
-from api_gateway.schemas import Prospect, ProspectCreate, ProspectQuery, ProspectUpdate
+from api_gateway.schemas import ImportQuery, Prospect, ProspectCreate, ProspectQuery, ProspectUpdate
 from shared.errors import ApiError, TooLarge
 from shared.http import model_response
-from shared.requests import json_body, path_uuid, query
+from shared.requests import json_body, path_uuid, query, validate
 
 # Not text/plain: a cross-site form can post text/plain (and multipart) without a preflight.
 # What stops such a post is the bearer token no form can carry; refusing text/plain keeps
@@ -53,6 +53,8 @@ async def import_prospects(request: web.Request) -> web.Response:
             "unsupported_media_type",
             "Send the file as text/csv, or as the part `file` of multipart/form-data.",
         )
+    # ?tag= repeats: every value counts (the generic reader keeps the last of a repeated key).
+    options = validate(ImportQuery, {key: request.query.getall(key) for key in request.query})
     limit = settings(request).import_max_bytes
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"The file is larger than the limit of {limit} bytes; nothing was imported.")
@@ -61,7 +63,7 @@ async def import_prospects(request: web.Request) -> web.Response:
     else:
         chunks = request.content.iter_chunked(CHUNK_BYTES)
     report = await prospects.import_csv(
-        pool(request), chunks, max_bytes=limit, key=settings(request).address_key
+        pool(request), chunks, max_bytes=limit, key=settings(request).address_key, tags=tuple(options.tag)
     )
     return model_response(report)
 

@@ -1,0 +1,147 @@
+"""Tags, segments and audience rules through the API, against PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.harness.gateway import ADMIN
+
+pytestmark = pytest.mark.integration
+
+
+async def create(client, email, **fields):
+    response = await client.post("/api/prospects", json={"email": email, **fields}, headers=ADMIN)
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def preview(client, rule, **extra):
+    return await client.post("/api/segments/preview", json={"rule": rule, **extra}, headers=ADMIN)
+
+
+@pytest.fixture(scope="module")
+async def people(client, gw_pool):
+    """A small population, tagged, with an attribute and some engagement."""
+    tag = uuid.uuid4().hex[:6]
+    made = {
+        "ana": await create(client, f"ana-{tag}@alpha.example", company="Acme Corp", tags=[f"VIP-{tag}", "EU"],
+                            attributes={"industry": "Fintech", "seats": "5"}),
+        "bo": await create(client, f"bo-{tag}@beta.example", company="Beta Ltd", title="CTO", tags=[f"vip-{tag}"]),
+        "cy": await create(client, f"cy-{tag}@alpha.example", tags=["eu"], attributes={"industry": "Retail"}),
+        "di": await create(client, f"di-{tag}@gamma.example"),
+    }  # fmt: skip
+    campaign = uuid.uuid4()
+    await gw_pool.execute(
+        """INSERT INTO send_status (send_id, campaign_id, prospect_id, sent_at, opened_at)
+           VALUES ($1, $2, $3, now(), now()), ($4, $2, $5, now(), NULL)""",
+        uuid.uuid4(), campaign, uuid.UUID(made["ana"]["id"]), uuid.uuid4(), uuid.UUID(made["bo"]["id"]),
+    )  # fmt: skip
+    return {"tag": tag, "campaign": str(campaign), **made}
+
+
+def ids(body) -> set[str]:
+    return {p["id"] for p in body["items"]}
+
+
+async def test_tags_are_stored_lower_cased_and_distinct(people):
+    assert people["ana"]["tags"] == [f"vip-{people['tag']}", "eu"]
+
+
+async def test_a_rule_matches_exactly_its_prospects(client, people):
+    vip = {"field": "tags", "op": "has", "value": f"VIP-{people['tag']}"}
+    cases = [
+        (vip, {"ana", "bo"}),
+        ({"all": [vip, {"field": "email_domain", "op": "eq", "value": "alpha.example"}]}, {"ana"}),
+        ({"all": [vip, {"not": {"field": "company", "op": "contains", "value": "acme"}}]}, {"bo"}),
+        ({"all": [vip, {"engagement": "opened", "campaign_id": people["campaign"]}]}, {"ana"}),
+        ({"all": [vip, {"engagement": "sent", "within_days": 1}]}, {"ana", "bo"}),
+        ({"all": [{"field": "attributes.industry", "op": "eq", "value": "fintech"},
+                  {"field": "attributes.seats", "op": "eq", "value": 5}]}, {"ana"}),
+        ({"all": [{"field": "attributes.industry", "op": "exists"},
+                  {"field": "email_domain", "op": "in", "value": ["alpha.example"]}]}, {"ana", "cy"}),
+    ]  # fmt: skip
+    for rule, expected in cases:
+        response = await preview(client, rule, limit=200)
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        want = {people[name]["id"] for name in expected}
+        # Other tests' prospects share the database: only ours are counted against the rule.
+        assert ids(body) & {people[n]["id"] for n in ("ana", "bo", "cy", "di")} == want, rule
+
+
+async def test_a_bad_rule_is_400_naming_the_bad_part(client):
+    rule = {
+        "all": [{"field": "tags", "op": "has", "value": "x"}, {"field": "status", "op": "gt", "value": "a"}]
+    }
+    response = await preview(client, rule)
+    assert response.status == 400
+    body = await response.json()
+    assert body["error"]["code"] == "invalid_rule"
+    assert body["error"]["details"] == [
+        {"field": "rule.all[1].op", "message": 'status takes eq or in; got "gt"'}
+    ]
+
+
+async def test_a_saved_segment_counts_lists_and_filters_the_prospect_list_alike(client, people):
+    rule = {"field": "tags", "op": "has", "value": f"vip-{people['tag']}"}
+    created = await client.post(
+        "/api/segments", json={"name": f"VIPs {people['tag']}", "rule": rule}, headers=ADMIN
+    )
+    assert created.status == 201
+    segment = await created.json()
+    count = await (await client.get(f"/api/segments/{segment['id']}/count", headers=ADMIN)).json()
+    assert count["count"] == 2 and ids(count) == {people["ana"]["id"], people["bo"]["id"]}
+    listed = await (
+        await client.get("/api/prospects", params={"segment": segment["id"]}, headers=ADMIN)
+    ).json()
+    assert listed["total"] == 2 and ids(listed) == ids(count)
+    by_rule = await client.get("/api/prospects", params={"rule": json.dumps(rule), "q": "ana"}, headers=ADMIN)
+    assert ids(await by_rule.json()) == {people["ana"]["id"]}
+
+    again = await client.post(
+        "/api/segments", json={"name": segment["name"].upper(), "rule": rule}, headers=ADMIN
+    )
+    assert again.status == 409
+
+    beta = {"field": "company", "op": "eq", "value": "beta ltd"}
+    renamed = await client.patch(f"/api/segments/{segment['id']}", json={"rule": beta}, headers=ADMIN)
+    assert renamed.status == 200
+    count = await (await client.get(f"/api/segments/{segment['id']}/count", headers=ADMIN)).json()
+    assert ids(count) == {people["bo"]["id"]}
+    assert segment["id"] in {
+        s["id"] for s in (await (await client.get("/api/segments", headers=ADMIN)).json())["items"]
+    }
+
+    bad = await client.patch(f"/api/segments/{segment['id']}", json={"rule": {"not": []}}, headers=ADMIN)
+    assert bad.status == 400
+    assert (await bad.json())["error"]["details"][0]["field"] == "rule.not"
+
+    assert (await client.delete(f"/api/segments/{segment['id']}", headers=ADMIN)).status == 204
+    assert (await client.get(f"/api/segments/{segment['id']}/count", headers=ADMIN)).status == 404
+
+
+async def test_a_bad_rule_in_the_list_query_is_400(client):
+    response = await client.get("/api/prospects", params={"rule": "{not json"}, headers=ADMIN)
+    assert response.status == 400
+    response = await client.get("/api/prospects", params={"rule": '{"field": "nope"}'}, headers=ADMIN)
+    assert response.status == 400
+    assert (await response.json())["error"]["details"][0]["field"] == "rule.field"
+
+
+async def test_patch_sets_the_tags_and_the_tag_list_counts_them(client, people):
+    url = f"/api/prospects/{people['di']['id']}"
+    response = await client.patch(url, json={"tags": ["New", f"vip-{people['tag']}"]}, headers=ADMIN)
+    assert response.status == 200
+    assert (await response.json())["tags"] == ["new", f"vip-{people['tag']}"]
+    counts = {
+        t["tag"]: t["prospects"]
+        for t in (await (await client.get("/api/tags", headers=ADMIN)).json())["items"]
+    }
+    assert counts[f"vip-{people['tag']}"] == 3
+    too_many = await client.patch(url, json={"tags": [str(i) for i in range(51)]}, headers=ADMIN)
+    assert too_many.status == 400
+    cleared = await client.patch(url, json={"tags": []}, headers=ADMIN)
+    assert (await cleared.json())["tags"] == []
