@@ -53,6 +53,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         **COMMON, **APPENDS,
         "prospects": READ, "suppressions": READ, "email_campaigns": "SELECT, UPDATE",
         "email_sends": WRITE, "processed_events": "SELECT, INSERT",
+        # A campaign's audience: its segment's rule, and engagement rules read send_status.
+        "segments": READ, "send_status": READ,
     },
     "outreach_ingest": {
         **COMMON, **APPENDS,

@@ -151,16 +151,18 @@ def check_redraftable(status: str) -> None:
 # ------------------------------------------------------------------ the statements
 
 COLUMNS = (
-    "id, name, subject, body_html, body_text, from_email, from_name, reply_to, status, "
-    "status_reason, pause_reason, resumes_at, created_at, updated_at, started_at, completed_at"
+    "id, name, subject, body_html, body_text, from_email, from_name, reply_to, audience, frequency_cap_days, "
+    "status, status_reason, pause_reason, resumes_at, created_at, updated_at, started_at, completed_at"
 )
 CONTENT_FIELDS = frozenset(
-    {"name", "subject", "body_html", "body_text", "from_email", "from_name", "reply_to"}
-)
+    {"name", "subject", "body_html", "body_text", "from_email", "from_name", "reply_to", "audience",
+     "frequency_cap_days"}
+)  # fmt: skip
 
 INSERT = f"""
-INSERT INTO email_campaigns (id, name, subject, body_html, body_text, from_email, from_name, reply_to)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO email_campaigns (id, name, subject, body_html, body_text, from_email, from_name, reply_to,
+                             audience, frequency_cap_days)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 RETURNING {COLUMNS}
 """
 
@@ -222,7 +224,8 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, fields: Mapping[str, A
     """A new draft."""
     return await conn.fetchrow(
         INSERT, uuid7(), fields["name"], fields["subject"], fields["body_html"], fields.get("body_text") or "",
-        fields["from_email"], fields.get("from_name"), fields.get("reply_to"),
+        fields["from_email"], fields.get("from_name"), fields.get("reply_to"), fields.get("audience"),
+        fields.get("frequency_cap_days"),
     )  # fmt: skip
 
 

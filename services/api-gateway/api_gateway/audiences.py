@@ -105,9 +105,20 @@ async def update_segment(pool: asyncpg.Pool, segment_id: uuid.UUID, data: Segmen
 
 
 async def delete_segment(pool: asyncpg.Pool, segment_id: uuid.UUID) -> None:
-    async with pool.acquire() as conn:
-        if not await store.delete(conn, segment_id):
+    """Refused while a campaign that may still send uses it (its audience would be gone)."""
+    async with pool.acquire() as conn, conn.transaction():
+        # Waits for a campaign being given this segment (it holds the row FOR KEY SHARE).
+        if await store.get(conn, segment_id, lock="FOR UPDATE") is None:
             raise NotFound(f"No segment {segment_id}.")
+        campaigns = await store.used_by(conn, segment_id)
+        if campaigns:
+            names = ", ".join(repr(c["name"]) for c in campaigns)
+            raise Conflict(
+                f"The segment is the audience of {names}: change their audience first.",
+                code="segment_in_use",
+                details={"campaign_ids": [str(c["id"]) for c in campaigns]},
+            )
+        await store.delete(conn, segment_id)
 
 
 async def sample(pool: asyncpg.Pool, rule: Any, *, limit: int, path: str = "rule") -> AudienceSample:

@@ -9,10 +9,13 @@ from typing import Any
 
 import asyncpg
 
+from api_gateway import audiences
 from api_gateway.adapters import campaigns as store
 from api_gateway.adapters import prospects as prospect_store
+from api_gateway.adapters import segments as segment_store
 from api_gateway.domain import check_sender_address
 from api_gateway.schemas import (
+    CampaignAudience,
     CampaignCreate,
     CampaignUpdate,
     Preview,
@@ -79,11 +82,31 @@ def compose_for(
         ) from None
 
 
+async def checked_audience(
+    conn: asyncpg.Connection, audience: CampaignAudience | None
+) -> dict[str, Any] | None:
+    """The audience as stored, once its segment exists and its rule compiles."""
+    if audience is None:
+        return None
+    if audience.segment_id is not None:
+        # Held until the caller's transaction ends: the segment cannot be deleted meanwhile.
+        if await segment_store.get(conn, audience.segment_id, lock="FOR KEY SHARE") is None:
+            raise Invalid(
+                f"No segment {audience.segment_id}.", code="unknown_segment",
+                details=[{"field": "audience.segment_id", "message": "no such segment"}],
+            )  # fmt: skip
+    else:
+        audiences.predicate(audience.rule, path="audience.rule")
+    return audience.stored()
+
+
 async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
     check_sender_address(data.from_email, rules.ses_from_email)
     fields = data.model_dump()
     compose_for(fields, SAMPLE_RECIPIENT, rules)
-    return await lifecycle.insert(pool, fields)
+    async with pool.acquire() as conn, conn.transaction():
+        fields["audience"] = await checked_audience(conn, data.audience)
+        return await lifecycle.insert(conn, fields)
 
 
 async def get_with_stats(
@@ -114,6 +137,8 @@ async def update(
             if "from_email" in fields:
                 check_sender_address(merged["from_email"], rules.ses_from_email)
             compose_for(merged, SAMPLE_RECIPIENT, rules)
+            if "audience" in fields:
+                fields["audience"] = await checked_audience(conn, data.audience)
             row = await lifecycle.edit(
                 conn, campaign_id, {k: (v if k != "body_text" else v or "") for k, v in fields.items()}
             )

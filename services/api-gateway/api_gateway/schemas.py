@@ -6,7 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from shared.addresses import InvalidAddress, normalize_email
 from shared.audience import MAX_TAG_CHARS, MAX_TAGS, normalize_tags
@@ -154,6 +162,27 @@ class ImportReport(BaseModel):
     errors: list[ImportError_]
 
 
+class CampaignAudience(Input):
+    """Who the campaign reaches: a saved segment (its rule as it is when each batch is
+    read) or a rule of its own. Left out or null: every active prospect."""
+
+    segment_id: uuid.UUID | None = None
+    rule: AudienceRule | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> CampaignAudience:
+        if (self.segment_id is None) == (self.rule is None):
+            raise ValueError('give "segment_id" or "rule", one of them')
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        return {"segment_id": str(self.segment_id)} if self.segment_id else {"rule": self.rule}
+
+
+FrequencyCap = Annotated[int, Field(ge=1, le=365, description="Nobody contacted by another campaign in this "
+                                                              "many days is sent this one")]  # fmt: skip
+
+
 class CampaignCreate(Input):
     name: Annotated[Line, Field(min_length=1, max_length=200)]
     subject: Annotated[Line, Field(min_length=1, max_length=998)]
@@ -162,6 +191,8 @@ class CampaignCreate(Input):
     from_email: Address
     from_name: Annotated[Line, Field(max_length=200)] | None = None
     reply_to: Address | None = None
+    audience: CampaignAudience | None = None
+    frequency_cap_days: FrequencyCap | None = None
 
 
 class CampaignUpdate(Input):
@@ -172,6 +203,8 @@ class CampaignUpdate(Input):
     from_email: Address | None = None
     from_name: Annotated[Line, Field(max_length=200)] | None = None
     reply_to: Address | None = None
+    audience: CampaignAudience | None = None
+    frequency_cap_days: FrequencyCap | None = None
     status: Literal["draft", "paused", "cancelled"] | None = None
     reason: Annotated[Line, Field(max_length=500)] | None = None
 
@@ -224,6 +257,8 @@ class Campaign(BaseModel):
     from_email: str
     from_name: str | None
     reply_to: str | None
+    audience: dict[str, Any] | None = None
+    frequency_cap_days: int | None = None
     status: str
     status_reason: str | None
     # Why it is paused, for programs (shared.lifecycle.campaign.PAUSE_REASONS), and when

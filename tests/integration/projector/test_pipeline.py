@@ -14,7 +14,7 @@ from event_ingest.app import create_app as create_ingest
 from event_ingest.settings import EventIngestSettings
 from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
-from shared import db
+from shared import db, eligibility
 from tests.harness.histories import new_world, seed_world
 from tests.harness.roles import as_service
 from tests.harness.sending import seed_campaign
@@ -89,9 +89,7 @@ async def test_fixtures_reach_the_read_tables_and_the_next_eligible_set(make_dat
             "SELECT source FROM unsubscribes WHERE prospect_id = $1", world.prospects[2]
         )
         next_campaign = await seed_campaign(pool)
-        eligible = {
-            r["id"] for r in await pool.fetch("SELECT id FROM eligible_prospects($1, 100, 0)", next_campaign)
-        }
+        eligible = {r["id"] for r in await eligibility.batch(pool, next_campaign, 100, 0)}
 
     # The fourth was delayed, bounced transiently, then rejected: never delivered.
     assert [statuses[s] for s in world.sends] == ["clicked", "bounced", "complained", "rejected"]

@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from shared import db
+from shared import db, eligibility
 from tests.harness.roles import as_service
 from tests.harness.sending import seed_campaign, seed_prospects
 from unsubscribe.app import create_app
@@ -190,10 +190,7 @@ async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(world):
 async def test_an_unsubscribed_prospect_is_left_out_of_the_next_campaign(client, world):
     await client.post("/api/unsubscribe", params={"token": world["tokens"][0]}, data=ONE_CLICK)
     next_campaign = await seed_campaign(world["pool"])
-    eligible = {
-        r["id"]
-        for r in await world["pool"].fetch("SELECT id FROM eligible_prospects($1, 100, 0)", next_campaign)
-    }
+    eligible = {r["id"] for r in await eligibility.batch(world["pool"], next_campaign, 100, 0)}
     assert world["prospects"][0]["id"] not in eligible
     assert {p["id"] for p in world["prospects"][1:]} <= eligible
 

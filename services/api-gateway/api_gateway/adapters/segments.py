@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
@@ -39,8 +39,22 @@ async def delete(conn: asyncpg.Connection, segment_id: uuid.UUID) -> bool:
     return await conn.fetchval("DELETE FROM segments WHERE id = $1 RETURNING true", segment_id) is not None
 
 
-async def get(conn: asyncpg.Connection, segment_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {COLUMNS} FROM segments WHERE id = $1", segment_id)
+# A campaign that still sends (or may again) reads its segment with every batch.
+USED_BY = """
+SELECT id, name FROM email_campaigns
+WHERE audience ->> 'segment_id' = $1::text AND status NOT IN ('completed', 'cancelled')
+ORDER BY created_at LIMIT 5
+"""
+
+
+async def used_by(conn: asyncpg.Connection, segment_id: uuid.UUID) -> list[asyncpg.Record]:
+    return await conn.fetch(USED_BY, str(segment_id))
+
+
+async def get(
+    conn: asyncpg.Connection, segment_id: uuid.UUID, *, lock: Literal["", "FOR KEY SHARE", "FOR UPDATE"] = ""
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM segments WHERE id = $1 {lock}", segment_id)
 
 
 async def by_name(conn: asyncpg.Connection, name: str) -> uuid.UUID | None:
