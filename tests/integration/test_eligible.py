@@ -120,3 +120,75 @@ async def test_the_python_and_sql_address_hashes_agree(store):
             assert await store.fetchval("SELECT outreach_email_hash($1, $2::bytea)", address, key) == expected
             assert expected == hmac.digest(key, address.lower().encode(), "sha256")
     assert email_hash("jane@example.com", ADDRESS_KEY) != email_hash("jane@example.com", long_key)
+
+
+async def set_audience(pool, campaign, audience=None, cap=None) -> None:
+    await pool.execute(
+        "UPDATE email_campaigns SET audience = $2, frequency_cap_days = $3 WHERE id = $1",
+        campaign,
+        audience,
+        cap,
+    )
+
+
+async def tag(pool, prospect, *tags) -> None:
+    await pool.execute("UPDATE prospects SET tags = $2 WHERE id = $1", prospect, list(tags))
+
+
+async def test_a_rule_audience_is_read_with_each_batch(store):
+    campaign = await add_campaign(store)
+    a, b, c = [await add_prospect(store, f"{n}@example.com") for n in "abc"]
+    await tag(store, a, "eu")
+    await tag(store, b, "us")
+    await set_audience(store, campaign, {"rule": {"field": "tags", "op": "has", "value": "eu"}})
+    assert await eligible(store, campaign) == ["a@example.com"]
+    assert await eligibility.count(store, campaign) == 1
+    # c joins the audience mid-campaign, a leaves it: the next batch follows.
+    await tag(store, c, "EU".lower())
+    await tag(store, a)
+    assert await eligible(store, campaign) == ["c@example.com"]
+    assert b  # never in it
+
+
+async def test_a_segment_audience_follows_the_segment_as_it_is_edited(store):
+    campaign = await add_campaign(store)
+    a = await add_prospect(store, "a@example.com")
+    await add_prospect(store, "b@example.com")
+    await tag(store, a, "vip")
+    segment = uuid.uuid4()
+    await store.execute(
+        "INSERT INTO segments (id, name, rule, created_by) VALUES ($1, 'vips', $2, 'test')",
+        segment, {"field": "tags", "op": "has", "value": "vip"},
+    )  # fmt: skip
+    await set_audience(store, campaign, {"segment_id": str(segment)})
+    assert await eligible(store, campaign) == ["a@example.com"]
+    await store.execute(
+        "UPDATE segments SET rule = $2 WHERE id = $1",
+        segment,
+        {"not": {"field": "tags", "op": "has", "value": "vip"}},
+    )
+    assert await eligible(store, campaign) == ["b@example.com"]
+    await store.execute("DELETE FROM segments WHERE id = $1", segment)
+    with pytest.raises(eligibility.AudienceGone):
+        await eligible(store, campaign)
+
+
+async def test_the_frequency_cap_holds_across_campaigns(store):
+    campaign, other = await add_campaign(store), await add_campaign(store)
+    recent, long_ago, failed, fresh = [await add_prospect(store, f"{n}@example.com") for n in "rlfn"]
+    await claim(store, other, recent)
+    await claim(store, other, long_ago)
+    await claim(store, other, failed)
+    await store.execute(
+        "UPDATE email_sends SET claimed_at = now() - interval '10 days' WHERE prospect_id = $1", long_ago
+    )
+    await store.execute(
+        "UPDATE email_sends SET outcome = 'failed', attempted_at = now() WHERE prospect_id = $1", failed
+    )
+    await set_audience(store, campaign, cap=7)
+    assert await eligible(store, campaign) == ["l@example.com", "f@example.com", "n@example.com"]
+    # The campaign's own claims are not "another campaign's": n claimed here is simply claimed.
+    await claim(store, campaign, fresh)
+    assert await eligible(store, campaign) == ["l@example.com", "f@example.com"]
+    await set_audience(store, campaign)
+    assert "r@example.com" in await eligible(store, campaign)
