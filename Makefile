@@ -95,6 +95,7 @@ lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS template)
 
 bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
 	$(BIN)/python -m bench.eligible
+	$(BIN)/python -m bench.audience
 	$(BIN)/python -m bench.import
 	$(BIN)/python -m bench.sender
 	$(BIN)/python -m bench.ingest
