@@ -47,7 +47,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "send_status": READ, "campaign_stats": READ, "unsubscribes": READ,
         # Erasure deletes a person's raw input (shared.lifecycle.prospect.erase).
         "ses_events_raw": "SELECT, DELETE", "rejected_payloads": "SELECT, DELETE",
-        "admin_users": WRITE, "api_keys": WRITE, "segments": WRITE,
+        "admin_users": WRITE, "api_keys": WRITE, "segments": WRITE, "attribute_keys": "SELECT, INSERT",
     },
     "outreach_sender": {
         **COMMON, **APPENDS,

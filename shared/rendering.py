@@ -1,16 +1,21 @@
 """The message renderer, shared by the gateway's preview and the sender: one implementation.
 
-Templates know only `{{ name }}` placeholders (spaces optional) from a fixed
-list; nothing else in a template is interpreted, so a template cannot run
-code. Personal fields are HTML-escaped in HTML and left as they are in text;
-the unsubscribe URL is never escaped. Missing values render empty.
+Templates know only `{{ name }}` and `{{ name | "fallback" }}` placeholders (spaces
+optional): a known field, the unsubscribe URL, or a custom field (a prospect's
+attribute). Nothing else in a template is interpreted, so a template cannot run
+code. Personal fields, custom fields and fallbacks are HTML-escaped in HTML and left
+as they are in text; the unsubscribe URL is never escaped. A missing or blank value
+renders its fallback, or nothing.
+
+The gateway parses with the names that exist (known fields and the attribute keys
+registered by imports) and refuses others; the sender renders what was saved.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -21,7 +26,14 @@ PERSONAL_FIELDS = ("first_name", "last_name", "email", "company", "title")
 PLACEHOLDERS = (*PERSONAL_FIELDS, "unsubscribe_url")
 
 _BRACES = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$")
+_NAME = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*(?:\"([^\"\r\n]*)\"|'([^'\r\n]*)')\s*)?$")
+MAX_FALLBACK_CHARS = 200
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    name: str
+    fallback: str | None = None
 
 
 class TemplateError(ValueError):
@@ -36,44 +48,59 @@ class TemplateError(ValueError):
 class Template:
     """A parsed template: literal text and placeholder names, alternating."""
 
-    parts: tuple[str, ...]  # even indexes literal, odd indexes placeholder names
+    parts: tuple[str | Placeholder, ...]  # even indexes literal text, odd indexes placeholders
 
     def render(self, values: Mapping[str, str], *, escape_personal: bool) -> str:
         out: list[str] = []
-        for index, part in enumerate(self.parts):
-            if index % 2 == 0:
+        for part in self.parts:
+            if isinstance(part, str):
                 out.append(part)
                 continue
-            value = values.get(part) or ""
-            if escape_personal and part != "unsubscribe_url":
+            value = values.get(part.name) or ""
+            if not value.strip() and part.fallback is not None:
+                value = part.fallback
+            if escape_personal and part.name != "unsubscribe_url":
                 value = html.escape(value, quote=True)
             out.append(value)
         return "".join(out)
 
     @property
-    def placeholders(self) -> frozenset[str]:
-        return frozenset(self.parts[1::2])
+    def placeholders(self) -> tuple[Placeholder, ...]:
+        return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
 
-def parse_template(source: str, field_name: str) -> Template:
-    """Parse `source`; raises TemplateError naming unknown or malformed placeholders."""
+def parse_template(source: str, field_name: str, custom_fields: Collection[str] | None = ()) -> Template:
+    """Parse `source`; raises TemplateError naming unknown or malformed placeholders.
+    `custom_fields`: the attribute keys that may be used besides PLACEHOLDERS; None
+    accepts any name (the sender renders what the gateway validated)."""
     problems: list[dict[str, str]] = []
-    parts: list[str] = []
+    parts: list[str | Placeholder] = []
     position = 0
     for match in _BRACES.finditer(source):
         parts.append(source[position : match.start()])
-        name = _NAME.match(match.group(1))
-        if name is None:
+        found = _NAME.match(match.group(1))
+        fallback = (
+            found.group(2) if found and found.group(2) is not None else (found.group(3) if found else None)
+        )
+        if found is None:
             problems.append({"field": field_name, "message": f"malformed placeholder {match.group(0)!r}"})
-        elif name.group(1) not in PLACEHOLDERS:
+        elif (
+            custom_fields is not None
+            and found.group(1) not in PLACEHOLDERS
+            and found.group(1) not in custom_fields
+        ):
+            known = [*PLACEHOLDERS, *sorted(custom_fields)[:20]]
             problems.append(
                 {
                     "field": field_name,
-                    "message": f"unknown placeholder {{{{ {name.group(1)} }}}}; "
-                    f"known: {', '.join(PLACEHOLDERS)}",
+                    "message": f"unknown placeholder {{{{ {found.group(1)} }}}}; known: {', '.join(known)}",
                 }
             )
-        parts.append(name.group(1) if name else "")
+        elif fallback is not None and len(fallback) > MAX_FALLBACK_CHARS:
+            problems.append(
+                {"field": field_name, "message": f"a fallback is at most {MAX_FALLBACK_CHARS} characters"}
+            )
+        parts.append(Placeholder(found.group(1), fallback) if found else Placeholder(""))
         position = match.end()
     rest = source[position:]
     if "{{" in rest:
@@ -91,7 +118,9 @@ class CampaignTemplates:
     text: Template | None  # None: derive the text part from the rendered HTML
 
 
-def parse_campaign(subject: str, body_html: str, body_text: str | None) -> CampaignTemplates:
+def parse_campaign(
+    subject: str, body_html: str, body_text: str | None, custom_fields: Collection[str] | None = ()
+) -> CampaignTemplates:
     """Parse a campaign's three templates, reporting the problems of all of them at once."""
     problems: list[dict[str, str]] = []
     parsed: dict[str, Template | None] = {}
@@ -100,7 +129,7 @@ def parse_campaign(subject: str, body_html: str, body_text: str | None) -> Campa
             parsed[name] = None
             continue
         try:
-            parsed[name] = parse_template(source, name)
+            parsed[name] = parse_template(source, name, custom_fields)
         except TemplateError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -117,11 +146,22 @@ class Recipient:
     last_name: str | None = None
     company: str | None = None
     title: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, prospect: Mapping[str, Any]) -> Recipient:
-        """The recipient fields of a prospect row."""
-        return cls(**{name: prospect[name] for name in PERSONAL_FIELDS})
+        """The recipient fields of a prospect row (with its attributes when it has them)."""
+        attributes = prospect["attributes"] if "attributes" in prospect.keys() else None  # noqa: SIM118 - a Record
+        return cls(**{name: prospect[name] for name in PERSONAL_FIELDS}, attributes=attributes or {})
+
+
+def _text(value: Any) -> str:
+    """An attribute as a template shows it: imported ones are text already."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)
@@ -133,7 +173,9 @@ class RenderedContent:
 
 
 def render(templates: CampaignTemplates, recipient: Recipient, unsubscribe_url: str) -> RenderedContent:
-    values = {name: getattr(recipient, name) or "" for name in PERSONAL_FIELDS}
+    # Custom fields first: a known field of the same name wins.
+    values = {str(key): _text(value) for key, value in recipient.attributes.items()}
+    values.update({name: getattr(recipient, name) or "" for name in PERSONAL_FIELDS})
     values["unsubscribe_url"] = unsubscribe_url
     # A subject is a header: a line break in a personal field must not start a new one.
     header_values = {name: blank_breaks(value) for name, value in values.items()}

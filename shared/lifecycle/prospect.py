@@ -14,7 +14,7 @@ Writers: the gateway (admin edits, imports, erasure), the unsubscribe service
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any, get_args
 
 import asyncpg
@@ -110,10 +110,24 @@ LEGACY_SEEN_STAGED = LEGACY_SEEN.format(addresses="import_staging")
 ANY_LEGACY = "SELECT EXISTS (SELECT 1 FROM legacy_suppressions)"
 
 
+# Attribute keys that can be a placeholder name, registered for template validation.
+REGISTER_KEYS = """
+INSERT INTO attribute_keys (key)
+SELECT DISTINCT k FROM unnest($1::text[]) AS k WHERE k ~ '^[A-Za-z_][A-Za-z0-9_]{0,99}$'
+ON CONFLICT DO NOTHING
+"""
+
+
+async def register_attribute_keys(conn: asyncpg.Connection, keys: Iterable[str]) -> None:
+    if wanted := sorted(set(keys)):
+        await conn.execute(REGISTER_KEYS, wanted)
+
+
 async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any], key: bytes) -> asyncpg.Record | None:
     """The new row, or None when the address exists already. `key`: SUPPRESSION_HASH_KEY."""
     address_hash = email_hash(fields["email"], key)
     await conn.execute(LEGACY_SEEN_ONE, fields["email"], address_hash)
+    await register_attribute_keys(conn, fields.get("attributes") or {})
     return await conn.fetchrow(
         INSERT_ONE, uuid7(), fields["email"], address_hash, fields.get("first_name"),
         fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
@@ -125,6 +139,7 @@ async def edit(
     conn: asyncpg.Connection, prospect_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> asyncpg.Record:
     """Personal fields and tags; the status moves through the functions below."""
+    await register_attribute_keys(conn, changes.get("attributes") or {})
     assignments, values = set_clause(changes, first=2, allowed=EDITABLE_FIELDS)
     return await conn.fetchrow(
         f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",

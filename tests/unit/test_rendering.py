@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.rendering import Recipient, parse_campaign, render
+from shared.rendering import Recipient, TemplateError, parse_campaign, render
 
 pytestmark = pytest.mark.unit
 
@@ -34,3 +34,35 @@ def test_html_in_a_personal_field_is_escaped_in_html_only_and_a_line_break_never
     assert f'href="{URL}"' in out.html  # the link itself is not escaped
     assert out.text == hostile  # plain text is not HTML: no entities
     assert "\r" not in out.subject and "\n" not in out.subject
+
+
+def test_a_fallback_renders_when_the_value_is_missing_or_blank_and_is_escaped_like_a_field():
+    templates = parse_campaign(
+        'Hi {{ first_name | "there" }}',
+        "<p>{{first_name|'<friend>'}} at {{ company | \"your team\" }}</p>",
+        None,
+    )
+    missing = render(templates, Recipient(email="e@example.com", first_name="   "), URL)
+    assert missing.subject == "Hi there"
+    assert "&lt;friend&gt; at your team" in missing.html
+    present = render(templates, Recipient(email="e@example.com", first_name="Ada", company="Acme"), URL)
+    assert present.subject == "Hi Ada" and "Ada at Acme" in present.html
+
+
+def test_custom_fields_render_from_attributes_and_only_registered_ones_validate():
+    source = '<p>{{ industry }} / {{ seats | "some" }} / {{ first_name }}</p>'
+    with pytest.raises(TemplateError, match="unknown placeholder \\{\\{ industry \\}\\}"):
+        parse_campaign("s", source, None)
+    templates = parse_campaign("s", source, None, custom_fields={"industry", "seats", "first_name"})
+    recipient = Recipient(email="e@example.com", first_name="Ada",
+                          attributes={"industry": "<Fintech>", "first_name": "not me"})  # fmt: skip
+    out = render(templates, recipient, URL)
+    assert "&lt;Fintech&gt; / some / Ada" in out.html  # a known field wins over an attribute
+    # The sender renders whatever the gateway accepted.
+    assert parse_campaign("s", source, None, custom_fields=None).html.placeholders[0].name == "industry"
+
+
+@pytest.mark.parametrize("source", ["{{ first_name | there }}", '{{ first_name | "a" "b" }}', "{{ a-b }}"])
+def test_malformed_fallbacks_are_refused(source):
+    with pytest.raises(TemplateError, match="malformed"):
+        parse_campaign("s", source, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,9 +56,11 @@ class CampaignRules:
     sender_lease_seconds: float = lifecycle.LEASE_SECONDS
 
 
-def parse_templates(subject: str, body_html: str, body_text: str | None) -> CampaignTemplates:
+def parse_templates(
+    subject: str, body_html: str, body_text: str | None, custom_fields: Collection[str] | None
+) -> CampaignTemplates:
     try:
-        return parse_campaign(subject, body_html, body_text)
+        return parse_campaign(subject, body_html, body_text, custom_fields)
     except TemplateError as exc:
         raise Invalid(
             "The templates use placeholders that do not exist: " + str(exc),
@@ -68,12 +70,15 @@ def parse_templates(subject: str, body_html: str, body_text: str | None) -> Camp
 
 
 def compose_for(
-    campaign: Mapping[str, Any], recipient: Recipient, rules: CampaignRules, *, field: str = "campaign"
-) -> Composed:
+    campaign: Mapping[str, Any], recipient: Recipient, rules: CampaignRules, *, field: str = "campaign",
+    custom_fields: Collection[str] | None = None,
+) -> Composed:  # fmt: skip
     """The message as the sender would build it. A campaign that cannot be built is
-    refused here (at save, for the sample recipient; in the preview, for the chosen
-    prospect), never discovered by the sender."""
-    templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"])
+    refused here (at save, for the sample recipient, with the custom fields that exist;
+    in the preview of a saved one, for the chosen prospect), never discovered by the sender."""
+    templates = parse_templates(
+        campaign["subject"], campaign["body_html"], campaign["body_text"], custom_fields
+    )
     try:
         return compose(campaign, templates, recipient, unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN))
     except UNBUILDABLE as exc:
@@ -103,8 +108,8 @@ async def checked_audience(
 async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
     check_sender_address(data.from_email, rules.ses_from_email)
     fields = data.model_dump()
-    compose_for(fields, SAMPLE_RECIPIENT, rules)
     async with pool.acquire() as conn, conn.transaction():
+        compose_for(fields, SAMPLE_RECIPIENT, rules, custom_fields=await prospect_store.attribute_keys(conn))
         fields["audience"] = await checked_audience(conn, data.audience)
         return await lifecycle.insert(conn, fields)
 
@@ -136,7 +141,9 @@ async def update(
             merged = {**dict(row), **fields}
             if "from_email" in fields:
                 check_sender_address(merged["from_email"], rules.ses_from_email)
-            compose_for(merged, SAMPLE_RECIPIENT, rules)
+            compose_for(
+                merged, SAMPLE_RECIPIENT, rules, custom_fields=await prospect_store.attribute_keys(conn)
+            )
             if "audience" in fields:
                 fields["audience"] = await checked_audience(conn, data.audience)
             row = await lifecycle.edit(

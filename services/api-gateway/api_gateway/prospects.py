@@ -135,6 +135,8 @@ async def import_csv(
 
     async with pool.acquire() as conn, conn.transaction():
         counts = await lifecycle.bulk_upsert(conn, rows())
+        if parser.header is not None:
+            await lifecycle.register_attribute_keys(conn, (k for _, k in parser.header.attribute_positions))
     tally = parser.tally
     inserted, updated = int(counts["inserted"]), int(counts["updated"])
     return ImportReport(

@@ -121,7 +121,10 @@ class ChunkRunner:
             SENDS.labels("unknown").inc(interrupted)
             log.warning("claims of an interrupted sender marked unknown", count=interrupted)
         try:
-            templates = parse_campaign(campaign["subject"], campaign["body_html"], campaign["body_text"])
+            # Validated by the gateway at save; any custom field it accepted renders here.
+            templates = parse_campaign(
+                campaign["subject"], campaign["body_html"], campaign["body_text"], custom_fields=None
+            )
         except TemplateError as exc:
             reason = f"the template is invalid: {exc}"
             await campaigns.pause(self._pool, campaign_id, reason, code="template", by="sender", cause=cause)

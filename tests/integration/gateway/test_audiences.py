@@ -145,3 +145,32 @@ async def test_patch_sets_the_tags_and_the_tag_list_counts_them(client, people):
     assert too_many.status == 400
     cleared = await client.patch(url, json={"tags": []}, headers=ADMIN)
     assert (await cleared.json())["tags"] == []
+
+
+async def test_imported_custom_fields_are_placeholders_with_fallbacks(client):
+    key = f"industry_{uuid.uuid4().hex[:6]}"
+    email = f"cf-{key}@example.com"
+    body = f"email,first_name,{key},Job Level\n{email},,Fintech,Senior\n".encode()
+    response = await client.post(
+        "/api/prospects/import", data=body, headers={**ADMIN, "Content-Type": "text/csv"}
+    )
+    assert response.status == 200
+    campaign = {
+        "name": "cf", "subject": 'Hi {{ first_name | "there" }}', "from_email": "outreach@example.com",
+        "body_html": f'<p>{{{{ {key} }}}} {{{{ colour | "x" }}}}</p><a href="{{{{ unsubscribe_url }}}}">u</a>',
+    }  # fmt: skip
+    refused = await client.post("/api/campaigns", json=campaign, headers=ADMIN)
+    assert refused.status == 400
+    assert "unknown placeholder {{ colour }}" in json.dumps(await refused.json())
+    campaign["body_html"] = f'<p>{{{{ {key} }}}}</p><a href="{{{{ unsubscribe_url }}}}">u</a>'
+    created = await client.post("/api/campaigns", json=campaign, headers=ADMIN)
+    assert created.status == 201, await created.text()
+    prospect = (await (await client.get("/api/prospects", params={"q": email}, headers=ADMIN)).json())[
+        "items"
+    ][0]
+    preview = await client.get(
+        f"/api/campaigns/{(await created.json())['id']}/preview", params={"prospect_id": prospect["id"]},
+        headers=ADMIN,
+    )  # fmt: skip
+    rendered = await preview.json()
+    assert rendered["subject"] == "Hi there" and "<p>Fintech</p>" in rendered["html"]

@@ -73,3 +73,8 @@ async def tag_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
         "SELECT tag, count(*) AS prospects FROM prospects, unnest(tags) AS tag "
         "GROUP BY tag ORDER BY count(*) DESC, tag"
     )
+
+
+async def attribute_keys(conn: asyncpg.Connection | asyncpg.Pool) -> list[str]:
+    """The custom fields a template may use (shared.lifecycle.prospect keeps the registry)."""
+    return [r["key"] for r in await conn.fetch("SELECT key FROM attribute_keys ORDER BY key")]
