@@ -93,3 +93,34 @@ async def count(conn: Any, campaign_id: uuid.UUID, audience: Audience | None = N
     for a draft's unsaved audience)."""
     sql, args = statement(audience if audience is not None else await audience_of(conn, campaign_id))
     return int(await conn.fetchval(f"SELECT count(*) FROM ({sql}) eligible", campaign_id, ALL, 0, *args))
+
+
+async def member(conn: Any, campaign_id: uuid.UUID, index: int) -> asyncpg.Record | None:
+    """The index-th prospect (from 0) the campaign would reach now, in the sender's order."""
+    sql, args = statement(await audience_of(conn, campaign_id))
+    offset = f"${4 + len(args)}"
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT * FROM ({sql}) eligible ORDER BY seq OFFSET {offset}", campaign_id, ALL, 0, *args, index
+    )
+    return row
+
+
+KNOWN_COLUMNS = frozenset({"first_name", "last_name", "company", "title"})
+
+
+async def missing_values(conn: Any, campaign_id: uuid.UUID, names: list[str]) -> tuple[int, dict[str, int]]:
+    """How many the campaign reaches now, and of them how many have no value (missing or
+    blank) for each name: a known column or an attribute key."""
+    sql, args = statement(await audience_of(conn, campaign_id))
+    first = 4 + len(args)
+    tests, keys = [], []
+    for name in names:
+        if name in KNOWN_COLUMNS:
+            tests.append(f"count(*) FILTER (WHERE coalesce(btrim(e.{name}), '') = '')")
+        else:
+            keys.append(name)
+            key = f"${first + len(keys) - 1}::text"
+            tests.append(f"count(*) FILTER (WHERE coalesce(btrim(e.attributes ->> {key}), '') = '')")
+    columns = ", ".join(["count(*)", *tests])
+    row = await conn.fetchrow(f"SELECT {columns} FROM ({sql}) e", campaign_id, ALL, 0, *args, *keys)
+    return int(row[0]), {name: int(row[i + 1]) for i, name in enumerate(names)}

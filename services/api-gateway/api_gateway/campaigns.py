@@ -18,6 +18,7 @@ from api_gateway.schemas import (
     CampaignAudience,
     CampaignCreate,
     CampaignUpdate,
+    MissingField,
     Preview,
     RetryAccepted,
     RetryRequest,
@@ -296,22 +297,51 @@ async def continue_sending(
     )
 
 
+# Always there: the address is required, the link is the sender's.
+ALWAYS_SET = frozenset({"email", "unsubscribe_url"})
+
+
+def unfallen_placeholders(templates: CampaignTemplates) -> list[str]:
+    """Placeholders used somewhere without a fallback, in order of first use."""
+    parts = [templates.subject, templates.html, *([templates.text] if templates.text else [])]
+    names = (p.name for t in parts for p in t.placeholders if p.fallback is None and p.name not in ALWAYS_SET)
+    return list(dict.fromkeys(names))
+
+
 async def preview(
-    pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID | None, rules: CampaignRules
-) -> Preview:
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID | None, rules: CampaignRules,
+    member: int | None = None,
+) -> Preview:  # fmt: skip
+    """The message for the sample recipient, a chosen prospect, or the audience's member at a
+    position; with how many of the audience would read each placeholder empty."""
     async with pool.acquire() as conn:
         campaign = await store.get(conn, campaign_id)
         if campaign is None:
             raise NotFound(f"No campaign {campaign_id}.")
         recipient = SAMPLE_RECIPIENT
-        if prospect_id is not None:
+        if member is not None:
+            prospect = await eligibility.member(conn, campaign_id, member)
+            if prospect is None:
+                raise NotFound(f"The audience has no member at position {member}.")
+            prospect_id, recipient = prospect["id"], Recipient.of(prospect)
+        elif prospect_id is not None:
             prospect = await prospect_store.get(conn, prospect_id)
             if prospect is None:
                 raise NotFound(f"No prospect {prospect_id}.")
             recipient = Recipient.of(prospect)
+        templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"], None)
+        names = unfallen_placeholders(templates)
+        audience, missing = await eligibility.missing_values(conn, campaign_id, names)
     composed = compose_for(campaign, recipient, rules, field="prospect_id" if prospect_id else "campaign")
     content = composed.content
     return Preview(
         subject=content.subject, html=content.html, text=content.text,
         headers=header_items(composed.message), mime=composed.raw().decode("ascii"), prospect_id=prospect_id,
+        audience=audience,
+        missing=[
+            MissingField(placeholder=name, prospects=n,
+                         message=f"{n} of {audience} prospects have no {name}: they will read it empty "
+                                 f'(a fallback: {{{{ {name} | "..." }}}})')
+            for name, n in missing.items() if n
+        ],
     )  # fmt: skip

@@ -227,6 +227,15 @@ class CampaignRef(Input):
 
 class PreviewQuery(Input):
     prospect_id: uuid.UUID | None = None
+    member: Annotated[int, Field(ge=0, le=10_000_000)] | None = Field(
+        None, description="Preview for the audience's member at this position (from 0, in the sender's order)"
+    )
+
+
+class MissingField(BaseModel):
+    placeholder: str
+    prospects: int
+    message: str
 
 
 class CampaignStats(BaseModel):
@@ -325,6 +334,10 @@ class Preview(BaseModel):
     # but for the per-send unsubscribe token and the MIME boundary.
     mime: str
     prospect_id: uuid.UUID | None
+    # Whom the campaign reaches now, and how many of them lack a value for a placeholder
+    # that has no fallback (they would read it empty).
+    audience: int
+    missing: list[MissingField]
 
 
 class SystemInfo(BaseModel):

@@ -174,3 +174,26 @@ async def test_imported_custom_fields_are_placeholders_with_fallbacks(client):
     )  # fmt: skip
     rendered = await preview.json()
     assert rendered["subject"] == "Hi there" and "<p>Fintech</p>" in rendered["html"]
+
+
+async def test_the_preview_counts_who_lacks_a_field_and_steps_through_the_audience(client):
+    tag = f"mf-{uuid.uuid4().hex[:6]}"
+    named = await create(client, f"named-{tag}@example.com", first_name="Ada", tags=[tag])
+    await create(client, f"blank-{tag}@example.com", first_name="  ", company="Acme", tags=[tag])
+    await create(client, f"bare-{tag}@example.com", tags=[tag])
+    response = await client.post("/api/campaigns", json={
+        "name": "mf", "subject": "Hi {{ first_name }}", "from_email": "outreach@example.com",
+        "body_html": '<p>{{ company | "your team" }} {{ title }}</p><a href="{{ unsubscribe_url }}">u</a>',
+        "audience": {"rule": {"field": "tags", "op": "has", "value": tag}},
+    }, headers=ADMIN)  # fmt: skip
+    assert response.status == 201, await response.text()
+    url = f"/api/campaigns/{(await response.json())['id']}/preview"
+    first = await (await client.get(url, params={"member": "0"}, headers=ADMIN)).json()
+    assert first["audience"] == 3
+    assert {m["placeholder"]: m["prospects"] for m in first["missing"]} == {"first_name": 2, "title": 3}
+    assert first["prospect_id"] == named["id"] and first["subject"] == "Hi Ada"
+    second = await (await client.get(url, params={"member": "1"}, headers=ADMIN)).json()
+    assert second["subject"] == "Hi" and "Acme" in second["html"]
+    third = await (await client.get(url, params={"member": "2"}, headers=ADMIN)).json()
+    assert "your team" in third["html"]
+    assert (await client.get(url, params={"member": "3"}, headers=ADMIN)).status == 404

@@ -73,7 +73,9 @@ async def send_campaign(request: web.Request) -> web.Response:
 
 async def preview_campaign(request: web.Request) -> web.Response:
     params = query(request, PreviewQuery)
-    result = await campaigns.preview(pool(request), path_uuid(request), params.prospect_id, rules(request))
+    result = await campaigns.preview(
+        pool(request), path_uuid(request), params.prospect_id, rules(request), member=params.member
+    )
     return model_response(result)
 
 
