@@ -43,6 +43,22 @@ def append_those_changed(first: int, changed: str, key: str) -> str:
 )"""
 
 
+def append_built(event: type[Envelope], *, rows: str, data: str, correlation: str) -> str:
+    """A common table expression, `appended`, for a statement that changes many rows and
+    builds one event per row in SQL (a million Python events would not fit one
+    statement): `data` is the jsonb of each row of `rows` (an event's data contract, which
+    a test parses back), `correlation` its correlation id's SQL."""
+    fields = event.model_fields
+    event_type, version = fields["type"].default, fields["version"].default
+    return f"""appended AS (
+    SELECT append_events(
+        array_agg(gen_random_uuid()), array_agg('{event_type}'::text), array_agg({int(version)}),
+        array_agg(now()), array_agg({correlation}::text), array_agg(NULL::uuid), array_agg({data})
+    ) AS n
+    FROM {rows} HAVING count(*) > 0
+)"""
+
+
 def event_columns(events: Sequence[Envelope]) -> tuple[list[Any], ...]:
     return (
         [e.event_id for e in events],

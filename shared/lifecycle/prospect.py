@@ -20,9 +20,10 @@ from typing import Any, get_args
 import asyncpg
 
 from shared.addresses import email_hash, key_fingerprint
+from shared.audience import Predicate
 from shared.db import set_clause
 from shared.errors import Conflict
-from shared.event_store import change_and_append
+from shared.event_store import append_built, change_and_append
 from shared.events import (
     Envelope,
     ProspectErased,
@@ -302,6 +303,82 @@ async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubs
     data = event.data
     args = (data.prospect_id, "unsubscribed", "unsubscribed by the recipient", RANK, data.send_id)
     return await change_and_append(conn, OPT_OUT, args, event, before=OPT_OUT_STEPS) is not None
+
+
+# ------------------------------------------------------------------ bulk changes
+
+BULK_MAX_TAGS = 50
+# Tags after a bulk change: the prospect's own first, then those added, none removed, the first 50.
+_BULK_TAGS = """(SELECT coalesce(array_agg(t ORDER BY o), '{{}}') FROM (
+    SELECT t, min(o) AS o FROM unnest(m.tags || {add}::text[]) WITH ORDINALITY AS u (t, o)
+    WHERE NOT t = ANY({remove}::text[]) GROUP BY t ORDER BY min(o) LIMIT 50
+) AS kept)"""
+
+
+def bulk_tags_statement(predicate: Predicate) -> str:
+    """Add and remove tags on every prospect the predicate (over `p`, parameters from $3)
+    matches: $1 tags to add, $2 to remove. Answers matched and changed."""
+    tags = _BULK_TAGS.format(add="$1", remove="$2")
+    return f"""
+WITH matched AS (SELECT p.id, p.tags FROM prospects p WHERE {predicate.sql} FOR UPDATE),
+changed AS (
+    UPDATE prospects p SET tags = {tags}, updated_at = now()
+    FROM matched m WHERE p.id = m.id AND {tags} IS DISTINCT FROM m.tags
+    RETURNING p.id
+)
+SELECT (SELECT count(*) FROM matched) AS matched, (SELECT count(*) FROM changed) AS changed, 0 AS blocked
+"""
+
+
+# ProspectStatusChanged v1 per changed prospect, built here so a million changes stay one
+# statement (its data: shared.events.ProspectStatusChangedData; a test parses every one).
+_STATUS_EVENT_DATA = """jsonb_build_object(
+    'prospect_id', c.id, 'from_status', c.from_status, 'to_status', $1::text, 'reason', $2::text,
+    'override_suppression', $3::bool, 'changed_by', $4::text)"""
+
+
+def bulk_status_statement(predicate: Predicate) -> str:
+    """Move every prospect the predicate (over `p`, parameters from $7) matches to $1, with
+    reason $2, override $3, by $4, correlation $5; $6 is OPTED_OUT. Nothing changes when
+    any match would leave an opt-out without the override (`blocked` counts them); back
+    to active lifts the suppression, as for one prospect."""
+    return f"""
+WITH matched AS (SELECT p.id, p.status, p.email_hash FROM prospects p WHERE {predicate.sql} FOR UPDATE),
+blocked AS (
+    SELECT count(*) AS n FROM matched
+    WHERE status = ANY($6::text[]) AND NOT ($1::text = ANY($6::text[])) AND NOT $3::bool
+),
+changed AS (
+    UPDATE prospects p SET status = $1, status_reason = $2, updated_at = now()
+    FROM matched m
+    WHERE p.id = m.id AND m.status <> $1 AND (SELECT n FROM blocked) = 0
+    RETURNING p.id, m.status AS from_status, m.email_hash
+),
+lifted AS (
+    DELETE FROM suppressions s USING changed c WHERE $1 = 'active' AND s.email_hash = c.email_hash
+),
+{append_built(ProspectStatusChanged, rows="changed c", data=_STATUS_EVENT_DATA, correlation="$5")}
+SELECT (SELECT count(*) FROM matched) AS matched, (SELECT count(*) FROM changed) AS changed,
+       (SELECT n FROM blocked) AS blocked, (SELECT n FROM appended) AS appended
+"""
+
+
+async def bulk_change(
+    conn: asyncpg.Connection, predicate: Predicate, *, add_tags: list[str] | None = None,
+    remove_tags: list[str] | None = None, status: ProspectStatus | None = None, reason: str | None = None,
+    override_suppression: bool = False, actor: str = "admin", correlation_id: str = "",
+) -> asyncpg.Record:  # fmt: skip
+    """Tags or status of every prospect the predicate matches, in one statement: matched,
+    changed, and (status) how many an opt-out blocks. `predicate` starts at $3 for tags,
+    $7 for a status change (compile it with `first=` accordingly, table `p`)."""
+    if status is None:
+        return await conn.fetchrow(
+            bulk_tags_statement(predicate), add_tags or [], remove_tags or [], *predicate.args, timeout=600
+        )
+    return await conn.fetchrow(
+        bulk_status_statement(predicate), status, reason, override_suppression, actor, correlation_id,
+        list(OPTED_OUT), *predicate.args, timeout=600,
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------ erasure

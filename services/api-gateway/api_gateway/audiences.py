@@ -26,9 +26,9 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.ids import uuid7
 
 
-def predicate(rule: Any, *, first: int = 1, path: str = "rule") -> Predicate:
+def predicate(rule: Any, *, first: int = 1, path: str = "rule", table: str = "prospects") -> Predicate:
     try:
-        return compile_rule(rule, first=first, path=path)
+        return compile_rule(rule, first=first, path=path, table=table)
     except RuleError as exc:
         raise Invalid(
             f"The rule is invalid at {exc.path}: {exc.message}.",

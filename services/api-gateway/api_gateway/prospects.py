@@ -11,9 +11,11 @@ from api_gateway import audiences
 from api_gateway.adapters import prospects as store
 from api_gateway.csv_import import CsvImportParser, CsvRecordSplitter, StagedRow
 from api_gateway.schemas import (
+    BulkResult,
     ImportError_,
     ImportReport,
     Prospect,
+    ProspectBulk,
     ProspectCreate,
     ProspectPage,
     ProspectQuery,
@@ -148,3 +150,24 @@ async def import_csv(
         invalid=tally.invalid,
         errors=[ImportError_(line=e.line, reason=e.reason) for e in tally.errors],
     )
+
+
+async def bulk(pool: asyncpg.Pool, data: ProspectBulk, *, actor: str, correlation_id: str) -> BulkResult:
+    """One statement over every match; a status change that would take anyone out of an
+    opt-out without the override changes nobody (409, with how many)."""
+    first = 3 if data.status is None else 7
+    predicate = audiences.predicate(data.filter, first=first, path="filter", table="p")
+    async with pool.acquire() as conn, conn.transaction():
+        row = await lifecycle.bulk_change(
+            conn, predicate, add_tags=data.add_tags, remove_tags=data.remove_tags, status=data.status,
+            reason=data.status_reason, override_suppression=data.override_suppression, actor=actor,
+            correlation_id=correlation_id,
+        )  # fmt: skip
+    if row["blocked"]:
+        raise Conflict(
+            f"{row['blocked']} of the {row['matched']} matching prospects unsubscribed or complained; moving them "
+            f'to {data.status} needs "override_suppression": true (they said no). Nobody was changed.',
+            code="suppressed",
+            details={"matched": row["matched"], "opted_out": row["blocked"]},
+        )
+    return BulkResult(matched=row["matched"], changed=row["changed"])

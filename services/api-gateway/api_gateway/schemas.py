@@ -473,3 +473,26 @@ class TagCount(BaseModel):
 
 class TagList(BaseModel):
     items: list[TagCount]
+
+
+class ProspectBulk(Input):
+    """A change to every prospect the filter matches: tags added and removed, or a status."""
+
+    filter: AudienceRule
+    add_tags: Tags = Field(default_factory=list)
+    remove_tags: Tags = Field(default_factory=list)
+    status: ProspectStatus | None = None
+    override_suppression: bool = False
+    status_reason: Annotated[Line, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _one_change(self) -> ProspectBulk:
+        tags = bool(self.add_tags or self.remove_tags)
+        if tags == (self.status is not None):
+            raise ValueError('give "add_tags"/"remove_tags" or "status", one kind of change')
+        return self
+
+
+class BulkResult(BaseModel):
+    matched: int
+    changed: int

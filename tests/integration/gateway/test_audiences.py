@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from shared.events import ProspectStatusChanged, parse_event
 from tests.harness.gateway import ADMIN
 
 pytestmark = pytest.mark.integration
@@ -197,3 +198,67 @@ async def test_the_preview_counts_who_lacks_a_field_and_steps_through_the_audien
     third = await (await client.get(url, params={"member": "2"}, headers=ADMIN)).json()
     assert "your team" in third["html"]
     assert (await client.get(url, params={"member": "3"}, headers=ADMIN)).status == 404
+
+
+async def bulk(client, body):
+    return await client.post("/api/prospects/bulk", json=body, headers=ADMIN)
+
+
+async def test_bulk_tags_on_every_match_in_one_statement(client, gw_pool):
+    tag = f"bk-{uuid.uuid4().hex[:6]}"
+    made = [await create(client, f"bk{i}-{tag}@example.com", tags=[tag, "old"]) for i in range(3)]
+    rule = {"field": "tags", "op": "has", "value": tag}
+    response = await bulk(client, {"filter": rule, "add_tags": ["New"], "remove_tags": ["old"]})
+    assert response.status == 200, await response.text()
+    assert await response.json() == {"matched": 3, "changed": 3}
+    rows = await gw_pool.fetch(
+        "SELECT tags FROM prospects WHERE id = ANY($1::uuid[])", [p["id"] for p in made]
+    )
+    assert [r["tags"] for r in rows] == [[tag, "new"]] * 3
+    again = await bulk(client, {"filter": rule, "add_tags": ["new"]})
+    assert await again.json() == {"matched": 3, "changed": 0}
+    bad = await bulk(client, {"filter": {"field": "tags", "op": "nope", "value": "x"}, "add_tags": ["a"]})
+    assert bad.status == 400 and (await bad.json())["error"]["details"][0]["field"] == "filter.op"
+    both = await bulk(client, {"filter": rule, "add_tags": ["a"], "status": "bounced"})
+    assert both.status == 400
+
+
+async def test_bulk_status_keeps_the_consent_rules_and_appends_each_change(client, gw_pool):
+    tag = f"bs-{uuid.uuid4().hex[:6]}"
+    active = await create(client, f"a-{tag}@example.com", tags=[tag])
+    said_no = await create(client, f"n-{tag}@example.com", tags=[tag])
+    await client.patch(f"/api/prospects/{said_no['id']}", json={"status": "unsubscribed"}, headers=ADMIN)
+    rule = {"field": "tags", "op": "has", "value": tag}
+
+    refused = await bulk(client, {"filter": rule, "status": "active"})
+    assert refused.status == 409
+    body = await refused.json()
+    assert body["error"]["code"] == "suppressed" and body["error"]["details"] == {
+        "matched": 2,
+        "opted_out": 1,
+    }
+    assert await gw_pool.fetchval("SELECT status FROM prospects WHERE id = $1", uuid.UUID(said_no["id"])) == (
+        "unsubscribed"
+    )
+
+    # Into an opt-out needs no override; the one already unsubscribed is matched, not changed.
+    moved = await bulk(client, {"filter": rule, "status": "unsubscribed", "status_reason": "asked by phone"})
+    assert await moved.json() == {"matched": 2, "changed": 1}
+    allowed = await bulk(client, {"filter": rule, "status": "active", "override_suppression": True})
+    assert await allowed.json() == {"matched": 2, "changed": 2}
+    assert await gw_pool.fetchval(
+        "SELECT count(*) FROM suppressions s JOIN prospects p USING (email_hash) WHERE p.tags @> ARRAY[$1]", tag
+    ) == 0  # fmt: skip
+
+    rows = await gw_pool.fetch(
+        "SELECT type, version, event_id, occurred_at, correlation_id, causation_id, data FROM events"
+        " WHERE type = 'prospect.status_changed' AND data->>'prospect_id' = ANY($1::text[]) ORDER BY position",
+        [active["id"], said_no["id"]],
+    )  # fmt: skip
+    changes = [parse_event(json.dumps(dict(r), default=str).encode()) for r in rows]
+    assert all(isinstance(c, ProspectStatusChanged) for c in changes)
+    summary = [(c.data.from_status, c.data.to_status, c.data.override_suppression) for c in changes]
+    assert summary == [("active", "unsubscribed", False),  # by PATCH
+                       ("active", "unsubscribed", False),  # by bulk
+                       ("unsubscribed", "active", True), ("unsubscribed", "active", True)]  # fmt: skip
+    assert changes[1].data.reason == "asked by phone" and changes[-1].data.changed_by

@@ -7,7 +7,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from api_gateway import prospects
 from api_gateway.http.context import pool, settings, who
-from api_gateway.schemas import ImportQuery, Prospect, ProspectCreate, ProspectQuery, ProspectUpdate
+from api_gateway.schemas import (
+    ImportQuery,
+    Prospect,
+    ProspectBulk,
+    ProspectCreate,
+    ProspectQuery,
+    ProspectUpdate,
+)
 from shared.errors import ApiError, TooLarge
 from shared.http import model_response
 from shared.requests import json_body, path_uuid, query, validate
@@ -39,6 +46,11 @@ async def update_prospect(request: web.Request) -> web.Response:
     data = await json_body(request, ProspectUpdate)
     row = await prospects.update(pool(request), path_uuid(request), data, **who(request))
     return model_response(Prospect.model_validate(dict(row)))
+
+
+async def bulk_change(request: web.Request) -> web.Response:
+    data = await json_body(request, ProspectBulk)
+    return model_response(await prospects.bulk(pool(request), data, **who(request)))
 
 
 async def delete_prospect(request: web.Request) -> web.Response:
