@@ -23,11 +23,11 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bench.common import bench_vhost, fresh_database, machine, service
+from bench.common import bench_vhost, fresh_database, gateway_env, machine, service
 from shared import db
 from shared.audience import compile_rule
 from shared.migrations import migrate_database
-from tests.harness.gateway import ADMIN, FROM_EMAIL, JWT_SECRET, PROXY_SECRET, PUBLIC_BASE_URL
+from tests.harness.gateway import ADMIN
 
 BENCH_DB = "outreach_bench_audience"
 RULES: dict[str, dict[str, Any]] = {
@@ -127,11 +127,7 @@ async def main() -> None:
     async with bench_vhost(
         os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "audience"
     ) as amqp:
-        env = {
-            "DATABASE_URL": url, "AMQP_URL": amqp, "ADMIN_JWT_SECRET": JWT_SECRET,
-            "SUPPRESSION_HASH_KEY": "bench-suppression-hash-key-0123456789",
-            "PROXY_SHARED_SECRET": PROXY_SECRET, "SES_FROM_EMAIL": FROM_EMAIL, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        }  # fmt: skip
+        env = gateway_env(url, amqp)
         async with service("api_gateway", env, "GATEWAY_PORT") as (gateway, _):
             for name, rule in RULES.items():
                 api, count = await through_api(gateway, rule, args.runs)

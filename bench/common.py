@@ -17,6 +17,7 @@ import asyncpg
 
 from shared import db
 from shared.migrations import migrate_database
+from tests.harness.gateway import FROM_EMAIL, JWT_SECRET, PROXY_SECRET, PUBLIC_BASE_URL
 from tests.harness.vhosts import create_vhost, delete_vhost, with_vhost
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,3 +107,13 @@ async def fresh_database(base_url: str, name: str) -> str:
     await db.ensure_database(url)
     await migrate_database(url)
     return url
+
+
+def gateway_env(database_url: str, amqp_url: str, **extra: str) -> dict[str, str]:
+    """What a benchmark's gateway process reads (the test harness's secrets)."""
+    return {
+        "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "ADMIN_JWT_SECRET": JWT_SECRET,
+        "SUPPRESSION_HASH_KEY": "bench-suppression-hash-key-0123456789",
+        "PROXY_SHARED_SECRET": PROXY_SECRET, "SES_FROM_EMAIL": FROM_EMAIL, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
+        **extra,
+    }  # fmt: skip

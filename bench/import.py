@@ -24,8 +24,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import bench_vhost, fresh_database, machine, peak_rss_mb, service
-from tests.harness.gateway import ADMIN, FROM_EMAIL, JWT_SECRET, PROXY_SECRET, PUBLIC_BASE_URL
+from bench.common import bench_vhost, fresh_database, gateway_env, machine, peak_rss_mb, service
+from tests.harness.gateway import ADMIN
 
 BENCH_DB = "outreach_bench_import"
 FLOOR_TABLE = """
@@ -57,12 +57,7 @@ def generate(path: Path, rows: int) -> None:
 
 
 async def through_gateway(path: Path, database_url: str, amqp_url: str) -> tuple[float, float, dict]:
-    env = {
-        "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "ADMIN_JWT_SECRET": JWT_SECRET,
-        "SUPPRESSION_HASH_KEY": "bench-suppression-hash-key-0123456789",
-        "PROXY_SHARED_SECRET": PROXY_SECRET, "SES_FROM_EMAIL": FROM_EMAIL, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
-        "IMPORT_MAX_BYTES": str(1024**3),
-    }  # fmt: skip
+    env = gateway_env(database_url, amqp_url, IMPORT_MAX_BYTES=str(1024**3))
     async with service("api_gateway", env, "GATEWAY_PORT") as (base, pid):
         timeout = aiohttp.ClientTimeout(total=3600)
         async with aiohttp.ClientSession(timeout=timeout) as http:
