@@ -77,10 +77,12 @@ export function query(params) {
 }
 
 // A CSV upload with progress (fetch cannot report upload progress; XMLHttpRequest can).
-export function uploadCsv(file, onProgress) {
+export function uploadCsv(file, onProgress, tags = []) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/api/prospects/import");
+    const search = new URLSearchParams();
+    for (const tag of tags) search.append("tag", tag);
+    xhr.open("POST", `/api/prospects/import${tags.length ? `?${search}` : ""}`);
     xhr.setRequestHeader("Content-Type", "text/csv");
     const auth = authorization();
     if (auth.Authorization) xhr.setRequestHeader("Authorization", auth.Authorization);
