@@ -160,18 +160,25 @@ CREATE TEMP TABLE import_staging (
 ) ON COMMIT DROP
 """
 
+
 # One statement: the last occurrence of an address in the file wins; new
 # addresses are inserted (suppressed ones come back suppressed); existing ones
 # get the file's non-empty values, and their status is never touched, so an
 # import cannot re-activate anyone. Rows whose values would not change are not
 # written at all. Tags are only ever added: the file's after the prospect's own, the
 # first 50 kept (a prospect carries at most 50).
-MERGED_TAGS = """CASE WHEN EXCLUDED.tags <@ p.tags THEN p.tags ELSE (
-    SELECT array_agg(t ORDER BY o) FROM (
-        SELECT t, min(o) AS o FROM unnest(p.tags || EXCLUDED.tags) WITH ORDINALITY AS u (t, o)
-        GROUP BY t ORDER BY min(o) LIMIT 50
-    ) AS merged
-) END"""
+def merged_tags(own: str, added: str, removed: str = "'{}'::text[]") -> str:
+    """SQL for a prospect's tags after a change: its own first, then those added, none
+    removed, the first 50 kept (a prospect carries at most 50)."""
+    return f"""(SELECT coalesce(array_agg(t ORDER BY o), '{{}}') FROM (
+    SELECT t, min(o) AS o FROM unnest({own} || {added}) WITH ORDINALITY AS u (t, o)
+    WHERE NOT t = ANY({removed}) GROUP BY t ORDER BY min(o) LIMIT 50
+) AS kept)"""
+
+
+MERGED_TAGS = (
+    f"CASE WHEN EXCLUDED.tags <@ p.tags THEN p.tags ELSE {merged_tags('p.tags', 'EXCLUDED.tags')} END"
+)
 UPSERT = f"""
 WITH staged AS (
     SELECT DISTINCT ON (email_hash) *
@@ -307,18 +314,11 @@ async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubs
 
 # ------------------------------------------------------------------ bulk changes
 
-BULK_MAX_TAGS = 50
-# Tags after a bulk change: the prospect's own first, then those added, none removed, the first 50.
-_BULK_TAGS = """(SELECT coalesce(array_agg(t ORDER BY o), '{{}}') FROM (
-    SELECT t, min(o) AS o FROM unnest(m.tags || {add}::text[]) WITH ORDINALITY AS u (t, o)
-    WHERE NOT t = ANY({remove}::text[]) GROUP BY t ORDER BY min(o) LIMIT 50
-) AS kept)"""
-
 
 def bulk_tags_statement(predicate: Predicate) -> str:
     """Add and remove tags on every prospect the predicate (over `p`, parameters from $3)
     matches: $1 tags to add, $2 to remove. Answers matched and changed."""
-    tags = _BULK_TAGS.format(add="$1", remove="$2")
+    tags = merged_tags("m.tags", "$1::text[]", "$2::text[]")
     return f"""
 WITH matched AS (SELECT p.id, p.tags FROM prospects p WHERE {predicate.sql} FOR UPDATE),
 changed AS (
