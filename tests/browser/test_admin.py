@@ -64,6 +64,13 @@ async def audit(page: Page, name: str) -> None:
     await page.screenshot(path=str(SCREENSHOTS / f"admin-{name}.png"), full_page=True)
 
 
+async def sign_in(page: Page) -> None:
+    """On the sign-in page: the admin's address and password, then Enter."""
+    await page.get_by_label("Email").fill(ADMIN_EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.keyboard.press("Enter")
+
+
 async def narrow(page: Page, name: str) -> None:
     """The same page on a 360 px phone."""
     await page.set_viewport_size({"width": 360, "height": 740})
@@ -334,9 +341,7 @@ async def test_the_admin_sees_why_sending_cannot_work(browser, make_database, ma
             await page.goto(f"{base}/admin")
             problems = page.get_by_role("complementary", name="Sending cannot work")
             await expect(problems).to_be_hidden()  # nothing is said before signing in
-            await page.get_by_label("Email").fill(ADMIN_EMAIL)
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.keyboard.press("Enter")
+            await sign_in(page)
             await expect(problems).to_contain_text("The SES account is in the sandbox", timeout=TIMEOUT)
             await audit(page, "ses-problems")
             await page.get_by_role("link", name="Prospects", exact=True).click()

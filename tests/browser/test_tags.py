@@ -11,7 +11,7 @@ from api_gateway.adapters.admins import upsert
 from api_gateway.admins import hash_password
 from api_gateway.app import create_app as create_gateway
 from shared import db
-from tests.browser.test_admin import ADMIN_EMAIL, PASSWORD, TIMEOUT, audit, narrow, serving
+from tests.browser.test_admin import ADMIN_EMAIL, PASSWORD, TIMEOUT, audit, narrow, serving, sign_in
 from tests.harness.gateway import gateway_settings
 
 pytestmark = pytest.mark.browser
@@ -36,9 +36,7 @@ async def test_an_admin_tags_prospects_from_the_browser(browser, make_database, 
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(f"{base}/admin")
-        await page.get_by_label("Email").fill(ADMIN_EMAIL)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.keyboard.press("Enter")
+        await sign_in(page)
         await page.get_by_role("link", name="Prospects", exact=True).click()
 
         # Import, tagging every row of the file.
