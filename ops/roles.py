@@ -48,6 +48,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         # Erasure deletes a person's raw input (shared.lifecycle.prospect.erase).
         "ses_events_raw": "SELECT, DELETE", "rejected_payloads": "SELECT, DELETE",
         "admin_users": WRITE, "api_keys": WRITE, "segments": WRITE, "attribute_keys": "SELECT, INSERT",
+        # A prospect created or edited keeps its search row in the same statement.
+        "prospect_search": WRITE,
     },
     "outreach_sender": {
         **COMMON, **APPENDS,
@@ -68,6 +70,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         # A rebuild truncates its read tables and replays the store.
         "send_status": f"{WRITE}, TRUNCATE", "campaign_stats": f"{WRITE}, TRUNCATE",
         "unsubscribes": f"{WRITE}, TRUNCATE",
+        # The search indexer: imported prospects into prospect_search.
+        "prospect_search": "SELECT, INSERT, UPDATE", "search_refresh": WRITE,
     },
     "outreach_unsubscribe": {
         **COMMON, **APPENDS,

@@ -412,6 +412,17 @@ class ProspectErasedData(Contract):
     erased_by: str | None = Field(default=None, max_length=320)
 
 
+class ProspectsImportedData(Contract):
+    """A CSV import wrote prospects: every row it inserted or changed has
+    `updated_at >= written_since` (the import transaction's now()). No personal data:
+    the search indexer reads the rows themselves."""
+
+    written_since: AwareDatetime
+    inserted: int = Field(ge=0)
+    updated: int = Field(ge=0)
+    imported_by: str | None = Field(default=None, max_length=320)
+
+
 class ProspectUnsubscribed(Envelope):
     type: Literal["prospect.unsubscribed"] = "prospect.unsubscribed"
     version: Literal[1] = 1
@@ -428,6 +439,12 @@ class ProspectErased(Envelope):
     type: Literal["prospect.erased"] = "prospect.erased"
     version: Literal[1] = 1
     data: ProspectErasedData
+
+
+class ProspectsImported(Envelope):
+    type: Literal["prospects.imported"] = "prospects.imported"
+    version: Literal[1] = 1
+    data: ProspectsImportedData
 
 
 # ------------------------------------------------------------------ the catalog
@@ -456,6 +473,7 @@ CATALOG: tuple[type[Envelope], ...] = (
     ProspectUnsubscribed,
     ProspectStatusChanged,
     ProspectErased,
+    ProspectsImported,
 )
 
 

@@ -14,7 +14,8 @@ Writers: the gateway (admin edits, imports, erasure), the unsubscribe service
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any, get_args
 
 import asyncpg
@@ -23,11 +24,13 @@ from shared.addresses import email_hash, key_fingerprint
 from shared.audience import Predicate
 from shared.db import set_clause
 from shared.errors import Conflict
-from shared.event_store import append_built, change_and_append
+from shared.event_store import append, append_built, change_and_append
 from shared.events import (
     Envelope,
     ProspectErased,
     ProspectErasedData,
+    ProspectsImported,
+    ProspectsImportedData,
     ProspectStatus,
     ProspectStatusChanged,
     ProspectStatusChangedData,
@@ -78,18 +81,26 @@ COLUMNS = (
     "created_at, updated_at"
 )
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
+# What substring search looks in (prospect_search, migration 0020), and the fields it is made of.
+SEARCH_TEXT = "outreach_search_text(email, first_name, last_name, company)"
+SEARCHED_FIELDS = frozenset({"first_name", "last_name", "company"})
 # What the admin edits directly (the status moves through change_status).
 EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags"}
 
 # A re-created address that was erased after opting out comes back suppressed.
 INSERT_ONE = f"""
-INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
-                       tags, status, status_reason)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,
-       COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
-       (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
-ON CONFLICT (email_hash) DO NOTHING
-RETURNING {COLUMNS}
+WITH inserted AS (
+    INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
+                           tags, status, status_reason)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,
+           COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
+           (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
+    ON CONFLICT (email_hash) DO NOTHING
+    RETURNING {COLUMNS}
+), searchable AS (
+    INSERT INTO prospect_search (id, search_text) SELECT id, {SEARCH_TEXT} FROM inserted
+)
+SELECT * FROM inserted
 """
 
 
@@ -142,8 +153,15 @@ async def edit(
     """Personal fields and tags; the status moves through the functions below."""
     await register_attribute_keys(conn, changes.get("attributes") or {})
     assignments, values = set_clause(changes, first=2, allowed=EDITABLE_FIELDS)
+    update = f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}"
+    if SEARCHED_FIELDS.isdisjoint(changes):
+        return await conn.fetchrow(update, prospect_id, *values)
     return await conn.fetchrow(
-        f"UPDATE prospects SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
+        f"""WITH edited AS ({update}), searchable AS (
+                INSERT INTO prospect_search (id, search_text) SELECT id, {SEARCH_TEXT} FROM edited
+                ON CONFLICT (id) DO UPDATE SET search_text = EXCLUDED.search_text
+            )
+            SELECT * FROM edited""",
         prospect_id,
         *values,
     )
@@ -208,7 +226,7 @@ WITH staged AS (
        OR NOT EXCLUDED.tags <@ p.tags
     RETURNING (xmax = 0) AS inserted, (xmax = 0 AND p.status <> 'active') AS suppressed
 )
-SELECT (SELECT count(*) FROM import_staging) AS staged,
+SELECT now() AS written_since, (SELECT count(*) FROM import_staging) AS staged,
        (SELECT count(*) FROM staged) AS distinct_rows,
        count(*) FILTER (WHERE inserted) AS inserted,
        count(*) FILTER (WHERE NOT inserted) AS updated,
@@ -220,9 +238,14 @@ FROM written
 IMPORT_STATEMENT_TIMEOUT = 3600.0
 
 
-async def bulk_upsert(conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, ...]]) -> asyncpg.Record:
+async def bulk_upsert(
+    conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, ...]], *, attribute_keys: Callable[[], Iterable[str]],
+    actor: str | None, correlation_id: str,
+) -> asyncpg.Record:  # fmt: skip
     """COPY the rows (STAGING_COLUMNS) into a staging table and upsert them in one
-    statement, in the caller's transaction."""
+    statement, in the caller's transaction; `attribute_keys()`, asked once the rows are
+    read, names the file's custom fields. Search rows are left to the projector's indexer
+    (ProspectsImported): the trigram index is the costliest part of a bulk write."""
     await conn.execute("SET LOCAL work_mem = '256MB'")
     await conn.execute(CREATE_STAGING)
     await conn.copy_records_to_table(
@@ -230,7 +253,41 @@ async def bulk_upsert(conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, .
     )
     if await conn.fetchval(ANY_LEGACY):
         await conn.execute(LEGACY_SEEN_STAGED, timeout=IMPORT_STATEMENT_TIMEOUT)
-    return await conn.fetchrow(UPSERT, timeout=IMPORT_STATEMENT_TIMEOUT)
+    counts = await conn.fetchrow(UPSERT, timeout=IMPORT_STATEMENT_TIMEOUT)
+    await register_attribute_keys(conn, attribute_keys())
+    if counts["inserted"] or counts["updated"]:
+        data = ProspectsImportedData(
+            written_since=counts["written_since"], inserted=counts["inserted"], updated=counts["updated"],
+            imported_by=actor,
+        )  # fmt: skip
+        await append(conn, ProspectsImported.new(data, correlation_id=correlation_id))
+    return counts
+
+
+# The search indexer's step (services/projector): the next `limit` prospects, in id order
+# after $2, written at or after $1, get their search row; answers the last id looked at
+# (NULL: none left) and how many it looked at. Rows whose text did not change are not written.
+REFRESH_SEARCH = f"""
+WITH batch AS (
+    SELECT id, {SEARCH_TEXT} AS search_text FROM prospects
+    WHERE updated_at >= $1 AND id > $2
+    ORDER BY id LIMIT $3
+), written AS (
+    INSERT INTO prospect_search AS s (id, search_text) SELECT id, search_text FROM batch
+    ON CONFLICT (id) DO UPDATE SET search_text = EXCLUDED.search_text
+    WHERE s.search_text IS DISTINCT FROM EXCLUDED.search_text
+)
+SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM batch) AS rows
+"""
+NO_ID = uuid.UUID(int=0)
+
+
+async def refresh_search(
+    conn: asyncpg.Connection, since: datetime, after: uuid.UUID = NO_ID, limit: int = 5000
+) -> tuple[uuid.UUID | None, int]:
+    """One step of indexing the prospects written since `since` (see REFRESH_SEARCH)."""
+    row = await conn.fetchrow(REFRESH_SEARCH, since, after, limit)
+    return row["last"], row["rows"]
 
 
 # ------------------------------------------------------------------ status

@@ -113,8 +113,9 @@ async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, corre
 
 
 async def import_csv(
-    pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int, key: bytes, tags: tuple[str, ...] = ()
-) -> ImportReport:
+    pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int, key: bytes, tags: tuple[str, ...] = (),
+    actor: str | None = None, correlation_id: str,
+) -> ImportReport:  # fmt: skip
     """Stream a CSV body into prospects: all valid rows, or (on a file-level error) nothing.
     `tags` (normalised) are added to every row's."""
     parser = CsvImportParser(key, tags)
@@ -136,9 +137,10 @@ async def import_csv(
             raise Invalid("The file is empty: it needs a header row with an email column.", code="empty_file")
 
     async with pool.acquire() as conn, conn.transaction():
-        counts = await lifecycle.bulk_upsert(conn, rows())
-        if parser.header is not None:
-            await lifecycle.register_attribute_keys(conn, (k for _, k in parser.header.attribute_positions))
+        counts = await lifecycle.bulk_upsert(
+            conn, rows(), actor=actor, correlation_id=correlation_id,
+            attribute_keys=lambda: (k for _, k in parser.header.attribute_positions) if parser.header else (),
+        )  # fmt: skip
     tally = parser.tally
     inserted, updated = int(counts["inserted"]), int(counts["updated"])
     return ImportReport(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -9,6 +10,7 @@ from aiohttp import web
 
 from projector.handlers import ProjectionOptions, project
 from projector.policy import ReputationLimits
+from projector.search_indexer import SearchIndexer
 from projector.settings import ProjectorSettings
 from shared.consumer import Consumer
 from shared.events import CATALOG
@@ -35,6 +37,7 @@ def create_app(settings: ProjectorSettings) -> web.Application:
     app = create_base_app(settings, service=SERVICE, outbox_relay=True)
     app[PROJECTOR_SETTINGS] = settings
     app.cleanup_ctx.append(_consumer_ctx)
+    app.cleanup_ctx.append(_search_indexer_ctx)
     return app
 
 
@@ -51,3 +54,11 @@ async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:
     await consumer.start(app[AMQP])
     yield
     await consumer.stop(timeout=settings.shutdown_timeout_seconds)
+
+
+async def _search_indexer_ctx(app: web.Application) -> AsyncIterator[None]:
+    indexer = SearchIndexer(app[DB_POOL], poll_seconds=app[PROJECTOR_SETTINGS].search_index_poll_seconds)
+    task = asyncio.create_task(indexer.run(), name="search-indexer")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

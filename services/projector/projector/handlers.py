@@ -18,7 +18,7 @@ import asyncpg
 from projector.adapters import store
 from projector.metrics import APPLIED, LAG
 from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach
-from shared.events import Envelope
+from shared.events import Envelope, ProspectsImported
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import prospect as prospects
 
@@ -31,6 +31,9 @@ class ProjectionOptions:
 
 
 async def project(event: Envelope, conn: asyncpg.Connection, *, options: ProjectionOptions) -> None:
+    if isinstance(event, ProspectsImported) and options.side_effects:
+        # The search indexer (projector.search_indexer) takes it from here, in its own steps.
+        await store.queue_search_refresh(conn, event.event_id, event.data.written_since)
     changes = changes_for(event)
     if changes is not None:
         counters: list[str] = []

@@ -8,3 +8,5 @@ class ProjectorSettings(Settings):
     reputation_min_sends: int = Field(default=100, ge=1)
     reputation_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
     reputation_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)
+    # How often the search indexer looks for imports to index (projector.search_indexer).
+    search_index_poll_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -166,9 +166,11 @@ async def test_imported_custom_fields_are_placeholders_with_fallbacks(client):
     campaign["body_html"] = f'<p>{{{{ {key} }}}}</p><a href="{{{{ unsubscribe_url }}}}">u</a>'
     created = await client.post("/api/campaigns", json=campaign, headers=ADMIN)
     assert created.status == 201, await created.text()
-    prospect = (await (await client.get("/api/prospects", params={"q": email}, headers=ADMIN)).json())[
+    has_field = json.dumps({"field": f"attributes.{key}", "op": "exists"})
+    prospect = (await (await client.get("/api/prospects", params={"rule": has_field}, headers=ADMIN)).json())[
         "items"
     ][0]
+    assert prospect["email"] == email
     preview = await client.get(
         f"/api/campaigns/{(await created.json())['id']}/preview", params={"prospect_id": prospect["id"]},
         headers=ADMIN,

@@ -34,10 +34,10 @@ def _filters(status: str | None, q: str | None, audience: Predicate | None) -> t
         args.append(status)
         conditions.append(f"status = ${len(args)}")
     if q:
-        # search_text is lower(email names company) under a trigram index: a
+        # prospect_search holds lower(email names company) under a trigram index: a
         # substring LIKE uses it from three characters on.
         args.append(_like_pattern(q))
-        conditions.append(f"search_text LIKE ${len(args)}")
+        conditions.append(f"id IN (SELECT id FROM prospect_search WHERE search_text LIKE ${len(args)})")
     if audience is not None:
         conditions.append(audience.sql)
         args.extend(audience.args)

@@ -1,12 +1,14 @@
-"""The projector's SQL: set-once facts on sends, counters on campaigns, the opt-out audit.
+"""The projector's SQL: set-once facts on sends, counters on campaigns, the opt-out audit,
+the search indexer's queue.
 
-The only statements that write send_status, campaign_stats and unsubscribes. A prospect's
+The only statements that write send_status, campaign_stats, unsubscribes and search_refresh. A prospect's
 status (raised by bounces and complaints) is shared.lifecycle.prospect's.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -103,3 +105,18 @@ async def campaign_counts(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> a
 async def truncate_read_tables(conn: asyncpg.Connection, consumer: str) -> None:
     await conn.execute("TRUNCATE send_status, campaign_stats")
     await forget_applied(conn, consumer)
+
+
+async def queue_search_refresh(conn: asyncpg.Connection, event_id: uuid.UUID, since: datetime) -> None:
+    await conn.execute(
+        "INSERT INTO search_refresh (event_id, since) VALUES ($1, $2) ON CONFLICT DO NOTHING", event_id, since
+    )
+
+
+async def search_refreshes(pool: asyncpg.Pool) -> list[asyncpg.Record]:
+    """The imports still to index (event_id, since)."""
+    return await pool.fetch("SELECT event_id, since FROM search_refresh")
+
+
+async def forget_search_refreshes(pool: asyncpg.Pool, event_ids: list[uuid.UUID]) -> None:
+    await pool.execute("DELETE FROM search_refresh WHERE event_id = ANY($1::uuid[])", event_ids)

@@ -1,0 +1,67 @@
+"""The search indexer: the prospects an import wrote get their search row (prospect_search)
+within seconds of the import, in steps of a few thousand rows, each step its own
+transaction. Neither the import nor the projection of SES events waits for the trigram
+index: the import only appends ProspectsImported, the projector only queues it.
+
+One pass covers every import queued when it starts (it walks every prospect written since
+the earliest of them) and then forgets those; an import queued meanwhile gets a pass of its
+own. A pass interrupted (a crash, an erasure racing a step) starts over: writing a search
+row is idempotent, and rows whose text did not change are not written again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import asyncpg
+
+from projector.adapters import store
+from projector.metrics import SEARCH_INDEXED, SEARCH_PENDING
+from shared.lifecycle import prospect as prospects
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class SearchIndexer:
+    def __init__(self, pool: asyncpg.Pool, *, poll_seconds: float = 1.0, step_rows: int = 5000) -> None:
+        self._pool = pool
+        self._poll_seconds = poll_seconds
+        self._step_rows = step_rows
+
+    async def drain(self) -> int:
+        """Index everything queued now; the number of prospects looked at."""
+        looked_at = 0
+        while jobs := await store.search_refreshes(self._pool):
+            SEARCH_PENDING.set(len(jobs))
+            looked_at += await self._pass(min(job["since"] for job in jobs))
+            await store.forget_search_refreshes(self._pool, [job["event_id"] for job in jobs])
+        SEARCH_PENDING.set(0)
+        return looked_at
+
+    async def _pass(self, since: datetime) -> int:
+        after, looked_at = prospects.NO_ID, 0
+        while True:
+            async with self._pool.acquire() as conn:
+                last, rows = await prospects.refresh_search(conn, since, after, self._step_rows)
+            if last is None:
+                return looked_at
+            after = last
+            looked_at += rows
+            SEARCH_INDEXED.inc(rows)
+
+    async def run(self) -> None:
+        """Drain, then look again after `poll_seconds`; until cancelled, surviving outages."""
+        backoff = 0.1
+        while True:
+            try:
+                await self.drain()
+                backoff = 0.1
+                await asyncio.sleep(self._poll_seconds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("search indexer interrupted; retrying", error=repr(exc), retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
