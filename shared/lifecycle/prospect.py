@@ -13,8 +13,10 @@ Writers: the gateway (admin edits, imports, erasure), the unsubscribe service
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, get_args
 
@@ -118,7 +120,7 @@ SELECT DISTINCT ON (email_hash) email_hash, reason, created_at FROM seen
 ON CONFLICT (email_hash) DO NOTHING
 """
 LEGACY_SEEN_ONE = LEGACY_SEEN.format(addresses="(SELECT $1::text AS email, $2::bytea AS email_hash)")
-LEGACY_SEEN_STAGED = LEGACY_SEEN.format(addresses="import_staging")
+LEGACY_SEEN_STAGED = LEGACY_SEEN.format(addresses="import_chunk")
 ANY_LEGACY = "SELECT EXISTS (SELECT 1 FROM legacy_suppressions)"
 
 
@@ -168,23 +170,31 @@ async def edit(
 
 
 STAGING_COLUMNS = (
-    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attributes", "tags",
+    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attribute_values", "tags",
 )  # fmt: skip
 
+# import_chunk holds the rows of one chunk of the file; import_seen every address of the
+# file's earlier chunks (a repeated line is then a duplicate, not an update). Custom fields
+# arrive as one array of values a row, in the order of the file's custom columns.
 CREATE_STAGING = """
-CREATE TEMP TABLE import_staging (
+CREATE TEMP TABLE import_chunk (
     line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
-    company text, title text, attributes text, tags text[]
-) ON COMMIT DROP
+    company text, title text, attribute_values text[], tags text[]
+) ON COMMIT DROP;
+CREATE TEMP TABLE import_seen (email_hash bytea PRIMARY KEY) ON COMMIT DROP;
 """
 
 
-# One statement: the last occurrence of an address in the file wins; new
-# addresses are inserted (suppressed ones come back suppressed); existing ones
-# get the file's non-empty values, and their status is never touched, so an
-# import cannot re-activate anyone. Rows whose values would not change are not
-# written at all. Tags are only ever added: the file's after the prospect's own, the
-# first 50 kept (a prospect carries at most 50).
+# One statement a chunk ($1: the names of the file's custom columns). Within the chunk the
+# last line of an address wins; a line repeating an address of an earlier chunk updates
+# what that one wrote and is counted as a duplicate. New addresses are inserted (suppressed
+# ones come back suppressed); existing ones get the file's non-empty values, and their
+# status is never touched, so an import cannot re-activate anyone. Rows whose values would
+# not change are not written. Tags are only ever added: the file's after the prospect's
+# own, the first 50 kept (a prospect carries at most 50). New rows are a plain INSERT of
+# the addresses absent from the statement's snapshot (an upsert's speculative insertion
+# cost a fifth more); another writer creating one meanwhile fails the statement with a
+# unique violation, and the chunk is run again (bulk_upsert).
 def merged_tags(own: str, added: str, removed: str = "'{}'::text[]") -> str:
     """SQL for a prospect's tags after a change: its own first, then those added, none
     removed, the first 50 kept (a prospect carries at most 50)."""
@@ -194,74 +204,118 @@ def merged_tags(own: str, added: str, removed: str = "'{}'::text[]") -> str:
 ) AS kept)"""
 
 
-MERGED_TAGS = (
-    f"CASE WHEN EXCLUDED.tags <@ p.tags THEN p.tags ELSE {merged_tags('p.tags', 'EXCLUDED.tags')} END"
-)
-UPSERT = f"""
-WITH staged AS (
-    SELECT DISTINCT ON (email_hash) *
-    FROM import_staging
+UPSERT_CHUNK = f"""
+WITH chunk AS (
+    SELECT DISTINCT ON (email_hash) *,
+           COALESCE(jsonb_strip_nulls(jsonb_object($1::text[], attribute_values)), '{{}}') AS attributes
+    FROM import_chunk
     ORDER BY email_hash, line DESC
-), written AS (
-    INSERT INTO prospects AS p (id, email, email_hash, first_name, last_name, company, title,
-                                attributes, tags, status, status_reason)
-    SELECT s.id, s.email, s.email_hash, s.first_name, s.last_name, s.company, s.title,
-           COALESCE(s.attributes::jsonb, '{{}}'::jsonb), COALESCE(s.tags, '{{}}'),
+), incoming AS (
+    SELECT c.*, EXISTS (SELECT 1 FROM import_seen e WHERE e.email_hash = c.email_hash) AS repeated
+    FROM chunk c
+), changed AS (
+    UPDATE prospects AS p SET
+        first_name = COALESCE(i.first_name, p.first_name),
+        last_name = COALESCE(i.last_name, p.last_name),
+        company = COALESCE(i.company, p.company),
+        title = COALESCE(i.title, p.title),
+        attributes = p.attributes || i.attributes,
+        tags = CASE WHEN i.tags <@ p.tags THEN p.tags ELSE {merged_tags("p.tags", "i.tags")} END,
+        updated_at = now()
+    FROM incoming i
+    WHERE p.email_hash = i.email_hash
+      AND ((p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
+           (COALESCE(i.first_name, p.first_name), COALESCE(i.last_name, p.last_name),
+            COALESCE(i.company, p.company), COALESCE(i.title, p.title), p.attributes || i.attributes)
+           OR NOT i.tags <@ p.tags)
+    RETURNING i.repeated
+), added AS (
+    INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes, tags,
+                           status, status_reason)
+    SELECT i.id, i.email, i.email_hash, i.first_name, i.last_name, i.company, i.title, i.attributes, i.tags,
            COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
-    FROM staged s
-    LEFT JOIN suppressions sup ON sup.email_hash = s.email_hash
-    ON CONFLICT (email_hash) DO UPDATE SET
-        first_name = COALESCE(EXCLUDED.first_name, p.first_name),
-        last_name = COALESCE(EXCLUDED.last_name, p.last_name),
-        company = COALESCE(EXCLUDED.company, p.company),
-        title = COALESCE(EXCLUDED.title, p.title),
-        attributes = p.attributes || EXCLUDED.attributes,
-        tags = {MERGED_TAGS},
-        updated_at = now()
-    WHERE (p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
-          (COALESCE(EXCLUDED.first_name, p.first_name), COALESCE(EXCLUDED.last_name, p.last_name),
-           COALESCE(EXCLUDED.company, p.company), COALESCE(EXCLUDED.title, p.title),
-           p.attributes || EXCLUDED.attributes)
-       OR NOT EXCLUDED.tags <@ p.tags
-    RETURNING (xmax = 0) AS inserted, (xmax = 0 AND p.status <> 'active') AS suppressed
+    FROM incoming i
+    LEFT JOIN suppressions sup ON sup.email_hash = i.email_hash
+    WHERE NOT EXISTS (SELECT 1 FROM prospects p WHERE p.email_hash = i.email_hash)
+    RETURNING status
+), seen AS (
+    INSERT INTO import_seen (email_hash) SELECT email_hash FROM chunk ON CONFLICT DO NOTHING
 )
-SELECT now() AS written_since, (SELECT count(*) FROM import_staging) AS staged,
-       (SELECT count(*) FROM staged) AS distinct_rows,
-       count(*) FILTER (WHERE inserted) AS inserted,
-       count(*) FILTER (WHERE NOT inserted) AS updated,
-       count(*) FILTER (WHERE suppressed) AS suppressed
-FROM written
+SELECT (SELECT count(*) FROM import_chunk) AS staged,
+       (SELECT count(*) FROM incoming WHERE NOT repeated) AS distinct_rows,
+       (SELECT count(*) FROM added) AS inserted,
+       (SELECT count(*) FROM changed WHERE NOT repeated) AS updated,
+       (SELECT count(*) FROM added WHERE status <> 'active') AS suppressed
 """
-
+COUNTS = ("staged", "distinct_rows", "inserted", "updated", "suppressed")
+# Rows a chunk holds: big enough that a statement's overhead is small, small enough that the
+# server upserts one while the gateway parses the next, and memory stays bounded.
+CHUNK_ROWS = 25_000
 # A million rows take minutes on a small machine; the pool's 60 s default would cut them off.
 IMPORT_STATEMENT_TIMEOUT = 3600.0
+RETRIES_ON_A_RACE = 5
+
+
+async def _upsert_chunk(conn: asyncpg.Connection, names: list[str], legacy: bool) -> dict[str, int]:
+    for attempt in range(RETRIES_ON_A_RACE):
+        try:
+            async with conn.transaction():  # a savepoint: a race undoes this chunk only
+                if legacy:
+                    await conn.execute(LEGACY_SEEN_STAGED, timeout=IMPORT_STATEMENT_TIMEOUT)
+                row = await conn.fetchrow(UPSERT_CHUNK, names, timeout=IMPORT_STATEMENT_TIMEOUT)
+                return {name: int(row[name]) for name in COUNTS}
+        except asyncpg.UniqueViolationError:
+            # Created by another writer since this statement's snapshot: it is visible to the next one.
+            if attempt == RETRIES_ON_A_RACE - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def bulk_upsert(
-    conn: asyncpg.Connection, rows: AsyncIterable[tuple[Any, ...]], *, attribute_keys: Callable[[], Iterable[str]],
-    actor: str | None, correlation_id: str,
-) -> asyncpg.Record:  # fmt: skip
-    """COPY the rows (STAGING_COLUMNS) into a staging table and upsert them in one
-    statement, in the caller's transaction; `attribute_keys()`, asked once the rows are
-    read, names the file's custom fields. Search rows are left to the projector's indexer
-    (ProspectsImported): the trigram index is the costliest part of a bulk write."""
-    await conn.execute("SET LOCAL work_mem = '256MB'")
+    conn: asyncpg.Connection, chunks: AsyncIterable[Sequence[tuple[Any, ...]]], *,
+    attribute_names: Callable[[], Sequence[str]], actor: str | None, correlation_id: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Upsert the file's rows (STAGING_COLUMNS), chunk by chunk, in the caller's
+    transaction: while the server writes one chunk, the caller parses the next.
+    `attribute_names()`, asked once the first chunk is read, names the file's custom
+    columns in the order of the rows' values. Search rows are left to the projector's
+    indexer (ProspectsImported): the trigram index was the costliest part of a bulk write."""
+    await conn.execute("SET LOCAL work_mem = '64MB'")
     await conn.execute(CREATE_STAGING)
-    await conn.copy_records_to_table(
-        "import_staging", records=rows, columns=STAGING_COLUMNS, timeout=IMPORT_STATEMENT_TIMEOUT
-    )
-    if await conn.fetchval(ANY_LEGACY):
-        await conn.execute(LEGACY_SEEN_STAGED, timeout=IMPORT_STATEMENT_TIMEOUT)
-    counts = await conn.fetchrow(UPSERT, timeout=IMPORT_STATEMENT_TIMEOUT)
-    await register_attribute_keys(conn, attribute_keys())
-    if counts["inserted"] or counts["updated"]:
+    legacy = bool(await conn.fetchval(ANY_LEGACY))
+    totals = dict.fromkeys(COUNTS, 0)
+    writing: asyncio.Task[dict[str, int]] | None = None
+    try:
+        async for rows in chunks:
+            if writing is not None:
+                for name, n in (await writing).items():
+                    totals[name] += n
+                writing = None
+            await conn.execute("TRUNCATE import_chunk")
+            await conn.copy_records_to_table(
+                "import_chunk", records=rows, columns=STAGING_COLUMNS, timeout=IMPORT_STATEMENT_TIMEOUT
+            )
+            writing = asyncio.create_task(_upsert_chunk(conn, list(attribute_names()), legacy))
+        if writing is not None:
+            for name, n in (await writing).items():
+                totals[name] += n
+            writing = None
+    finally:
+        if writing is not None:  # the file failed meanwhile: the connection is free again before the rollback
+            with contextlib.suppress(Exception):
+                await writing
+    await register_attribute_keys(conn, attribute_names())
+    written_since = await conn.fetchval("SELECT now()")
+    if totals["inserted"] or totals["updated"]:
         data = ProspectsImportedData(
-            written_since=counts["written_since"], inserted=counts["inserted"], updated=counts["updated"],
+            written_since=written_since,
+            inserted=totals["inserted"],
+            updated=totals["updated"],
             imported_by=actor,
-        )  # fmt: skip
+        )
         await append(conn, ProspectsImported.new(data, correlation_id=correlation_id))
-    return counts
+    return totals
 
 
 # The search indexer's step (services/projector): the next `limit` prospects, in id order

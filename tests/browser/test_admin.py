@@ -304,11 +304,11 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
 
         # Prospects: filter by status, edit one, delete one after confirming.
         await page.get_by_role("link", name="Prospects", exact=True).click()
-        await page.get_by_label("Status").select_option("unsubscribed")
+        await page.get_by_label("Status", exact=True).select_option("unsubscribed")
         table = page.get_by_role("table", name="Prospects")
         await expect(table.locator("tbody tr")).to_have_count(1)
         await expect(table).to_contain_text("grace@recipients.example")
-        await page.get_by_label("Status").select_option("")
+        await page.get_by_label("Status", exact=True).select_option("")
         await page.get_by_role("link", name="Edit alan@recipients.example").click()
         await page.get_by_label("Company").fill("Manchester")
         await audit(page, "prospect-editor")

@@ -18,6 +18,7 @@ SCOPES = tuple(f"{area}:{verb}" for area in AREAS for verb in ("read", "write"))
 # Where each area's routes live (longest first is not needed: they do not nest).
 # Segments and tags are views of prospects: the prospects scopes cover them.
 AREA_OF_PATH = {"/api/prospects": "prospects", "/api/segments": "prospects", "/api/tags": "prospects",
+                "/api/fields": "prospects",
                 "/api/campaigns": "campaigns", "/api/ses": "account", "/api/system": "account"}  # fmt: skip
 
 

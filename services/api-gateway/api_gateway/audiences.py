@@ -13,6 +13,7 @@ from api_gateway.adapters import prospects as prospect_store
 from api_gateway.adapters import segments as store
 from api_gateway.schemas import (
     AudienceSample,
+    FieldList,
     Prospect,
     Segment,
     SegmentCreate,
@@ -24,6 +25,7 @@ from api_gateway.schemas import (
 from shared.audience import Predicate, RuleError, compile_rule
 from shared.errors import Conflict, Invalid, NotFound
 from shared.ids import uuid7
+from shared.rendering import PLACEHOLDERS
 
 
 def predicate(rule: Any, *, first: int = 1, path: str = "rule", table: str = "prospects") -> Predicate:
@@ -135,3 +137,7 @@ async def tags(pool: asyncpg.Pool) -> TagList:
     async with pool.acquire() as conn:
         rows = await prospect_store.tag_counts(conn)
     return TagList(items=[TagCount(tag=r["tag"], prospects=r["prospects"]) for r in rows])
+
+
+async def fields(pool: asyncpg.Pool) -> FieldList:
+    return FieldList(placeholders=list(PLACEHOLDERS), custom=await prospect_store.attribute_keys(pool))

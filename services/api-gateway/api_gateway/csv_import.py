@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -78,8 +77,11 @@ class ImportTally:
             self.errors.append(RowError(line, reason))
 
 
-# (line, id, email, email_hash, first_name, last_name, company, title, attributes json, tags)
-StagedRow = tuple[int, str, str, bytes, str | None, str | None, str | None, str | None, str | None, list[str]]
+# (line, id, email, email_hash, first_name, last_name, company, title, custom field values, tags):
+# the values in the order of Header.attribute_positions (None: empty), or None when all are.
+StagedRow = tuple[
+    int, str, str, bytes, str | None, str | None, str | None, str | None, list[str | None] | None, list[str]
+]
 
 
 class CsvRecordSplitter:
@@ -204,6 +206,7 @@ class CsvImportParser:
         else:
             delimiter = self.header.delimiter
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+        self._nul_in_text = "\x00" in text  # rare: rows are only searched for it when the text has one
         base, end_line = self._line, self._line
         try:
             for record in reader:
@@ -251,7 +254,7 @@ class CsvImportParser:
         if not raw_email:
             self.tally.reject(line, "no email address")
             return None
-        if any("\x00" in cell for cell in record):  # PostgreSQL text cannot hold it
+        if self._nul_in_text and any("\x00" in cell for cell in record):  # PostgreSQL text cannot hold it
             self.tally.reject(line, "contains the NUL character (U+0000)")
             return None
         try:
@@ -268,13 +271,13 @@ class CsvImportParser:
             values.append(value or None)
         attributes = None
         if self._attributes:
-            extra = {key: cell for i, key in self._attributes if (cell := record[i].strip())}
-            if extra:
-                too_long = next((k for k, v in extra.items() if len(v) > MAX_ATTRIBUTE_CHARS), None)
-                if too_long is not None:
-                    self.tally.reject(line, f"{too_long} is longer than {MAX_ATTRIBUTE_CHARS} characters")
-                    return None
-                attributes = json.dumps(extra, ensure_ascii=False)
+            cells = [record[i].strip() or None for i, _ in self._attributes]
+            if any(cells):
+                for (_, key), cell in zip(self._attributes, cells, strict=True):
+                    if cell is not None and len(cell) > MAX_ATTRIBUTE_CHARS:
+                        self.tally.reject(line, f"{key} is longer than {MAX_ATTRIBUTE_CHARS} characters")
+                        return None
+                attributes = cells
         tags = self._file_tags
         if self._tags is not None and (cell := record[self._tags].strip()):
             try:

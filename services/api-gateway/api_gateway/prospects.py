@@ -120,27 +120,33 @@ async def import_csv(
     `tags` (normalised) are added to every row's."""
     parser = CsvImportParser(key, tags)
 
-    async def rows() -> AsyncIterator[StagedRow]:
+    async def chunks() -> AsyncIterator[list[StagedRow]]:
         splitter = CsvRecordSplitter()
         size = 0
+        rows: list[StagedRow] = []
         async for chunk in body:
             size += len(chunk)
             if size > max_bytes:
                 raise TooLarge(
                     f"The file is larger than the limit of {max_bytes} bytes; nothing was imported."
                 )
-            for row in parser.parse(splitter.feed(chunk)):
-                yield row
-        for row in parser.parse(splitter.finish()):
-            yield row
+            rows.extend(parser.parse(splitter.feed(chunk)))
+            while len(rows) >= lifecycle.CHUNK_ROWS:
+                yield rows[: lifecycle.CHUNK_ROWS]
+                rows = rows[lifecycle.CHUNK_ROWS :]
+        rows.extend(parser.parse(splitter.finish()))
         if parser.header is None:
             raise Invalid("The file is empty: it needs a header row with an email column.", code="empty_file")
+        for start in range(0, len(rows), lifecycle.CHUNK_ROWS):
+            yield rows[start : start + lifecycle.CHUNK_ROWS]
+
+    def attribute_names() -> list[str]:
+        return [name for _, name in parser.header.attribute_positions] if parser.header else []
 
     async with pool.acquire() as conn, conn.transaction():
         counts = await lifecycle.bulk_upsert(
-            conn, rows(), actor=actor, correlation_id=correlation_id,
-            attribute_keys=lambda: (k for _, k in parser.header.attribute_positions) if parser.header else (),
-        )  # fmt: skip
+            conn, chunks(), attribute_names=attribute_names, actor=actor, correlation_id=correlation_id
+        )
     tally = parser.tally
     inserted, updated = int(counts["inserted"]), int(counts["updated"])
     return ImportReport(

@@ -60,6 +60,8 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/prospects/{id}", p.delete_prospect, "Erase a prospect (suppression kept)",
           status=204, errors=(400, 404)),
     Route("GET", "/api/tags", a.list_tags, "Tags with their prospect counts", response=s.TagList, errors=()),
+    Route("GET", "/api/fields", a.list_fields, "Placeholders a template may use, custom fields among them",
+          response=s.FieldList, errors=()),
     Route("POST", "/api/segments", a.create_segment, "Save a named audience rule", body=s.SegmentCreate,
           response=s.Segment, status=201, errors=(400, 409, 415)),
     Route("GET", "/api/segments", a.list_segments, "Saved segments, by name", response=s.SegmentList, errors=()),

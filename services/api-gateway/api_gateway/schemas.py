@@ -475,6 +475,14 @@ class TagList(BaseModel):
     items: list[TagCount]
 
 
+class FieldList(BaseModel):
+    """The placeholders a template may use: the prospect's own fields, the unsubscribe
+    link, and the custom fields (attribute keys) some prospect has."""
+
+    placeholders: list[str]
+    custom: list[str]
+
+
 class ProspectBulk(Input):
     """A change to every prospect the filter matches: tags added and removed, or a status."""
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import aiohttp
 import pytest
 
 from shared.addresses import email_hash
+from shared.lifecycle import prospect as lifecycle
 from tests.harness.gateway import ADDRESS_KEY, ADMIN, gateway
 
 pytestmark = pytest.mark.integration
@@ -267,3 +269,51 @@ async def test_a_bad_import_tag_is_400_and_imports_nothing(client, gw_pool):
     assert response.status == 400
     assert (await response.json())["error"]["details"][0]["field"].startswith("tag")
     assert await prospect(gw_pool, f"{tag}@example.com") is None
+
+
+async def test_a_file_is_written_in_chunks_and_a_repeat_across_chunks_is_a_duplicate(
+    client, gw_pool, monkeypatch
+):
+    monkeypatch.setattr(lifecycle, "CHUNK_ROWS", 3)
+    tag = unique("chunks")
+    await imported(client, f"email,company\n{tag}-old@example.com,Before\n", inserted=1)
+    lines = [f"{tag}-{i}@example.com,Co {i}" for i in range(7)]
+    lines.insert(2, f"{tag}-old@example.com,After")  # an update, in the first chunk
+    lines.append(f"{tag}-0@example.com,")  # a repeat two chunks later, empty: the first line's value stays
+    lines.append(f"{tag}-1@example.com,Later")  # a repeat with a value: it wins
+    lines.append(f"{tag}-old@example.com,After")  # a repeat of the update
+    await imported(client, "email,company\n" + "\n".join(lines) + "\n",
+                   inserted=7, updated=1, unchanged=0, duplicates=3, invalid=0)  # fmt: skip
+    assert (await prospect(gw_pool, f"{tag}-0@example.com"))["company"] == "Co 0"
+    assert (await prospect(gw_pool, f"{tag}-1@example.com"))["company"] == "Later"
+    assert (await prospect(gw_pool, f"{tag}-old@example.com"))["company"] == "After"
+    # One event for the whole file, however many chunks: what the search indexer takes up.
+    events = await gw_pool.fetch(
+        "SELECT data FROM events WHERE type = 'prospects.imported' AND (data->>'inserted')::int = 7"
+    )
+    assert [(e["data"]["inserted"], e["data"]["updated"]) for e in events] == [(7, 1)]
+
+
+async def test_an_address_created_while_the_import_writes_it_is_updated_not_refused(client, gw_pool):
+    """The import inserts new addresses with a plain INSERT; one created by another writer
+    meanwhile makes that chunk's statement fail on the unique index, and the chunk runs again."""
+    tag = unique("race")
+    async with gw_pool.acquire() as other:
+        transaction = other.transaction()
+        await transaction.start()
+        await lifecycle.insert(other, {"email": f"{tag}-b@example.com", "company": "Theirs"}, ADDRESS_KEY)
+        body = f"email,title\n{tag}-a@example.com,CTO\n{tag}-b@example.com,CEO\n"
+        importing = asyncio.create_task(upload(client, body))
+        # The import's INSERT waits on the other writer's uncommitted row.
+        async with asyncio.timeout(20):
+            while not await gw_pool.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'transactionid'"
+            ):
+                await asyncio.sleep(0.02)
+        await transaction.commit()
+    response = await importing
+    assert response.status == 200, await response.text()
+    report = await response.json()
+    assert (report["inserted"], report["updated"]) == (1, 1)
+    row = await prospect(gw_pool, f"{tag}-b@example.com")
+    assert (row["company"], row["title"]) == ("Theirs", "CEO")

@@ -4,6 +4,7 @@ import { campaignDetail, campaignList } from "./campaigns.js";
 import { alertBox, field, h, mount } from "./dom.js";
 import { campaignEditor } from "./editor.js";
 import { prospectEditor, prospectList } from "./prospects.js";
+import { segmentEditor, segmentList } from "./segments.js";
 
 const ROUTES = [
   [/^#\/campaigns\/new$/, campaignEditor, "New campaign"],
@@ -12,6 +13,9 @@ const ROUTES = [
   [/^#\/campaigns$/, campaignList, "Campaigns"],
   [/^#\/prospects\/(?<id>[0-9a-f-]{36})$/, prospectEditor, "Edit prospect"],
   [/^#\/prospects$/, prospectList, "Prospects"],
+  [/^#\/segments\/new$/, segmentEditor, "New segment"],
+  [/^#\/segments\/(?<id>[0-9a-f-]{36})$/, segmentEditor, "Segment"],
+  [/^#\/segments$/, segmentList, "Segments"],
 ];
 
 // What a view leaves running (polling) stops when the admin goes elsewhere.

@@ -206,9 +206,12 @@ export async function campaignDetail({ id }, life) {
       h("a", { className: "button quiet", href: "#/campaigns" }, "All campaigns")].filter(Boolean));
   }
 
+  let sendsAsked = 0;
   async function loadSends() {
+    const mine = ++sendsAsked;
     const result = await api("GET", `/api/campaigns/${id}/sends${query({
       q: search.value.trim(), status: statusFilter.value, page: sendsPage, limit: 25 })}`);
+    if (mine !== sendsAsked) return;  // the answer to an older search
     sendsBox.replaceChildren(
       table("Recipients of this campaign", ["Recipient", "Status", "Sent", "Last event", "Error"],
         result.items.map((s) => [s.email ?? "(erased)", badge(s.status), when(s.attempted_at),

@@ -84,6 +84,7 @@ export async function prospectList(_params, life) {
   const tag = h("select", { id: "prospect-tag" }, h("option", { value: "" }, "Any tag"));
   const bulkTag = h("input", { type: "text", id: "bulk-tag", autocomplete: "off" });
   const bulkNote = h("p", { className: "hint", id: "bulk-note" });
+  const bulkStatusSelect = h("select", { id: "bulk-status" }, STATUSES.map((s) => h("option", { value: s }, s)));
   const holder = h("div", {}, h("p", {}, "Loading prospects…"));
   let page = 1;
   let total = 0;
@@ -99,10 +100,13 @@ export async function prospectList(_params, life) {
     return tag.value ? JSON.stringify({ field: "tags", op: "has", value: tag.value }) : "";
   }
 
+  let asked = 0;
   async function load() {
+    const mine = ++asked;
     try {
       const result = await api("GET", `/api/prospects${query({ q: search.value.trim(), status: status.value,
                                                                 rule: rule(), page, limit: 25 })}`);
+      if (mine !== asked) return;  // the answer to an older filter: a newer one is on its way
       total = result.total;
       bulkNote.textContent = search.value.trim()
         ? "Clear the search to change every prospect of a filter: bulk changes act on status and tag."
@@ -140,6 +144,38 @@ export async function prospectList(_params, life) {
     } catch (error) { alert.show(error.message); }
   }
 
+  async function bulkStatus() {
+    const target = bulkStatusSelect.value;
+    if (search.value.trim()) { alert.show(bulkNote.textContent); return; }
+    const scope = `(${status.value || "any status"}, ${tag.value || "any tag"})`;
+    const ok = await confirmDialog({
+      title: `Set ${total} prospects to ${target}?`,
+      body: `Every prospect of the current filter ${scope} becomes ${target}. ` +
+            (target === "active" ? "Their suppressions are lifted, so they can be mailed again." : ""),
+      confirm: `Set ${total} to ${target}`, danger: target === "active",
+    });
+    if (!ok) return;
+    const body = { filter: filterRule(status.value, tag.value), status: target, status_reason: "bulk change by an admin" };
+    try {
+      let result;
+      try {
+        result = await api("POST", "/api/prospects/bulk", body);
+      } catch (error) {
+        if (error.code !== "suppressed") throw error;
+        // Some of them said no: only an explicit second yes moves them.
+        const again = await confirmDialog({
+          title: "Some of them opted out",
+          body: `${error.message} Move them anyway? Only do this if they asked to hear from you again.`,
+          confirm: "Override their opt-out", danger: true,
+        });
+        if (!again) return;
+        result = await api("POST", "/api/prospects/bulk", { ...body, override_suppression: true });
+      }
+      announce(`${result.changed} of ${result.matched} prospects set to ${target}.`);
+      await load();
+    } catch (error) { alert.show(error.message); }
+  }
+
   async function remove(prospect) {
     const ok = await confirmDialog({
       title: `Delete ${prospect.email}?`,
@@ -162,12 +198,16 @@ export async function prospectList(_params, life) {
       h("div", {}, h("label", { for: "prospect-status" }, "Status"), status),
       h("div", {}, h("label", { for: "prospect-tag" }, "Tag"), tag)),
     h("section", { "aria-labelledby": "bulk-heading" },
-      h("h2", { id: "bulk-heading" }, "Tag everyone in this filter"),
+      h("h2", { id: "bulk-heading" }, "Change everyone in this filter"),
       h("div", { className: "row" },
         h("div", { className: "grow" }, h("label", { for: "bulk-tag" }, "Tags"), bulkTag),
         h("div", { className: "actions" },
           h("button", { type: "button", onclick: () => bulkTags("add_tags") }, "Add to all"),
           h("button", { type: "button", className: "quiet", onclick: () => bulkTags("remove_tags") }, "Remove from all"))),
+      h("div", { className: "row" },
+        h("div", {}, h("label", { for: "bulk-status" }, "New status"), bulkStatusSelect),
+        h("div", { className: "actions" },
+          h("button", { type: "button", className: "quiet", onclick: bulkStatus }, "Set status of all…"))),
       bulkNote),
     alert, holder);
   bulkTag.setAttribute("aria-describedby", "bulk-note");

@@ -47,3 +47,7 @@ async def preview_rule(request: web.Request) -> web.Response:
 
 async def list_tags(request: web.Request) -> web.Response:
     return model_response(await audiences.tags(pool(request)))
+
+
+async def list_fields(request: web.Request) -> web.Response:
+    return model_response(await audiences.fields(pool(request)))

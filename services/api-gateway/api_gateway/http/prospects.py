@@ -75,7 +75,11 @@ async def import_prospects(request: web.Request) -> web.Response:
     else:
         chunks = request.content.iter_chunked(CHUNK_BYTES)
     report = await prospects.import_csv(
-        pool(request), chunks, max_bytes=limit, key=settings(request).address_key, tags=tuple(options.tag),
+        pool(request),
+        chunks,
+        max_bytes=limit,
+        key=settings(request).address_key,
+        tags=tuple(options.tag),
         **who(request),
     )
     return model_response(report)
