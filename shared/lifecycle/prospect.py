@@ -173,9 +173,10 @@ STAGING_COLUMNS = (
     "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attribute_values", "tags",
 )  # fmt: skip
 
-# import_chunk holds the rows of one chunk of the file; import_seen every address of the
-# file's earlier chunks (a repeated line is then a duplicate, not an update). Custom fields
-# arrive as one array of values a row, in the order of the file's custom columns.
+# import_chunk holds the rows of one chunk of the file; import_seen the existing addresses
+# an earlier chunk left unchanged (those it wrote carry this transaction's now()), so a line
+# repeating an address of an earlier chunk is known as a duplicate, not an update. Custom
+# fields arrive as one array of values a row, in the order of the file's custom columns.
 CREATE_STAGING = """
 CREATE TEMP TABLE import_chunk (
     line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
@@ -206,13 +207,23 @@ def merged_tags(own: str, added: str, removed: str = "'{}'::text[]") -> str:
 
 UPSERT_CHUNK = f"""
 WITH chunk AS (
+    -- The chunk's last line of each address, in the order of the address index: the
+    -- writes then walk its pages in order.
     SELECT DISTINCT ON (email_hash) *,
            COALESCE(jsonb_strip_nulls(jsonb_object($1::text[], attribute_values)), '{{}}') AS attributes
     FROM import_chunk
     ORDER BY email_hash, line DESC
 ), incoming AS (
-    SELECT c.*, EXISTS (SELECT 1 FROM import_seen e WHERE e.email_hash = c.email_hash) AS repeated
-    FROM chunk c
+    SELECT c.*, p.id AS existing,
+           -- Written by an earlier chunk (this transaction's now()), or left alone by one.
+           CASE WHEN p.id IS NULL THEN false
+                WHEN p.updated_at = now() THEN true
+                ELSE EXISTS (SELECT 1 FROM import_seen e WHERE e.email_hash = c.email_hash) END AS repeated,
+           (p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
+           (COALESCE(c.first_name, p.first_name), COALESCE(c.last_name, p.last_name),
+            COALESCE(c.company, p.company), COALESCE(c.title, p.title), p.attributes || c.attributes)
+           OR NOT c.tags <@ p.tags AS differs
+    FROM chunk c LEFT JOIN prospects p ON p.email_hash = c.email_hash
 ), changed AS (
     UPDATE prospects AS p SET
         first_name = COALESCE(i.first_name, p.first_name),
@@ -223,11 +234,7 @@ WITH chunk AS (
         tags = CASE WHEN i.tags <@ p.tags THEN p.tags ELSE {merged_tags("p.tags", "i.tags")} END,
         updated_at = now()
     FROM incoming i
-    WHERE p.email_hash = i.email_hash
-      AND ((p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
-           (COALESCE(i.first_name, p.first_name), COALESCE(i.last_name, p.last_name),
-            COALESCE(i.company, p.company), COALESCE(i.title, p.title), p.attributes || i.attributes)
-           OR NOT i.tags <@ p.tags)
+    WHERE p.id = i.existing AND i.differs
     RETURNING i.repeated
 ), added AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes, tags,
@@ -237,18 +244,19 @@ WITH chunk AS (
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
     FROM incoming i
     LEFT JOIN suppressions sup ON sup.email_hash = i.email_hash
-    WHERE NOT EXISTS (SELECT 1 FROM prospects p WHERE p.email_hash = i.email_hash)
+    WHERE i.existing IS NULL
     RETURNING status
-), seen AS (
-    INSERT INTO import_seen (email_hash) SELECT email_hash FROM chunk ON CONFLICT DO NOTHING
+), left_alone AS (
+    INSERT INTO import_seen (email_hash)
+    SELECT email_hash FROM incoming WHERE existing IS NOT NULL AND NOT differs AND NOT repeated
+    ON CONFLICT DO NOTHING
 )
-SELECT (SELECT count(*) FROM import_chunk) AS staged,
-       (SELECT count(*) FROM incoming WHERE NOT repeated) AS distinct_rows,
+SELECT (SELECT count(*) FROM incoming WHERE NOT repeated) AS distinct_rows,
        (SELECT count(*) FROM added) AS inserted,
        (SELECT count(*) FROM changed WHERE NOT repeated) AS updated,
        (SELECT count(*) FROM added WHERE status <> 'active') AS suppressed
 """
-COUNTS = ("staged", "distinct_rows", "inserted", "updated", "suppressed")
+COUNTS = ("distinct_rows", "inserted", "updated", "suppressed")
 # Rows a chunk holds: big enough that a statement's overhead is small, small enough that the
 # server upserts one while the gateway parses the next, and memory stays bounded.
 CHUNK_ROWS = 25_000
@@ -277,24 +285,29 @@ async def bulk_upsert(
     attribute_names: Callable[[], Sequence[str]], actor: str | None, correlation_id: str,
 ) -> dict[str, Any]:  # fmt: skip
     """Upsert the file's rows (STAGING_COLUMNS), chunk by chunk, in the caller's
-    transaction: while the server writes one chunk, the caller parses the next.
+    transaction: while the server writes one chunk, the caller parses the next (`chunks`
+    must let the event loop run now and then, for the writing task's round trips).
     `attribute_names()`, asked once the first chunk is read, names the file's custom
     columns in the order of the rows' values. Search rows are left to the projector's
     indexer (ProspectsImported): the trigram index was the costliest part of a bulk write."""
     await conn.execute("SET LOCAL work_mem = '64MB'")
     await conn.execute(CREATE_STAGING)
     legacy = bool(await conn.fetchval(ANY_LEGACY))
-    totals = dict.fromkeys(COUNTS, 0)
+    totals = dict.fromkeys(("staged", *COUNTS), 0)
     writing: asyncio.Task[dict[str, int]] | None = None
     try:
         async for rows in chunks:
+            totals["staged"] += len(rows)
             if writing is not None:
                 for name, n in (await writing).items():
                     totals[name] += n
                 writing = None
             await conn.execute("TRUNCATE import_chunk")
             await conn.copy_records_to_table(
-                "import_chunk", records=rows, columns=STAGING_COLUMNS, timeout=IMPORT_STATEMENT_TIMEOUT
+                "import_chunk",
+                records=rows,
+                columns=STAGING_COLUMNS,
+                timeout=IMPORT_STATEMENT_TIMEOUT,
             )
             writing = asyncio.create_task(_upsert_chunk(conn, list(attribute_names()), legacy))
         if writing is not None:

@@ -26,6 +26,7 @@ MAX_PENDING_CHARS = 1024**2
 FIELD_LIMITS = {"first_name": 200, "last_name": 200, "company": 300, "title": 300}
 MAX_ATTRIBUTE_CHARS = 2000
 MAX_ATTRIBUTE_KEY_CHARS = 100
+MAX_TAG_CELLS = 10_000  # distinct tag cells remembered by a parser (memory stays bounded)
 COLUMN_ALIASES = {
     "email": "email", "e-mail": "email", "email address": "email", "email_address": "email",
     "first_name": "first_name", "first name": "first_name", "firstname": "first_name",
@@ -195,6 +196,7 @@ class CsvImportParser:
         self.tally = ImportTally()
         self._line = 0  # physical lines consumed so far
         self._ids: list[str] = []
+        self._tag_cells: dict[str, list[str]] = {}
 
     def parse(self, text: str) -> Iterator[StagedRow]:
         if not text:
@@ -231,6 +233,17 @@ class CsvImportParser:
         self._fields = tuple((name, header.position(name), FIELD_LIMITS[name]) for name in FIELDS[1:])
         self._attributes = header.attribute_positions
         self._tags = header.position("tags")
+
+    def _tags_of(self, cell: str) -> list[str]:
+        """A row's tags: its cell's, then the file's. Cells repeat, so each is worked out once
+        (a row gets a copy: the list is the row's own)."""
+        known = self._tag_cells.get(cell)
+        if known is None:
+            own = [normalize_tag(t) for t in TAG_SEPARATORS.split(cell) if t.strip()]
+            known = list(dict.fromkeys([*own, *self._file_tags]))
+            if len(self._tag_cells) < MAX_TAG_CELLS:
+                self._tag_cells[cell] = known
+        return list(known)
 
     def _next_id(self) -> str:
         if not self._ids:
@@ -281,11 +294,10 @@ class CsvImportParser:
         tags = self._file_tags
         if self._tags is not None and (cell := record[self._tags].strip()):
             try:
-                own = [normalize_tag(t) for t in TAG_SEPARATORS.split(cell) if t.strip()]
+                tags = self._tags_of(cell)
             except ValueError as exc:
                 self.tally.reject(line, f"tags: {exc}")
                 return None
-            tags = list(dict.fromkeys([*own, *self._file_tags]))
             if len(tags) > MAX_TAGS:
                 self.tally.reject(line, f"{len(tags)} tags; a prospect carries at most {MAX_TAGS}")
                 return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -131,6 +132,7 @@ async def import_csv(
                     f"The file is larger than the limit of {max_bytes} bytes; nothing was imported."
                 )
             rows.extend(parser.parse(splitter.feed(chunk)))
+            await asyncio.sleep(0)  # the chunk being written has round trips to make meanwhile
             while len(rows) >= lifecycle.CHUNK_ROWS:
                 yield rows[: lifecycle.CHUNK_ROWS]
                 rows = rows[lifecycle.CHUNK_ROWS :]
