@@ -29,7 +29,7 @@ function payload(controls, creating, audience) {
 // and the frequency cap. value() is the part of the campaign's payload it owns.
 function audiencePicker(segments, attributeKeys, campaigns) {
   const choice = (value, label) => {
-    const input = h("input", { type: "radio", name: "audience-kind", id: `audience-${value}`, value });
+    const input = h("input", { type: "radio", name: "audience-kind", id: `audience-kind-${value}`, value });
     return [input, h("div", { className: "choice" }, input, h("label", { for: input.id }, label))];
   };
   const [allRadio, allChoice] = choice("all", "Every active prospect");
