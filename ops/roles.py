@@ -49,7 +49,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "ses_events_raw": "SELECT, DELETE", "rejected_payloads": "SELECT, DELETE",
         "admin_users": WRITE, "api_keys": WRITE, "segments": WRITE, "attribute_keys": "SELECT, INSERT",
         # A prospect created or edited keeps its search row in the same statement.
-        "prospect_search": WRITE,
+        "prospect_search": WRITE, "prospect_counts": READ,
     },
     "outreach_sender": {
         **COMMON, **APPENDS,
@@ -72,6 +72,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "unsubscribes": f"{WRITE}, TRUNCATE",
         # The search indexer: imported prospects into prospect_search.
         "prospect_search": "SELECT, INSERT, UPDATE", "search_refresh": WRITE,
+        # Folds the rows of prospect_counts (the triggers of prospects add them).
+        "prospect_counts": "SELECT, INSERT, DELETE",
     },
     "outreach_unsubscribe": {
         **COMMON, **APPENDS,

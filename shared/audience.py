@@ -95,6 +95,37 @@ def compile_rule(rule: Any, *, first: int = 1, table: str = "prospects", path: s
     return Predicate(sql, tuple(compiler.args))
 
 
+@dataclass(frozen=True)
+class CountedShape:
+    """A rule that prospect_counts answers: a tag ('' for any), and the statuses (None: any)."""
+
+    tag: str
+    statuses: tuple[str, ...] | None
+
+
+def counted_shape(rule: Any) -> CountedShape | None:
+    """For a rule that compiles: its CountedShape when it is one tag, a status condition, or
+    all of one tag and one status condition (the rules a list and a segment count most),
+    or `{"all": []}` (everyone); None for any other."""
+    parts = rule["all"] if isinstance(rule, dict) and list(rule) == ["all"] else [rule]
+    if not parts:
+        return CountedShape("", None)  # no condition: everyone
+    tags = [p for p in parts if isinstance(p, dict) and p.get("field") == "tags" and p.get("op") == "has"]
+    statuses = [p for p in parts if isinstance(p, dict) and p.get("field") == "status"]
+    if (
+        len(parts) not in (1, 2)
+        or len(tags) > 1
+        or len(statuses) > 1
+        or len(tags) + len(statuses) != len(parts)
+    ):
+        return None
+    tag = normalize_tag(tags[0]["value"]) if tags else ""
+    if not statuses:
+        return CountedShape(tag, None)
+    value = statuses[0]["value"]
+    return CountedShape(tag, (value,) if statuses[0]["op"] == "eq" else tuple(value))
+
+
 def validate_rule(rule: Any, path: str = "rule") -> Any:
     """The rule unchanged if it compiles (for pydantic validators)."""
     compile_rule(rule, path=path)

@@ -331,6 +331,20 @@ async def bulk_upsert(
     return totals
 
 
+# prospect_counts (migration 0022) gets a row from every statement that writes prospects;
+# this folds each key's rows into one (rows of transactions still open are not seen, so
+# they stay as they are, and the sums never change).
+COMPACT_COUNTS = """
+WITH folded AS (DELETE FROM prospect_counts RETURNING tag, status, n)
+INSERT INTO prospect_counts (tag, status, n)
+SELECT tag, status, sum(n) FROM folded GROUP BY tag, status HAVING sum(n) <> 0
+"""
+
+
+async def compact_counts(conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    await conn.execute(COMPACT_COUNTS)
+
+
 # The search indexer's step (services/projector): the next `limit` prospects, in id order
 # after $2, written at or after $1, get their search row; answers the last id looked at
 # (NULL: none left) and how many it looked at. Rows whose text did not change are not written.

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.audience import RULE_JSON_SCHEMA, RuleError, compile_rule, normalize_tag, normalize_tags
+from shared.audience import (
+    RULE_JSON_SCHEMA,
+    CountedShape,
+    RuleError,
+    compile_rule,
+    counted_shape,
+    normalize_tag,
+    normalize_tags,
+)
 
 CAMPAIGN = str(uuid.uuid4())
 VALID = [
@@ -166,3 +174,24 @@ def test_any_json_either_compiles_or_is_a_rule_error(rule):
     except RuleError:
         return
     assert len(set(re.findall(r"\$\d+", predicate.sql))) == len(predicate.args)
+
+
+@pytest.mark.parametrize(
+    ("rule", "shape"),
+    [
+        ({"field": "tags", "op": "has", "value": " VIP  Guest "}, CountedShape("vip guest", None)),
+        ({"field": "status", "op": "eq", "value": "active"}, CountedShape("", ("active",))),
+        ({"field": "status", "op": "in", "value": ["bounced", "complained"]},
+         CountedShape("", ("bounced", "complained"))),
+        ({"all": [{"field": "status", "op": "eq", "value": "active"}, {"field": "tags", "op": "has", "value": "a"}]},
+         CountedShape("a", ("active",))),
+        ({"all": []}, CountedShape("", None)),
+        ({"all": [{"field": "tags", "op": "has", "value": "a"}, {"field": "tags", "op": "has", "value": "b"}]}, None),
+        ({"any": [{"field": "tags", "op": "has", "value": "a"}]}, None),
+        ({"not": {"field": "tags", "op": "has", "value": "a"}}, None),
+        ({"field": "company", "op": "eq", "value": "Acme"}, None),
+        ({"all": [{"field": "tags", "op": "has", "value": "a"}, {"field": "company", "op": "eq", "value": "x"}]}, None),
+    ],
+)  # fmt: skip
+def test_the_rules_prospect_counts_answer(rule, shape):
+    assert counted_shape(rule) == shape

@@ -22,7 +22,7 @@ from api_gateway.schemas import (
     TagCount,
     TagList,
 )
-from shared.audience import Predicate, RuleError, compile_rule
+from shared.audience import Predicate, RuleError, compile_rule, counted_shape
 from shared.errors import Conflict, Invalid, NotFound
 from shared.ids import uuid7
 from shared.rendering import PLACEHOLDERS
@@ -128,7 +128,7 @@ async def sample(pool: asyncpg.Pool, rule: Any, *, limit: int, path: str = "rule
     audience = predicate(rule, path=path)
     async with pool.acquire() as conn:
         rows, total = await prospect_store.search(
-            conn, status=None, q=None, limit=limit, offset=0, audience=audience
+            conn, status=None, q=None, limit=limit, offset=0, audience=audience, counted=counted_shape(rule)
         )
     return AudienceSample(count=total, items=[Prospect.model_validate(dict(r)) for r in rows])
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 
@@ -24,7 +25,7 @@ from api_gateway.schemas import (
     page_info,
 )
 from shared.addresses import email_hash
-from shared.audience import Predicate
+from shared.audience import Predicate, counted_shape
 from shared.errors import Conflict, Invalid, NotFound, TooLarge
 from shared.lifecycle import prospect as lifecycle
 
@@ -48,11 +49,15 @@ async def search(pool: asyncpg.Pool, params: ProspectQuery) -> ProspectPage:
     async with pool.acquire() as conn:
         audience = None
         first = store.first_audience_parameter(params.status, params.q)
+        # The filters as one rule: prospect_counts answers the total of the common shapes.
+        rules: list[Any] = [{"field": "status", "op": "eq", "value": params.status}] if params.status else []
         if params.segment is not None:
-            audience = audiences.predicate(await audiences.segment_rule(conn, params.segment), first=first)
+            rules.append(segment := await audiences.segment_rule(conn, params.segment))
+            audience = audiences.predicate(segment, first=first)
         if params.rule is not None:
             offset = first + (len(audience.args) if audience else 0)
-            given = audiences.predicate(audiences.rule_from_text(params.rule), first=offset)
+            rules.append(rule := audiences.rule_from_text(params.rule))
+            given = audiences.predicate(rule, first=offset)
             audience = given if audience is None else Predicate(f"({audience.sql} AND {given.sql})",
                                                                  audience.args + given.args)  # fmt: skip
         rows, total = await store.search(
@@ -62,6 +67,7 @@ async def search(pool: asyncpg.Pool, params: ProspectQuery) -> ProspectPage:
             limit=params.limit,
             offset=(params.page - 1) * params.limit,
             audience=audience,
+            counted=None if params.q else counted_shape({"all": rules}),
         )
     return ProspectPage(
         items=[Prospect.model_validate(dict(r)) for r in rows],

@@ -7,11 +7,14 @@ One pass covers every import queued when it starts (it walks every prospect writ
 the earliest of them) and then forgets those; an import queued meanwhile gets a pass of its
 own. A pass interrupted (a crash, an erasure racing a step) starts over: writing a search
 row is idempotent, and rows whose text did not change are not written again.
+
+The same task folds prospect_counts every half minute (shared.lifecycle.prospect.compact_counts).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 
 import asyncpg
@@ -22,6 +25,7 @@ from shared.lifecycle import prospect as prospects
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+COMPACT_SECONDS = 30.0
 
 
 class SearchIndexer:
@@ -52,11 +56,15 @@ class SearchIndexer:
             SEARCH_INDEXED.inc(rows)
 
     async def run(self) -> None:
-        """Drain, then look again after `poll_seconds`; until cancelled, surviving outages."""
-        backoff = 0.1
+        """Drain, then look again after `poll_seconds`; until cancelled, surviving outages.
+        Every `COMPACT_SECONDS` it also folds prospect_counts (the same kind of upkeep)."""
+        backoff, compacted = 0.1, 0.0
         while True:
             try:
                 await self.drain()
+                if time.monotonic() - compacted >= COMPACT_SECONDS:
+                    await prospects.compact_counts(self._pool)
+                    compacted = time.monotonic()
                 backoff = 0.1
                 await asyncio.sleep(self._poll_seconds)
             except asyncio.CancelledError:

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.audience import Predicate
+from shared.audience import CountedShape, Predicate
 from shared.lifecycle.prospect import COLUMNS
 
 
@@ -51,9 +51,10 @@ def first_audience_parameter(status: str | None, q: str | None) -> int:
 
 async def search(
     conn: asyncpg.Connection, *, status: str | None, q: str | None, limit: int, offset: int,
-    audience: Predicate | None = None,
+    audience: Predicate | None = None, counted: CountedShape | None = None,
 ) -> tuple[list[asyncpg.Record], int]:  # fmt: skip
-    """`audience`: compiled with first=first_audience_parameter(status, q), over `prospects`."""
+    """`audience`: compiled with first=first_audience_parameter(status, q), over `prospects`.
+    `counted`: the filters' shape when prospect_counts answers the total (shared.audience)."""
     where, args = _filters(status, q, audience)
     n = len(args)
     # Newest first: ids are UUIDv7, so id order is creation order and the primary
@@ -64,14 +65,25 @@ async def search(
         limit,
         offset,
     )
+    if counted is not None:
+        return rows, await count_of(conn, counted)
     total = await conn.fetchval(f"SELECT count(*) FROM prospects{where}", *args)
     return rows, total
 
 
+async def count_of(conn: asyncpg.Connection, shape: CountedShape) -> int:
+    """The prospects of a tag ('' any) and statuses (None any), from prospect_counts."""
+    return await conn.fetchval(
+        "SELECT coalesce(sum(n), 0) FROM prospect_counts WHERE tag = $1 AND ($2::text[] IS NULL OR status = ANY($2))",
+        shape.tag,
+        list(shape.statuses) if shape.statuses is not None else None,
+    )
+
+
 async def tag_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT tag, count(*) AS prospects FROM prospects, unnest(tags) AS tag "
-        "GROUP BY tag ORDER BY count(*) DESC, tag"
+        "SELECT tag, sum(n) AS prospects FROM prospect_counts WHERE tag <> '' "
+        "GROUP BY tag HAVING sum(n) > 0 ORDER BY sum(n) DESC, tag"
     )
 
 
