@@ -114,6 +114,38 @@ async def through_api(base: str, rule: dict, runs: int) -> tuple[list[float], in
     return timings, count
 
 
+async def timed_get(base: str, path: str, runs: int) -> list[float]:
+    async with aiohttp.ClientSession(headers=ADMIN) as http:
+        timings = []
+        for i in range(runs + 1):
+            started = time.perf_counter()
+            async with http.get(f"{base}{path}") as response:
+                assert response.status == 200, await response.text()
+                await response.read()
+            if i:
+                timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+async def bare_sql(url: str, sql: str, runs: int) -> list[float]:
+    async with connection(url) as conn:
+        statement = await conn.prepare(sql)
+        await statement.fetch()
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            await statement.fetch()
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+# Answered from prospect_counts: beside the count they replace, in the same run.
+LISTS = {
+    "GET /api/tags": ("/api/tags", "SELECT tag, count(*) FROM prospects, unnest(tags) AS tag GROUP BY tag"),
+    "GET /api/prospects": ("/api/prospects?limit=50", "SELECT count(*) FROM prospects"),
+}
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prospects", type=int, default=1_000_000)
@@ -137,6 +169,15 @@ async def main() -> None:
                 print(
                     f"{name:<20} {count:>9,} match | API count + first page {percentiles(api)} | "
                     f"bare SQL count {percentiles(reference)} | API/bare {ratio:4.2f}",
+                    flush=True,
+                )
+            for name, (path, sql) in LISTS.items():
+                api = await timed_get(gateway, path, args.runs)
+                reference = await bare_sql(url, sql, args.runs)
+                ratio = statistics.median(api) / statistics.median(reference)
+                print(
+                    f"{name:<30} | API {percentiles(api)} | the count it replaces, bare SQL "
+                    f"{percentiles(reference)} | API/bare {ratio:4.2f}",
                     flush=True,
                 )
 
