@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
+import asyncpg
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
@@ -69,6 +71,34 @@ async def sign_in(page: Page) -> None:
     await page.get_by_label("Email").fill(ADMIN_EMAIL)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.keyboard.press("Enter")
+
+
+@dataclass
+class AdminPage:
+    pool: asyncpg.Pool
+    base: str
+    page: Page
+    errors: list[str]  # what the page threw
+
+
+@contextlib.asynccontextmanager
+async def signed_in_admin(browser, database_url: str, amqp_url: str) -> AsyncIterator[AdminPage]:
+    """A gateway on the database, an admin account, and a page signed in at /admin, 1280 px wide."""
+    async with (
+        db.pool_context(database_url) as pool,
+        serving(create_gateway(gateway_settings(database_url, amqp_url))) as base,
+    ):
+        await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))
+        context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+        try:
+            page = await context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{base}/admin")
+            await sign_in(page)
+            yield AdminPage(pool, base, page, errors)
+        finally:
+            await context.close()
 
 
 async def narrow(page: Page, name: str) -> None:

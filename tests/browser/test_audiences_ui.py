@@ -12,12 +12,8 @@ import pytest
 from aiohttp import ClientSession
 from playwright.async_api import expect
 
-from api_gateway.adapters.admins import upsert
-from api_gateway.admins import hash_password
-from api_gateway.app import create_app as create_gateway
-from shared import db
-from tests.browser.test_admin import ADMIN_EMAIL, PASSWORD, TIMEOUT, audit, narrow, serving, sign_in
-from tests.harness.gateway import ADMIN, gateway_settings
+from tests.browser.test_admin import TIMEOUT, audit, narrow, signed_in_admin
+from tests.harness.gateway import ADMIN
 
 pytestmark = pytest.mark.browser
 
@@ -31,25 +27,15 @@ CSV = (
 
 
 async def test_an_admin_targets_a_campaign_from_the_browser(browser, make_database, make_vhost):
-    database_url, amqp_url = await make_database(), await make_vhost()
-    async with (
-        db.pool_context(database_url) as pool,
-        serving(create_gateway(gateway_settings(database_url, amqp_url))) as base,
-    ):
-        await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))
+    async with signed_in_admin(browser, await make_database(), await make_vhost()) as admin:
+        page, pool = admin.page, admin.pool
         async with (
             ClientSession(headers=ADMIN) as http,
             http.post(
-                f"{base}/api/prospects/import", data=CSV.encode(), headers={"Content-Type": "text/csv"}
+                f"{admin.base}/api/prospects/import", data=CSV.encode(), headers={"Content-Type": "text/csv"}
             ) as response,
         ):
             assert response.status == 200, await response.text()
-        context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"{base}/admin")
-        await sign_in(page)
 
         # A segment: the count follows the rule as it is built.
         await page.get_by_role("link", name="Segments", exact=True).click()
@@ -155,5 +141,4 @@ async def test_an_admin_targets_a_campaign_from_the_browser(browser, make_databa
             "SELECT count(*) FROM prospects WHERE status = 'active' AND tags @> ARRAY['us']"
         ) == 2  # fmt: skip
         await narrow(page, "bulk-status")
-        assert errors == []
-        await context.close()
+        assert admin.errors == []

@@ -7,12 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import expect
 
-from api_gateway.adapters.admins import upsert
-from api_gateway.admins import hash_password
-from api_gateway.app import create_app as create_gateway
-from shared import db
-from tests.browser.test_admin import ADMIN_EMAIL, PASSWORD, TIMEOUT, audit, narrow, serving, sign_in
-from tests.harness.gateway import gateway_settings
+from tests.browser.test_admin import TIMEOUT, audit, narrow, signed_in_admin
 
 pytestmark = pytest.mark.browser
 
@@ -25,18 +20,8 @@ CSV = (
 
 
 async def test_an_admin_tags_prospects_from_the_browser(browser, make_database, make_vhost):
-    database_url, amqp_url = await make_database(), await make_vhost()
-    async with (
-        db.pool_context(database_url) as pool,
-        serving(create_gateway(gateway_settings(database_url, amqp_url))) as base,
-    ):
-        await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))
-        context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"{base}/admin")
-        await sign_in(page)
+    async with signed_in_admin(browser, await make_database(), await make_vhost()) as admin:
+        page, pool, errors = admin.page, admin.pool, admin.errors
         await page.get_by_role("link", name="Prospects", exact=True).click()
 
         # Import, tagging every row of the file.
@@ -87,4 +72,3 @@ async def test_an_admin_tags_prospects_from_the_browser(browser, make_database, 
             "us", "speaker",
         ]  # fmt: skip
         assert errors == []
-        await context.close()
