@@ -1,5 +1,6 @@
 """A prospect's lifecycle: how its status may move, and the only statements that write
-`prospects`, `suppressions` and `opt_out_links`.
+`prospects`, `suppressions` and `opt_out_links` (and what follows prospects: their search
+rows in `prospect_search`, the folding of `prospect_counts`, the `attribute_keys` registry).
 
 Status from what the recipient or SES did only rises, in RANK order
 (active < bounced < unsubscribed < complained): a late bounce never hides an
@@ -8,7 +9,8 @@ unsubscribe. Only the admin moves a prospect down, and out of an opt-out
 address's hash in `suppressions`, so no later import can revive it.
 
 Writers: the gateway (admin edits, imports, erasure), the unsubscribe service
-(the recipient's opt-out) and the projector (bounces and complaints from SES).
+(the recipient's opt-out) and the projector (bounces and complaints from SES; the search
+rows of imported prospects; folding the counts).
 """
 
 from __future__ import annotations
