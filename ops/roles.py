@@ -50,6 +50,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "admin_users": WRITE, "api_keys": WRITE, "segments": WRITE, "attribute_keys": "SELECT, INSERT",
         # A prospect created or edited keeps its search row in the same statement.
         "prospect_search": WRITE, "prospect_counts": READ,
+        # The admin's manual stop; the campaign page's queue and stops.
+        "sequence_stops": "SELECT, INSERT", "sequence_progress": READ,
     },
     "outreach_sender": {
         **COMMON, **APPENDS,
@@ -57,6 +59,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "email_sends": WRITE, "processed_events": "SELECT, INSERT",
         # A campaign's audience: its segment's rule, and engagement rules read send_status.
         "segments": READ, "send_status": READ,
+        # Where each prospect is in a sequence (written with each outcome), and who stopped.
+        "sequence_progress": WRITE, "sequence_stops": READ,
     },
     "outreach_ingest": {
         **COMMON, **APPENDS,
@@ -74,6 +78,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "prospect_search": "SELECT, INSERT, UPDATE", "search_refresh": WRITE,
         # Folds the rows of prospect_counts (the triggers of prospects add them).
         "prospect_counts": "SELECT, INSERT, DELETE",
+        # The stops that follow events (a reply, an unsubscribe, ... as stop_on says).
+        "sequence_stops": "SELECT, INSERT",
     },
     "outreach_unsubscribe": {
         **COMMON, **APPENDS,

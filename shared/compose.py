@@ -8,7 +8,7 @@ campaign's sender, reply-to and the recipient's unsubscribe link.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.errors import MessageError
 from email.message import Message
 from typing import Any
@@ -30,14 +30,26 @@ class Composed:
         return to_bytes(self.message)
 
 
+@dataclass(frozen=True)
+class Thread:
+    """A follow-up's place in the prospect's conversation."""
+
+    subject: str | None  # set when the step has no subject of its own: "Re: " + step 1's as received
+    headers: tuple[str, str] | None  # (In-Reply-To, References)
+
+
 def compose(
-    campaign: Mapping[str, Any], templates: CampaignTemplates, recipient: Recipient, unsubscribe_url: str
-) -> Composed:
+    campaign: Mapping[str, Any], templates: CampaignTemplates, recipient: Recipient, unsubscribe_url: str,
+    thread: Thread | None = None,
+) -> Composed:  # fmt: skip
     """`campaign` has from_email, from_name and reply_to (a campaign row).
     Raises ValueError when a header value would carry a line break."""
     content = render(templates, recipient, unsubscribe_url)
+    if thread is not None and thread.subject is not None:
+        content = replace(content, subject=thread.subject)
     message = build_message(
         content, from_email=campaign["from_email"], from_name=campaign["from_name"], to=recipient.email,
         reply_to=campaign["reply_to"], unsubscribe_url=unsubscribe_url,
+        thread=thread.headers if thread is not None else None,
     )  # fmt: skip
     return Composed(content, message)

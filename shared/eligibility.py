@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 
 from shared.audience import Predicate, compile_rule
+from shared.schedule import Schedule
 
 # $1 campaign, $2 limit, $3 after this seq; the audience's parameters follow.
 BASE = """
-SELECT p.id, p.seq, p.email, p.first_name, p.last_name, p.company, p.title, p.attributes
+SELECT p.id, p.seq, p.email, p.first_name, p.last_name, p.company, p.title, p.attributes, p.timezone
 FROM prospects p
 WHERE p.status = 'active'
   AND p.seq > $3
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
   AND NOT EXISTS (SELECT 1 FROM email_sends es
                   WHERE es.campaign_id = $1 AND es.prospect_id = p.id AND es.retried_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = p.id)
+"""
+# A schedule in each prospect's own time: only those whose window is open now (migration 0023).
+IN_WINDOW = """
+  AND outreach_window_open({at}::timestamptz, coalesce(p.timezone, {fallback}::text), {days}::int[],
+                           {opens}::time, {closes}::time)
 """
 # A failed send reached nobody; claimed, sent and unknown ones may have.
 CAPPED = """
@@ -56,6 +64,18 @@ class Audience:
     frequency_cap_days: int | None = None
 
 
+@dataclass(frozen=True)
+class OpenWindow:
+    """First steps only to prospects whose window (of a schedule in "prospect" time) is open at `at`."""
+
+    at: datetime
+    schedule: Schedule
+
+    def args(self) -> tuple[Any, ...]:
+        s = self.schedule
+        return (self.at, s.fallback_timezone, sorted(s.days), s.start, s.end)
+
+
 async def audience_of(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID) -> Audience:
     row = await conn.fetchrow(CAMPAIGN_AUDIENCE, campaign_id)
     if row is None or row["audience"] is None:
@@ -68,7 +88,7 @@ async def audience_of(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid
     return Audience(audience.get("rule"), row["frequency_cap_days"])
 
 
-def statement(audience: Audience) -> tuple[str, tuple[Any, ...]]:
+def statement(audience: Audience, window: OpenWindow | None = None) -> tuple[str, tuple[Any, ...]]:
     """The batch query for this audience, and its parameters after the first three."""
     sql, args = BASE, tuple[Any, ...]()
     if audience.rule is not None:
@@ -78,14 +98,56 @@ def statement(audience: Audience) -> tuple[str, tuple[Any, ...]]:
     if audience.frequency_cap_days is not None:
         sql += CAPPED.format(days=f"${4 + len(args)}::int")
         args = (*args, audience.frequency_cap_days)
+    if window is not None:
+        first = 4 + len(args)
+        names = ("at", "fallback", "days", "opens", "closes")
+        sql += IN_WINDOW.format(**{name: f"${first + i}" for i, name in enumerate(names)})
+        args = (*args, *window.args())
     return sql + ORDER, args
 
 
 async def batch(
-    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, limit: int, after_seq: int
-) -> list[asyncpg.Record]:
-    sql, args = statement(await audience_of(conn, campaign_id))
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, limit: int, after_seq: int,
+    window: OpenWindow | None = None,
+) -> list[asyncpg.Record]:  # fmt: skip
+    sql, args = statement(await audience_of(conn, campaign_id), window)
     return await conn.fetch(sql, campaign_id, limit, after_seq, *args)
+
+
+# Follow-ups: $1 campaign, $2 limit, $3 due at or before, $4 the campaign's plan_version;
+# the audience's parameters follow. Those of a prospect who left the audience wait (and
+# go if they come back); the frequency cap is for first contact, not a conversation.
+DUE = """
+SELECT p.id, p.seq, p.email, p.first_name, p.last_name, p.company, p.title, p.attributes, p.timezone,
+       sp.next_step_id, sp.next_step, sp.message_ids, sp.thread_subject, sp.due_at
+FROM sequence_progress sp JOIN prospects p ON p.id = sp.prospect_id
+WHERE sp.campaign_id = $1 AND sp.due_at <= $3 AND sp.plan_version = $4
+  AND p.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = p.id)
+  AND NOT EXISTS (SELECT 1 FROM email_sends es
+                  WHERE es.campaign_id = $1 AND es.prospect_id = p.id AND es.step_id = sp.next_step_id
+                    AND es.retried_at IS NULL)
+"""
+DUE_ORDER = "ORDER BY sp.due_at LIMIT $2"
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+async def due(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    campaign_id: uuid.UUID,
+    limit: int,
+    *,
+    until: datetime,
+    version: int,
+) -> list[asyncpg.Record]:
+    """The follow-ups due by `until`, earliest first (`until` FAR_FUTURE: the next ones, however far)."""
+    audience = await audience_of(conn, campaign_id)
+    sql, args = DUE, tuple[Any, ...]()
+    if audience.rule is not None:
+        predicate: Predicate = compile_rule(audience.rule, first=5, table="p")
+        sql, args = sql + f"  AND {predicate.sql}\n", predicate.args
+    return await conn.fetch(sql + DUE_ORDER, campaign_id, limit, until, version, *args)
 
 
 async def count(conn: Any, campaign_id: uuid.UUID, audience: Audience | None = None) -> int:

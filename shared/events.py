@@ -423,6 +423,41 @@ class ProspectsImportedData(Contract):
     imported_by: str | None = Field(default=None, max_length=320)
 
 
+class ProspectRepliedData(Contract):
+    """A prospect answered (the replies reader matched their message to a send of ours,
+    or only to the prospect when campaign_id is None). No personal data: not the text."""
+
+    prospect_id: uuid.UUID
+    campaign_id: uuid.UUID | None = None
+    send_id: uuid.UUID | None = None
+    received_at: AwareDatetime
+
+
+StopReason: TypeAlias = Literal["reply", "unsubscribe", "complaint", "bounce", "click", "open", "manual"]
+
+
+class SequenceStoppedData(Contract):
+    """The admin ended a prospect's sequence in a campaign (the stops that follow other
+    events are the projector's, from those events)."""
+
+    campaign_id: uuid.UUID
+    prospect_id: uuid.UUID
+    reason: StopReason
+    stopped_by: str | None = Field(default=None, max_length=320)
+
+
+class ProspectReplied(Envelope):
+    type: Literal["prospect.replied"] = "prospect.replied"
+    version: Literal[1] = 1
+    data: ProspectRepliedData
+
+
+class SequenceStopped(Envelope):
+    type: Literal["sequence.stopped"] = "sequence.stopped"
+    version: Literal[1] = 1
+    data: SequenceStoppedData
+
+
 class ProspectUnsubscribed(Envelope):
     type: Literal["prospect.unsubscribed"] = "prospect.unsubscribed"
     version: Literal[1] = 1
@@ -474,6 +509,8 @@ CATALOG: tuple[type[Envelope], ...] = (
     ProspectStatusChanged,
     ProspectErased,
     ProspectsImported,
+    ProspectReplied,
+    SequenceStopped,
 )
 
 

@@ -45,8 +45,10 @@ def build_message(
     to: str,
     reply_to: str | None,
     unsubscribe_url: str,
+    thread: tuple[str, str] | None = None,
 ) -> Message:
-    """Raises ValueError if any header value would carry a line break."""
+    """Raises ValueError if any header value would carry a line break. `thread`:
+    (In-Reply-To, References) of a follow-up in the prospect's conversation."""
     # A boundary of our own: '.' never occurs in base64 bodies, and the
     # generator skips its per-message regex search for a unique one.
     message = MIMEMultipart("alternative", boundary=f"outreach.{uuid.uuid4().hex}")
@@ -57,6 +59,7 @@ def build_message(
         ("Subject", content.subject),
         ("List-Unsubscribe", f"<{unsubscribe_url}>"),
         ("List-Unsubscribe-Post", ONE_CLICK),
+        *([("In-Reply-To", thread[0]), ("References", thread[1])] if thread else []),
     ]
     for name, value in headers:
         message[name] = _header(name, value)  # type: ignore[assignment] # compat32 takes Header objects

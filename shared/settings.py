@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.sequence import message_id_domain
+
 MIN_SECRET_LENGTH = 16
 # In production a secret is at least this long and none of the published examples.
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -120,6 +122,13 @@ class SesAccess(BaseSettings):
     aws_region: str = "us-east-1"
     ses_endpoint_url: AnyHttpUrl | None = None
     ses_configuration_set: str | None = None
+    # The domain of the Message-ID SES gives each message (follow-ups quote it in
+    # In-Reply-To and References); by default the one SES uses in AWS_REGION.
+    ses_message_id_domain: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+$")
+
+    @property
+    def message_id_domain(self) -> str:
+        return self.ses_message_id_domain or message_id_domain(self.aws_region)
 
     @model_validator(mode="after")
     def _endpoint_matches_the_mode(self) -> Self:

@@ -132,6 +132,12 @@ def check_editable(status: str) -> None:
         )  # fmt: skip
 
 
+def check_sequence_editable(status: str) -> None:
+    """Steps, stop rules, schedule and daily limit change at any time but after a cancel."""
+    if status == "cancelled":
+        raise Conflict("A cancelled campaign cannot be changed.", code="not_editable")
+
+
 def check_pausable(status: str) -> None:
     """The admin may ask to pause a sending campaign; asking again once paused is no change."""
     if not may("pause", status, "admin") and status != "paused":
@@ -152,17 +158,24 @@ def check_redraftable(status: str) -> None:
 
 COLUMNS = (
     "id, name, subject, body_html, body_text, from_email, from_name, reply_to, audience, frequency_cap_days, "
+    "steps, stop_on, schedule, daily_new_limit, plan_version, next_send_at, "
     "status, status_reason, pause_reason, resumes_at, created_at, updated_at, started_at, completed_at"
 )
 CONTENT_FIELDS = frozenset(
     {"name", "subject", "body_html", "body_text", "from_email", "from_name", "reply_to", "audience",
      "frequency_cap_days"}
 )  # fmt: skip
+# The sequence may change while the campaign sends (shared.lifecycle.sequence): a step
+# already sent to someone is never sent again, a removed one goes to nobody more.
+SEQUENCE_FIELDS = frozenset({"steps", "stop_on", "schedule", "daily_new_limit"})
+# A change to these plans every prospect's next step again.
+REPLANNING_FIELDS = frozenset({"steps", "schedule"})
 
 INSERT = f"""
 INSERT INTO email_campaigns (id, name, subject, body_html, body_text, from_email, from_name, reply_to,
-                             audience, frequency_cap_days)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             audience, frequency_cap_days, steps, stop_on, schedule, daily_new_limit)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, '[]'::jsonb),
+        COALESCE($12, '{{reply,unsubscribe,complaint,bounce}}'::text[]), $13, $14)
 RETURNING {COLUMNS}
 """
 
@@ -171,14 +184,15 @@ RETURNING {COLUMNS}
 # before the work counts as lost.
 START = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       started_at = COALESCE(started_at, now()), completed_at = NULL, sender_lease_at = now(), updated_at = now()
+       started_at = COALESCE(started_at, now()), completed_at = NULL, sender_lease_at = now(), next_send_at = NULL,
+       updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING id
 """
 # The sender's resume of a pause that lifts by itself: still that pause, and due.
 RESUME_DUE = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       sender_lease_at = now(), updated_at = now()
+       sender_lease_at = now(), next_send_at = NULL, updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[]) AND pause_reason = ANY($3::text[]) AND resumes_at <= now()
 RETURNING id
 """
@@ -225,20 +239,30 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, fields: Mapping[str, A
     return await conn.fetchrow(
         INSERT, uuid7(), fields["name"], fields["subject"], fields["body_html"], fields.get("body_text") or "",
         fields["from_email"], fields.get("from_name"), fields.get("reply_to"), fields.get("audience"),
-        fields.get("frequency_cap_days"),
+        fields.get("frequency_cap_days"), fields.get("steps"), fields.get("stop_on"), fields.get("schedule"),
+        fields.get("daily_new_limit"),
     )  # fmt: skip
 
 
 async def edit(
     conn: asyncpg.Connection, campaign_id: uuid.UUID, changes: Mapping[str, Any]
 ) -> asyncpg.Record:
-    """Content only (the caller checked `check_editable` under a row lock)."""
-    assignments, values = set_clause(changes, first=2, allowed=CONTENT_FIELDS)
-    return await conn.fetchrow(
+    """Content (the caller checked `check_editable` under a row lock) or the sequence (any
+    time). A change to the steps or the schedule moves plan_version, and a campaign
+    waiting for its next moment is looked at again now (the sender's watch)."""
+    assignments, values = set_clause(changes, first=2, allowed=CONTENT_FIELDS | SEQUENCE_FIELDS)
+    if REPLANNING_FIELDS & set(changes):
+        assignments += ", plan_version = plan_version + 1"
+    if SEQUENCE_FIELDS & set(changes):
+        assignments += ", next_send_at = CASE WHEN next_send_at IS NULL THEN NULL ELSE now() END"
+    row = await conn.fetchrow(
         f"UPDATE email_campaigns SET {assignments}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
         campaign_id,
         *values,
     )
+    if SEQUENCE_FIELDS & set(changes):
+        await conn.execute(f"NOTIFY {WAKE_CHANNEL}")
+    return row
 
 
 def _sources(transition: TransitionName) -> list[str]:
@@ -351,7 +375,8 @@ SET sender_run = $2, sender_chunk = $3, sender_lease = $4, sender_lease_at = now
 WHERE id = $1 AND status = 'sending'
   AND (   (sender_run IS DISTINCT FROM $2 AND $3 = 1)
        OR (sender_run = $2 AND sender_chunk IN ($3, $3 - 1)))
-RETURNING id, subject, body_html, body_text, from_email, from_name, reply_to, cursor_seq
+RETURNING id, subject, body_html, body_text, from_email, from_name, reply_to, cursor_seq, steps, schedule,
+          daily_new_limit, plan_version
 """
 # The cursor moves and the continuation is asked for together, under the lease.
 ADVANCE = """
@@ -364,7 +389,7 @@ RETURNING id
 # replica's watch, the admin clicking twice) finds it live and asks nothing.
 REREQUEST = """
 UPDATE email_campaigns c SET sender_lease_at = now()
-WHERE c.id = $1 AND c.status = 'sending'
+WHERE c.id = $1 AND c.status = 'sending' AND c.next_send_at IS NULL
   AND (c.sender_lease_at IS NULL OR c.sender_lease_at < now() - make_interval(secs => $2))
   AND NOT EXISTS (SELECT 1 FROM email_sends s
                   WHERE s.campaign_id = c.id AND s.claimed_at > now() - make_interval(secs => $2))
@@ -372,8 +397,25 @@ RETURNING c.id
 """
 STALLED = """
 SELECT id FROM email_campaigns
-WHERE status = 'sending' AND (sender_lease_at IS NULL OR sender_lease_at < now() - make_interval(secs => $1))
+WHERE status = 'sending' AND next_send_at IS NULL
+  AND (sender_lease_at IS NULL OR sender_lease_at < now() - make_interval(secs => $1))
 """
+# Nothing may go before $3 (the schedule, the next step's due time): the run ends without
+# a continuation and its lease with it; the sender's watch asks again then (WAKE).
+WAIT = """
+UPDATE email_campaigns SET next_send_at = $3, sender_lease = NULL, sender_lease_at = now()
+WHERE id = $1 AND status = 'sending' AND sender_lease = $2
+RETURNING id
+"""
+# $2: the sender's clock. One replica's watch wins; the others find nothing due.
+WAKE = """
+UPDATE email_campaigns SET next_send_at = NULL, sender_lease_at = now()
+WHERE id = $1 AND status = 'sending' AND next_send_at <= $2
+RETURNING id
+"""
+WAITING = "SELECT id, next_send_at FROM email_campaigns WHERE status = 'sending' AND next_send_at IS NOT NULL"
+# Notified when a waiting campaign should be looked at again (an edit of its sequence).
+WAKE_CHANNEL = "outreach_sender_wake"
 # The lease outlives the longest chunk (CHUNK_MAX_SECONDS, 300 s by default) with room to spare.
 LEASE_SECONDS = 600.0
 
@@ -407,3 +449,18 @@ async def rerequest_if_stalled(
 async def stalled(conn: asyncpg.Connection | asyncpg.Pool, lease_seconds: float) -> list[uuid.UUID]:
     """Sending campaigns with no lease taken for `lease_seconds` (candidates; the re-request decides)."""
     return [row["id"] for row in await conn.fetch(STALLED, lease_seconds)]
+
+
+async def wait(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, until: datetime) -> bool:
+    """The run ends until `until` (the sender's clock): nothing may go before."""
+    return await pool.fetchval(WAIT, campaign_id, lease, until) is not None
+
+
+async def waiting(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:
+    """Sending campaigns waiting for their next moment (id, next_send_at)."""
+    return await conn.fetch(WAITING)
+
+
+async def wake(conn: asyncpg.Connection | asyncpg.Pool, event: CampaignRequested, now: datetime) -> bool:
+    """A waiting campaign whose moment has come is asked for again (a new run)."""
+    return await change_and_append(conn, WAKE, (event.data.campaign_id, now), event) is not None

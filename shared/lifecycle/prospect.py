@@ -81,7 +81,7 @@ def _suppressed_status_sql(reason: str) -> str:
 # ------------------------------------------------------------------ creating and editing
 
 COLUMNS = (
-    "id, email, first_name, last_name, company, title, attributes, tags, status, status_reason, "
+    "id, email, first_name, last_name, company, title, timezone, attributes, tags, status, status_reason, "
     "created_at, updated_at"
 )
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
@@ -89,14 +89,14 @@ PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "att
 SEARCH_TEXT = "outreach_search_text(email, first_name, last_name, company)"
 SEARCHED_FIELDS = frozenset({"first_name", "last_name", "company"})
 # What the admin edits directly (the status moves through change_status).
-EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags"}
+EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags", "timezone"}
 
 # A re-created address that was erased after opting out comes back suppressed.
 INSERT_ONE = f"""
 WITH inserted AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
-                           tags, status, status_reason)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9,
+                           tags, timezone, status, status_reason)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
            COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
            (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
     ON CONFLICT (email_hash) DO NOTHING
@@ -147,7 +147,7 @@ async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any], key: bytes
     return await conn.fetchrow(
         INSERT_ONE, uuid7(), fields["email"], address_hash, fields.get("first_name"),
         fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
-        fields.get("tags") or [],
+        fields.get("tags") or [], fields.get("timezone"),
     )  # fmt: skip
 
 
@@ -172,7 +172,8 @@ async def edit(
 
 
 STAGING_COLUMNS = (
-    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "attribute_values", "tags",
+    "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "timezone",
+    "attribute_values", "tags",
 )  # fmt: skip
 
 # import_chunk holds the rows of one chunk of the file; import_seen the existing addresses
@@ -182,7 +183,7 @@ STAGING_COLUMNS = (
 CREATE_STAGING = """
 CREATE TEMP TABLE import_chunk (
     line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
-    company text, title text, attribute_values text[], tags text[]
+    company text, title text, timezone text, attribute_values text[], tags text[]
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_seen (email_hash bytea PRIMARY KEY) ON COMMIT DROP;
 """
@@ -221,9 +222,10 @@ WITH chunk AS (
            CASE WHEN p.id IS NULL THEN false
                 WHEN p.updated_at = now() THEN true
                 ELSE EXISTS (SELECT 1 FROM import_seen e WHERE e.email_hash = c.email_hash) END AS repeated,
-           (p.first_name, p.last_name, p.company, p.title, p.attributes) IS DISTINCT FROM
+           (p.first_name, p.last_name, p.company, p.title, p.timezone, p.attributes) IS DISTINCT FROM
            (COALESCE(c.first_name, p.first_name), COALESCE(c.last_name, p.last_name),
-            COALESCE(c.company, p.company), COALESCE(c.title, p.title), p.attributes || c.attributes)
+            COALESCE(c.company, p.company), COALESCE(c.title, p.title), COALESCE(c.timezone, p.timezone),
+            p.attributes || c.attributes)
            OR NOT c.tags <@ p.tags AS differs
     FROM chunk c LEFT JOIN prospects p ON p.email_hash = c.email_hash
 ), changed AS (
@@ -232,6 +234,7 @@ WITH chunk AS (
         last_name = COALESCE(i.last_name, p.last_name),
         company = COALESCE(i.company, p.company),
         title = COALESCE(i.title, p.title),
+        timezone = COALESCE(i.timezone, p.timezone),
         attributes = p.attributes || i.attributes,
         tags = CASE WHEN i.tags <@ p.tags THEN p.tags ELSE {merged_tags("p.tags", "i.tags")} END,
         updated_at = now()
@@ -239,9 +242,10 @@ WITH chunk AS (
     WHERE p.id = i.existing AND i.differs
     RETURNING i.repeated
 ), added AS (
-    INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes, tags,
-                           status, status_reason)
-    SELECT i.id, i.email, i.email_hash, i.first_name, i.last_name, i.company, i.title, i.attributes, i.tags,
+    INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, timezone, attributes,
+                           tags, status, status_reason)
+    SELECT i.id, i.email, i.email_hash, i.first_name, i.last_name, i.company, i.title, i.timezone, i.attributes,
+           i.tags,
            COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
     FROM incoming i

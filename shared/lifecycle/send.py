@@ -27,6 +27,7 @@ from shared.events import (
     SendAttemptedData,
 )
 from shared.ids import uuid7
+from shared.sequence import FIRST_STEP
 
 # Claims left `claimed` belong to a sender that died between claim and
 # outcome: SES may or may not have the message. They become `unknown`, for good.
@@ -34,22 +35,28 @@ RECONCILE = """
 UPDATE email_sends SET outcome = 'unknown', error_code = 'interrupted',
        error_message = 'the sender stopped between claim and outcome', attempted_at = now()
 WHERE campaign_id = $1 AND outcome = 'claimed'
-RETURNING id, prospect_id
+RETURNING id, prospect_id, step_id
 """
 
 # The claim, committed before the SES call. It re-checks everything that may
 # have changed since the batch was read: the campaign still sending under our
 # lease (pause takes effect here), the prospect still active and unsuppressed
-# (an unsubscribe takes effect here). The unique index makes it at most once.
+# (an unsubscribe takes effect here), their sequence not stopped, and a follow-up
+# still the step planned for them under the campaign's current steps (an edit or a
+# removal takes effect here). The unique index makes it at most once per step.
 CLAIM = """
-INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token)
-SELECT $3, $1, p.id, p.seq, $4
+INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token, step_id, step)
+SELECT $3, $1, p.id, p.seq, $4, $6, $7
 FROM prospects p
 WHERE p.id = $2 AND p.status = 'active'
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = p.id)
   AND EXISTS (SELECT 1 FROM email_campaigns c
-              WHERE c.id = $1 AND c.status = 'sending' AND c.sender_lease = $5)
-ON CONFLICT (campaign_id, prospect_id) WHERE campaign_id IS NOT NULL AND retried_at IS NULL DO NOTHING
+              WHERE c.id = $1 AND c.status = 'sending' AND c.sender_lease = $5
+                AND ($6 = $8 OR EXISTS (SELECT 1 FROM sequence_progress sp
+                                         WHERE sp.campaign_id = $1 AND sp.prospect_id = p.id
+                                           AND sp.next_step_id = $6 AND sp.plan_version = c.plan_version)))
+ON CONFLICT (campaign_id, prospect_id, step_id) WHERE campaign_id IS NOT NULL AND retried_at IS NULL DO NOTHING
 RETURNING id
 """
 
@@ -72,9 +79,14 @@ class Claim:
     campaign_id: uuid.UUID
     prospect_id: uuid.UUID
     token: str
+    step_id: uuid.UUID = FIRST_STEP
+    step: int = 1
 
 
-async def reconcile(conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Envelope) -> int:
+async def reconcile(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Envelope
+) -> list[asyncpg.Record]:
+    """The campaign's claims left `claimed` become `unknown`: answers (id, prospect_id, step_id)."""
     rows = await conn.fetch(RECONCILE, campaign_id)
     events = [
         SendAttempted.new(
@@ -91,13 +103,16 @@ async def reconcile(conn: asyncpg.Connection, campaign_id: uuid.UUID, cause: Env
         if row["prospect_id"] is not None
     ]
     await append(conn, *events)
-    return len(rows)
+    return rows
 
 
-def new_claim(campaign_id: uuid.UUID, prospect_id: uuid.UUID) -> Claim:
+def new_claim(
+    campaign_id: uuid.UUID, prospect_id: uuid.UUID, step_id: uuid.UUID = FIRST_STEP, step: int = 1
+) -> Claim:
     """A claim not yet committed: its id and token are chosen here, so a retry can tell
     whether an earlier attempt whose answer was lost did commit it."""
-    return Claim(uuid7(), campaign_id, prospect_id, secrets.token_urlsafe(24))  # 192 random bits
+    token = secrets.token_urlsafe(24)  # 192 random bits
+    return Claim(uuid7(), campaign_id, prospect_id, token, step_id, step)
 
 
 async def claim(
@@ -113,13 +128,14 @@ async def claim(
     ):
         return wanted
     send_id = await pool.fetchval(
-        CLAIM, wanted.campaign_id, wanted.prospect_id, wanted.send_id, wanted.token, lease
-    )
+        CLAIM, wanted.campaign_id, wanted.prospect_id, wanted.send_id, wanted.token, lease, wanted.step_id,
+        wanted.step, FIRST_STEP,
+    )  # fmt: skip
     return wanted if send_id is not None else None
 
 
 async def record(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | asyncpg.Connection,
     claim: Claim,
     *,
     outcome: str,

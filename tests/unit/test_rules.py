@@ -25,13 +25,13 @@ from sender.domain import (
     account_fault,
     cap_resumes_at,
     classify_error,
-    day_start,
     quota_resumes_at,
     redact,
 )
 from shared.errors import Conflict
 from shared.events import ProspectUnsubscribed, ProspectUnsubscribedData, SendAttempted, SendAttemptedData
 from shared.lifecycle import campaign, prospect
+from shared.schedule import day_start
 from shared.ses_account import SesAccount, problems_of
 from tests.harness.ses_events import FIXTURES, addressed
 

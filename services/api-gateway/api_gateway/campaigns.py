@@ -17,6 +17,7 @@ from api_gateway.domain import check_sender_address
 from api_gateway.schemas import (
     CampaignAudience,
     CampaignCreate,
+    CampaignStep,
     CampaignUpdate,
     MissingField,
     Preview,
@@ -34,11 +35,14 @@ from shared.events import (
     CampaignResumed,
     CampaignResumedData,
 )
+from shared.ids import uuid7
 from shared.lifecycle import campaign as lifecycle
 from shared.lifecycle import send as sends
+from shared.lifecycle import sequence as sequences
 from shared.links import unsubscribe_url
 from shared.mime import header_items
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
+from shared.sequence import DEFAULT_STOP_ON, FIRST_STEP, follow_up_subject
 
 PREVIEW_TOKEN = "preview-token"  # noqa: S105 - a visible stand-in, not a credential
 SAMPLE_RECIPIENT = Recipient(
@@ -106,11 +110,56 @@ async def checked_audience(
     return audience.stored()
 
 
+def stored_steps(steps: list[CampaignStep]) -> list[dict[str, Any]]:
+    """The follow-ups as stored: each keeps the id it was given, a new one gets one."""
+    ids = [step.id for step in steps if step.id is not None]
+    if len(set(ids)) != len(ids) or FIRST_STEP in ids:
+        raise Invalid(
+            "Each step's id must be distinct (and not the nil id, which is step 1's).", code="invalid_steps",
+            details=[{"field": "steps", "message": "repeated step id"}],
+        )  # fmt: skip
+    return [
+        {"id": str(step.id or uuid7()), "wait": step.wait, "subject": step.subject, "body_html": step.body_html,
+         "body_text": step.body_text}
+        for step in steps
+    ]  # fmt: skip
+
+
+def check_steps(
+    campaign: Mapping[str, Any],
+    steps: list[dict[str, Any]],
+    rules: CampaignRules,
+    custom_fields: Collection[str],
+) -> None:
+    """Every follow-up builds, for the sample recipient, as the sender would build it."""
+    for index, step in enumerate(steps):
+        as_sent = {**campaign, "subject": step["subject"] or follow_up_subject(campaign["subject"]),
+                   "body_html": step["body_html"], "body_text": step["body_text"]}  # fmt: skip
+        compose_for(as_sent, SAMPLE_RECIPIENT, rules, field=f"steps[{index}]", custom_fields=custom_fields)
+
+
+def sequence_fields(data: CampaignCreate | CampaignUpdate, given: Collection[str]) -> dict[str, Any]:
+    """The sequence's fields among those given, as stored."""
+    fields: dict[str, Any] = {}
+    if "steps" in given:
+        fields["steps"] = stored_steps(data.steps or [])
+    if "stop_on" in given:
+        fields["stop_on"] = list(dict.fromkeys(data.stop_on if data.stop_on is not None else DEFAULT_STOP_ON))
+    if "schedule" in given:
+        fields["schedule"] = data.schedule.stored() if data.schedule is not None else None
+    if "daily_new_limit" in given:
+        fields["daily_new_limit"] = data.daily_new_limit
+    return fields
+
+
 async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules) -> asyncpg.Record:
     check_sender_address(data.from_email, rules.ses_from_email)
-    fields = data.model_dump()
+    fields = {**data.model_dump(exclude=set(lifecycle.SEQUENCE_FIELDS)),
+              **sequence_fields(data, lifecycle.SEQUENCE_FIELDS)}  # fmt: skip
     async with pool.acquire() as conn, conn.transaction():
-        compose_for(fields, SAMPLE_RECIPIENT, rules, custom_fields=await prospect_store.attribute_keys(conn))
+        custom_fields = await prospect_store.attribute_keys(conn)
+        compose_for(fields, SAMPLE_RECIPIENT, rules, custom_fields=custom_fields)
+        check_steps(fields, fields["steps"], rules, custom_fields)
         fields["audience"] = await checked_audience(conn, data.audience)
         return await lifecycle.insert(conn, fields)
 
@@ -134,22 +183,26 @@ async def update(
     pool: asyncpg.Pool, campaign_id: uuid.UUID, data: CampaignUpdate, rules: CampaignRules, *, actor: str,
     correlation_id: str,
 ) -> asyncpg.Record:  # fmt: skip
-    fields = data.model_dump(include=data.model_fields_set - {"status", "reason"})
+    given = data.model_fields_set - {"status", "reason"}
+    fields = data.model_dump(include=given - lifecycle.SEQUENCE_FIELDS)
+    sequence = sequence_fields(data, given)
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, campaign_id)
         if fields:
             lifecycle.check_editable(row["status"])
-            merged = {**dict(row), **fields}
+        if sequence:
+            lifecycle.check_sequence_editable(row["status"])
+        if fields or sequence:
+            merged = {**dict(row), **fields, **sequence}
             if "from_email" in fields:
                 check_sender_address(merged["from_email"], rules.ses_from_email)
-            compose_for(
-                merged, SAMPLE_RECIPIENT, rules, custom_fields=await prospect_store.attribute_keys(conn)
-            )
+            custom_fields = await prospect_store.attribute_keys(conn)
+            compose_for(merged, SAMPLE_RECIPIENT, rules, custom_fields=custom_fields)
+            check_steps(merged, merged["steps"], rules, custom_fields)
             if "audience" in fields:
                 fields["audience"] = await checked_audience(conn, data.audience)
-            row = await lifecycle.edit(
-                conn, campaign_id, {k: (v if k != "body_text" else v or "") for k, v in fields.items()}
-            )
+            changes = {**{k: (v if k != "body_text" else v or "") for k, v in fields.items()}, **sequence}
+            row = await lifecycle.edit(conn, campaign_id, changes)
         if data.status is None or data.status == row["status"]:
             return row
         if data.status == "paused":
@@ -345,3 +398,18 @@ async def preview(
             for name, n in missing.items() if n
         ],
     )  # fmt: skip
+
+
+async def stop_prospect(
+    pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID, *, actor: str, correlation_id: str
+) -> bool:
+    """The admin ends a prospect's sequence in the campaign: nothing more is claimed for
+    them there (their next claim finds the stop). False: they were stopped already."""
+    async with pool.acquire() as conn, conn.transaction():
+        if await store.get(conn, campaign_id) is None:
+            raise NotFound(f"No campaign {campaign_id}.")
+        if await prospect_store.get(conn, prospect_id) is None:
+            raise NotFound(f"No prospect {prospect_id}.")
+        return await sequences.stop_by_admin(
+            conn, campaign_id, prospect_id, actor=actor, correlation_id=correlation_id
+        )

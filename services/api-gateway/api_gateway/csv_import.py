@@ -19,11 +19,12 @@ from shared.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, email_hash, nor
 from shared.audience import MAX_TAGS, TAG_SEPARATORS, normalize_tag
 from shared.errors import Invalid
 from shared.ids import uuid7_strings
+from shared.schedule import is_zone_name
 
 MAX_REPORTED_ERRORS = 100
 # A record longer than this is not waited for: the parser gets what there is.
 MAX_PENDING_CHARS = 1024**2
-FIELD_LIMITS = {"first_name": 200, "last_name": 200, "company": 300, "title": 300}
+FIELD_LIMITS = {"first_name": 200, "last_name": 200, "company": 300, "title": 300, "timezone": 64}
 MAX_ATTRIBUTE_CHARS = 2000
 MAX_ATTRIBUTE_KEY_CHARS = 100
 MAX_TAG_CELLS = 10_000  # distinct tag cells remembered by a parser (memory stays bounded)
@@ -34,9 +35,10 @@ COLUMN_ALIASES = {
     "lastname": "last_name", "surname": "last_name", "family name": "last_name",
     "company": "company", "company name": "company", "organization": "company",
     "organisation": "company", "title": "title", "job title": "title", "job_title": "title",
-    "tags": "tags", "tag": "tags", "labels": "tags",
+    "tags": "tags", "tag": "tags", "labels": "tags", "timezone": "timezone", "time zone": "timezone",
+    "tz": "timezone",
 }  # fmt: skip
-FIELDS = ("email", "first_name", "last_name", "company", "title")
+FIELDS = ("email", "first_name", "last_name", "company", "title", "timezone")
 
 # Plain ASCII addresses (the vast majority) are checked here; anything else goes
 # to email-validator. Every address this accepts, email-validator accepts with
@@ -78,10 +80,20 @@ class ImportTally:
             self.errors.append(RowError(line, reason))
 
 
-# (line, id, email, email_hash, first_name, last_name, company, title, custom field values, tags):
-# the values in the order of Header.attribute_positions (None: empty), or None when all are.
+# (line, id, email, email_hash, first_name, last_name, company, title, timezone, custom field
+# values, tags): the values in the order of Header.attribute_positions (None: empty), or None when all are.
 StagedRow = tuple[
-    int, str, str, bytes, str | None, str | None, str | None, str | None, list[str | None] | None, list[str]
+    int,
+    str,
+    str,
+    bytes,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    list[str | None] | None,
+    list[str],
 ]
 
 
@@ -280,6 +292,9 @@ class CsvImportParser:
             value = record[position].strip() if position is not None else ""
             if len(value) > limit:
                 self.tally.reject(line, f"{name} is longer than {limit} characters")
+                return None
+            if name == "timezone" and value and not is_zone_name(value):
+                self.tally.reject(line, f"timezone {value!r} is not an IANA timezone (e.g. Europe/Berlin)")
                 return None
             values.append(value or None)
         attributes = None

@@ -96,6 +96,10 @@ ROUTES: tuple[Route, ...] = (
           response=s.FeedbackList, errors=(400, 404)),
     Route("GET", "/api/campaigns/{id}/preview", c.preview_campaign, "The message as the sender would send it",
           query=s.PreviewQuery, response=s.Preview, errors=(400, 404)),
+    Route("POST", "/api/campaigns/{id}/prospects/{pid}/stop", c.stop_prospect,
+          "End a prospect's remaining steps in the campaign", response=s.StopResult, errors=(400, 404)),
+    Route("GET", "/api/campaigns/{id}/stops", c.list_stops, "Prospects whose sequence stopped, and why",
+          query=s.CampaignQuery, response=s.StopList, errors=(400, 404)),
     Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",
           auth="proxy", body=s.CampaignRef, response=s.SendAccepted, status=202, errors=(400, 404, 409, 415)),
 )  # fmt: skip

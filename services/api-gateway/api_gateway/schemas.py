@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,8 @@ from shared.addresses import InvalidAddress, normalize_email
 from shared.audience import MAX_TAG_CHARS, MAX_TAGS, normalize_tags
 from shared.events import PauseCode, ProspectStatus
 from shared.header_safety import breaks_header
+from shared.schedule import PROSPECT_ZONE, WEEKDAYS, Wait, zone
+from shared.sequence import DEFAULT_STOP_ON, StopEvent
 
 
 def _address(value: str) -> str:
@@ -62,6 +65,14 @@ Tags = Annotated[
     Field(max_length=MAX_TAGS),
     AfterValidator(_tags),
 ]
+
+
+def _zone_name(value: str) -> str:
+    zone(value)
+    return value
+
+
+Timezone = Annotated[str, Field(max_length=64, examples=["Europe/Berlin"]), AfterValidator(_zone_name)]
 # The rule's shape is described once, in components.schemas.AudienceRule
 # (shared.audience.RULE_JSON_SCHEMA); it is compiled, with errors naming its path, by
 # api_gateway.audiences.
@@ -80,6 +91,7 @@ class ProspectCreate(Input):
     last_name: Annotated[Line, Field(max_length=200)] | None = None
     company: Annotated[Line, Field(max_length=300)] | None = None
     title: Annotated[Line, Field(max_length=300)] | None = None
+    timezone: Timezone | None = None
     attributes: Attributes = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list)
 
@@ -89,6 +101,7 @@ class ProspectUpdate(Input):
     last_name: Annotated[Line, Field(max_length=200)] | None = None
     company: Annotated[Line, Field(max_length=300)] | None = None
     title: Annotated[Line, Field(max_length=300)] | None = None
+    timezone: Timezone | None = None
     attributes: Attributes | None = None
     tags: Tags | None = None
     status: ProspectStatus | None = None
@@ -116,6 +129,7 @@ class Prospect(BaseModel):
     last_name: str | None
     company: str | None
     title: str | None
+    timezone: str | None = None
     attributes: dict[str, Any]
     tags: list[str]
     status: ProspectStatus
@@ -183,6 +197,76 @@ FrequencyCap = Annotated[int, Field(ge=1, le=365, description="Nobody contacted 
                                                               "many days is sent this one")]  # fmt: skip
 
 
+def _wait(value: str) -> str:
+    Wait.parse(value)
+    return value.strip().upper()
+
+
+Clock = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
+MAX_STEPS = 20
+
+
+class CampaignStep(Input):
+    """A follow-up after the campaign's own message (step 1). `wait` counts from the
+    prospect's previous step: its days are the schedule's sending days, its hours,
+    minutes and seconds elapsed time. Without a subject, the follow-up's is "Re: " and
+    step 1's as the prospect received it; it goes as a reply in their thread."""
+
+    id: uuid.UUID | None = Field(None, description="Keep a step's id when editing it (a new step gets one)")
+    wait: Annotated[str, Field(max_length=40, examples=["P2D", "PT4H", "P3DT12H"]), AfterValidator(_wait)]
+    subject: Annotated[Line, Field(min_length=1, max_length=998)] | None = None
+    body_html: Annotated[str, Field(min_length=1, max_length=500_000)]
+    body_text: Annotated[str, Field(max_length=500_000)] | None = None
+
+
+class CampaignSchedule(Input):
+    """When the campaign may send: on `days`, from `from` to `to` (local wall-clock time;
+    "24:00" is the end of the day) in `timezone`, or with "prospect" each prospect's own
+    timezone (else `fallback_timezone`); nothing before `start_at`."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    start_at: AwareDatetime | None = None
+    timezone: Annotated[str, Field(max_length=64, examples=["America/New_York", "prospect"])]
+    fallback_timezone: Timezone = "UTC"
+    days: Annotated[
+        list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]], Field(min_length=1, max_length=7)
+    ]
+    from_: Annotated[Clock, Field(alias="from")]
+    to: Annotated[str, Field(pattern=r"^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$", examples=["17:00", "24:00"])]
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        return value if value == PROSPECT_ZONE else _zone_name(value)
+
+    @model_validator(mode="after")
+    def _window(self) -> CampaignSchedule:
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("days are listed more than once")
+        if self.to != "24:00" and self.to <= self.from_:
+            raise ValueError(
+                '"to" must be later than "from" on the same day (use "24:00" for the end of the day)'
+            )
+        return self
+
+    def stored(self) -> dict[str, Any]:
+        return {
+            "start_at": self.start_at.isoformat() if self.start_at else None, "timezone": self.timezone,
+            "fallback_timezone": self.fallback_timezone, "days": [d for d in WEEKDAYS if d in self.days],
+            "from": self.from_, "to": self.to,
+        }  # fmt: skip
+
+
+StopOn = Annotated[
+    list[StopEvent],
+    Field(max_length=6, description="Events that end a prospect's remaining steps in this campaign"),
+]
+DailyNewLimit = Annotated[
+    int, Field(ge=1, le=10_000_000, description="At most this many prospects start step 1 a day")
+]
+Steps = Annotated[list[CampaignStep], Field(max_length=MAX_STEPS)]
+
+
 class CampaignCreate(Input):
     name: Annotated[Line, Field(min_length=1, max_length=200)]
     subject: Annotated[Line, Field(min_length=1, max_length=998)]
@@ -193,6 +277,10 @@ class CampaignCreate(Input):
     reply_to: Address | None = None
     audience: CampaignAudience | None = None
     frequency_cap_days: FrequencyCap | None = None
+    steps: Steps = []
+    stop_on: StopOn = list(DEFAULT_STOP_ON)
+    schedule: CampaignSchedule | None = None
+    daily_new_limit: DailyNewLimit | None = None
 
 
 class CampaignUpdate(Input):
@@ -205,6 +293,11 @@ class CampaignUpdate(Input):
     reply_to: Address | None = None
     audience: CampaignAudience | None = None
     frequency_cap_days: FrequencyCap | None = None
+    # The sequence may change while the campaign sends.
+    steps: Steps | None = None
+    stop_on: StopOn | None = None
+    schedule: CampaignSchedule | None = None
+    daily_new_limit: DailyNewLimit | None = None
     status: Literal["draft", "paused", "cancelled"] | None = None
     reason: Annotated[Line, Field(max_length=500)] | None = None
 
@@ -268,6 +361,13 @@ class Campaign(BaseModel):
     reply_to: str | None
     audience: dict[str, Any] | None = None
     frequency_cap_days: int | None = None
+    steps: list[dict[str, Any]] = []
+    stop_on: list[str] = list(DEFAULT_STOP_ON)
+    schedule: dict[str, Any] | None = None
+    daily_new_limit: int | None = None
+    # While the campaign waits (a follow-up's due time, the schedule's next window,
+    # start_at, the daily limit): the earliest instant anything may go.
+    next_send_at: datetime | None = None
     status: str
     status_reason: str | None
     # Why it is paused, for programs (shared.lifecycle.campaign.PAUSE_REASONS), and when
@@ -312,6 +412,29 @@ class CampaignSummary(Campaign):
 
 class CampaignPage(BaseModel):
     items: list[CampaignSummary]
+    total: int
+    page: PageInfo
+
+
+class StopResult(BaseModel):
+    campaign_id: uuid.UUID
+    prospect_id: uuid.UUID
+    # False: the prospect's sequence in this campaign had stopped already (the first stop stands).
+    stopped: bool
+    detail: str
+
+
+class StoppedProspect(BaseModel):
+    prospect_id: uuid.UUID
+    email: str
+    reason: str
+    stopped_at: datetime
+    # The step they would have had next, when one was planned.
+    next_step: int | None = None
+
+
+class StopList(BaseModel):
+    items: list[StoppedProspect]
     total: int
     page: PageInfo
 

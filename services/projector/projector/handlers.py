@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from projector.adapters import store
-from projector.metrics import APPLIED, LAG
-from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach
-from shared.events import Envelope, ProspectsImported
+from projector.metrics import APPLIED, LAG, SEQUENCE_STOPS
+from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach, stop_reasons
+from shared.events import Envelope, ProspectsImported, StopReason
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import prospect as prospects
+from shared.lifecycle import sequence
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ async def project(event: Envelope, conn: asyncpg.Connection, *, options: Project
     if isinstance(event, ProspectsImported) and options.side_effects:
         # The search indexer (projector.search_indexer) takes it from here, in its own steps.
         await store.queue_search_refresh(conn, event.event_id, event.data.written_since)
+    if options.side_effects and (stops := stop_reasons(event)) is not None:
+        await _stop_sequences(event, conn, *stops)
     changes = changes_for(event)
     if changes is not None:
         counters: list[str] = []
@@ -43,6 +46,20 @@ async def project(event: Envelope, conn: asyncpg.Connection, *, options: Project
             await _act(event, conn, changes, counters, options)
     APPLIED.labels(event.type).inc()
     LAG.set(max(0.0, time.time() - event.occurred_at.timestamp()))
+
+
+async def _stop_sequences(
+    event: Envelope, conn: asyncpg.Connection, prospect_id: uuid.UUID, campaign_id: uuid.UUID | None,
+    reasons: tuple[StopReason, ...],
+) -> None:  # fmt: skip
+    """The first event a campaign's stop_on lists ends the prospect's sequence there: the
+    sender's next claim for them finds the stop."""
+    for reason in reasons:
+        stopped = await sequence.stop_where_listening(
+            conn, prospect_id, reason, campaign_id=campaign_id, event_id=event.event_id
+        )
+        if stopped:
+            SEQUENCE_STOPS.labels(reason).inc(len(stopped))
 
 
 async def _act(

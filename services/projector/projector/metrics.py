@@ -6,3 +6,8 @@ SEARCH_INDEXED = Counter("outreach_search_rows_indexed_total", "Prospects the se
 SEARCH_PENDING = Gauge(
     "outreach_search_imports_pending", "Imports whose prospects are still to index for search"
 )
+SEQUENCE_STOPS = Counter(
+    "outreach_sequence_stops_total",
+    "Prospects' sequences ended by an event their campaign's stop_on lists",
+    ["reason"],
+)

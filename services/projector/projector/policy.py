@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.events import (
     Envelope,
+    ProspectReplied,
     ProspectStatus,
     ProspectStatusChanged,
     ProspectUnsubscribed,
@@ -28,6 +29,7 @@ from shared.events import (
     SesReject,
     SesRenderingFailure,
     SesSend,
+    StopReason,
 )
 
 # fact column -> the campaign_stats counter it feeds
@@ -159,3 +161,39 @@ def reputation_breach(sent: int, bounced: int, complained: int, limits: Reputati
             f"{limits.max_complaint_rate:.2%}; SES reviews accounts at 0.1%"
         )
     return None
+
+
+# What each event can stop, in the order a campaign's stop_on is asked (a click is an open too).
+def stop_reasons(event: Envelope) -> tuple[uuid.UUID, uuid.UUID | None, tuple[StopReason, ...]] | None:
+    """(prospect, campaign or None for every campaign they are in, reasons) for an event that
+    may end sequences (shared.lifecycle.sequence); None for the others."""
+    if isinstance(event, ProspectReplied):
+        return event.data.prospect_id, event.data.campaign_id, ("reply",)
+    if isinstance(event, ProspectUnsubscribed):
+        return event.data.prospect_id, event.data.campaign_id, ("unsubscribe",)
+    if isinstance(event, ProspectStatusChanged):
+        reason = _STATUS_STOPS.get(event.data.to_status)
+        return (event.data.prospect_id, None, (reason,)) if reason else None
+    data = getattr(event, "data", None)
+    if not isinstance(data, SesEventData) or data.prospect_id is None:
+        return None
+    if isinstance(event, SesBounce):
+        return (
+            (data.prospect_id, data.campaign_id, ("bounce",))
+            if event.data.bounce_type == "Permanent"
+            else None
+        )
+    if isinstance(event, SesComplaint):
+        return data.prospect_id, data.campaign_id, ("complaint",)
+    if isinstance(event, SesClick):
+        return data.prospect_id, data.campaign_id, ("click", "open")
+    if isinstance(event, SesOpen):
+        return data.prospect_id, data.campaign_id, ("open",)
+    return None
+
+
+_STATUS_STOPS: dict[str, StopReason] = {
+    "unsubscribed": "unsubscribe",
+    "bounced": "bounce",
+    "complained": "complaint",
+}

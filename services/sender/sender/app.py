@@ -15,6 +15,7 @@ from sender.loop import ChunkRunner, SenderConfig
 from sender.quota import QuotaKeeper
 from sender.settings import SenderSettings
 from sender.watch import watch
+from sender.work import Clock
 from shared.consumer import Consumer
 from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed
 from shared.http import AMQP, DB_POOL, create_base_app
@@ -25,6 +26,8 @@ from shared.topology import SENDER
 SERVICE = "sender"
 log = get_logger(__name__)
 RUNNER = web.AppKey("chunk_runner", ChunkRunner)
+# A test's clock for the schedule's rules (sender.work.Clock); the real one otherwise.
+CLOCK = web.AppKey("sender_clock", Clock)
 SENDER_SETTINGS = web.AppKey("sender_settings", SenderSettings)
 
 
@@ -58,7 +61,9 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
                 ambiguous_to_pause=settings.ambiguous_failures_to_pause,
                 public_base_url=str(settings.public_base_url),
                 failure_run_pause=settings.send_failure_run_pause,
+                message_id_domain=settings.message_id_domain,
             ),
+            clock=app.get(CLOCK),
         )  # fmt: skip
         app[RUNNER] = runner
         consumer = Consumer(
@@ -75,7 +80,12 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
         await consumer.start(app[AMQP])
         watching = asyncio.create_task(
             watch(
-                app[DB_POOL], quota, every=settings.watch_seconds, lease_seconds=settings.sender_lease_seconds
+                app[DB_POOL],
+                quota,
+                every=settings.watch_seconds,
+                lease_seconds=settings.sender_lease_seconds,
+                clock=runner.clock,
+                changed=runner.waiting_changed,
             ),
             name="sender-watch",
         )

@@ -159,11 +159,6 @@ LIMIT_REASONS: dict[PauseCode, str] = {"daily_quota": "daily quota", "daily_cap"
 QUOTA_RECHECK = timedelta(minutes=1)
 
 
-def day_start(now: datetime, zone: ZoneInfo) -> datetime:
-    """The start of `now`'s day in `zone` (the daily cap counts sends since then)."""
-    return datetime.combine(now.astimezone(zone).date(), time(), tzinfo=zone)
-
-
 def cap_resumes_at(now: datetime, zone: ZoneInfo) -> datetime:
     """The daily cap lifts at the next midnight in `zone` (a DST day has 23 or 25 hours)."""
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)

@@ -18,20 +18,26 @@ from sender.adapters.ses import SesGateway
 from sender.domain import LIMIT_REASONS, Cadence, SesOutcome, Verdict, redact, throttle_backoff
 from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
 from sender.quota import QuotaKeeper
+from sender.work import CampaignPlan, Clock, Item, WorkReader, plan_all
 from shared import eligibility
 from shared.compose import UNBUILDABLE, compose
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import send as sends
+from shared.lifecycle import sequence
 from shared.lifecycle.campaign import Actor
 from shared.links import unsubscribe_url
 from shared.logging import get_logger
-from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
+from shared.rendering import Recipient, TemplateError, render
+from shared.sequence import FIRST_STEP, Step
 
 log = get_logger(__name__)
 T = TypeVar("T")
 OUTAGE_ATTEMPTS = 20  # about 45 s of waiting in all
+PROSPECT_FIELDS = (
+    "SELECT email, first_name, last_name, company, title, attributes FROM prospects WHERE id = $1"
+)
 
 
 async def through_outages(what: str, operation: Callable[[int], Awaitable[T]]) -> T:
@@ -55,6 +61,7 @@ class SenderConfig:
     ambiguous_to_pause: int
     public_base_url: str
     failure_run_pause: int = 10
+    message_id_domain: str = "email.amazonses.com"
 
 
 @dataclass
@@ -64,8 +71,9 @@ class ChunkState:
     campaign_id: uuid.UUID
     lease: uuid.UUID
     cause: Envelope
-    templates: CampaignTemplates
+    plan: CampaignPlan
     campaign: asyncpg.Record
+    reader: WorkReader
     counts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "failed": 0, "unknown": 0})
     stop: str | None = None  # why the chunk ends early
     failure: BaseException | None = None  # a send that failed unexpectedly: the chunk fails with it
@@ -90,8 +98,12 @@ class RateMeter:
 class ChunkRunner:
     def __init__(
         self, *, pool: asyncpg.Pool, ses: SesGateway, cadence: Cadence, quota: QuotaKeeper, config: SenderConfig,
+        clock: Clock | None = None,
     ) -> None:  # fmt: skip
         self._pool = pool
+        self.clock = clock or Clock()
+        # Set when a run ends waiting: the watch looks at its next moment.
+        self.waiting_changed = asyncio.Event()
         self._ses = ses
         self._cadence = cadence
         self._quota = quota
@@ -109,6 +121,8 @@ class ChunkRunner:
 
     async def run(self, campaign_id: uuid.UUID, *, run_id: uuid.UUID, chunk: int, cause: Envelope) -> None:
         lease = uuid.uuid4()
+        plan: CampaignPlan | None = None
+        problem: str | None = None
         async with self._pool.acquire() as conn, conn.transaction():
             campaign = await campaigns.begin_chunk(conn, campaign_id, run_id, chunk, lease)
             if campaign is None:
@@ -116,37 +130,75 @@ class ChunkRunner:
                     "stale or stopped campaign request ignored", campaign_id=str(campaign_id), chunk=chunk
                 )
                 return
+            try:
+                # Validated by the gateway at save; any custom field it accepted renders here.
+                plan = CampaignPlan.of(campaign, self._config.message_id_domain)
+            except (TemplateError, ValueError) as exc:
+                problem = f"the template is invalid: {exc}"
             interrupted = await sends.reconcile(conn, campaign_id, cause)
+            if plan is not None:
+                await self._advance_interrupted(conn, plan, campaign, interrupted)
         if interrupted:
-            SENDS.labels("unknown").inc(interrupted)
-            log.warning("claims of an interrupted sender marked unknown", count=interrupted)
-        try:
-            # Validated by the gateway at save; any custom field it accepted renders here.
-            templates = parse_campaign(
-                campaign["subject"], campaign["body_html"], campaign["body_text"], custom_fields=None
+            SENDS.labels("unknown").inc(len(interrupted))
+            log.warning("claims of an interrupted sender marked unknown", count=len(interrupted))
+        if plan is None:
+            await campaigns.pause(
+                self._pool, campaign_id, problem or "invalid", code="template", by="sender", cause=cause
             )
-        except TemplateError as exc:
-            reason = f"the template is invalid: {exc}"
-            await campaigns.pause(self._pool, campaign_id, reason, code="template", by="sender", cause=cause)
             return
-        state = ChunkState(campaign_id, lease, cause, templates, campaign)
+        await plan_all(self._pool, plan)
+        state = ChunkState(
+            campaign_id, lease, cause, plan, campaign, WorkReader(self._pool, plan, self.clock)
+        )
         await self._quota.refresh_if_due()
         if (limit := self._quota.quota.exhausted()) is not None:
             await self._pause_for_limit(limit, cause)
             return
-        batch = await self._next_batch(campaign_id, campaign["cursor_seq"])
+        batch = await self._next_batch(state, campaign["cursor_seq"])
         if not batch:
-            if await campaigns.complete(self._pool, campaign_id, lease, cause):
-                ELIGIBLE_REMAINING.labels(str(campaign_id)).set(0)
-                log.info("campaign completed", campaign_id=str(campaign_id))
+            await self._wait_or_complete(state)
             return
         await self._send_batches(state, batch)
         await self._end_chunk(state, run_id, chunk)
 
-    async def _next_batch(self, campaign_id: uuid.UUID, cursor: int) -> list[asyncpg.Record]:
-        batch = await self._read_batch(campaign_id, cursor)
+    async def _advance_interrupted(
+        self,
+        conn: asyncpg.Connection,
+        plan: CampaignPlan,
+        campaign: asyncpg.Record,
+        rows: list[asyncpg.Record],
+    ) -> None:
+        """An interrupted claim is `unknown`: maybe sent. Its sequence goes on (never with
+        that step again), threaded on the messages known to have gone."""
+        first = plan.templates[FIRST_STEP]
+        for row in rows:
+            if row["prospect_id"] is None:
+                continue
+            prospect = await conn.fetchrow(PROSPECT_FIELDS, row["prospect_id"])
+            if prospect is None:
+                continue
+            subject = render(first, Recipient.of(prospect), "").subject
+            await sequence.advance(
+                conn, campaign["id"], row["prospect_id"], step_id=row["step_id"], sent_at=self.clock.now(),
+                message_id=None, thread_subject=subject,
+            )  # fmt: skip
+
+    async def _wait_or_complete(self, state: ChunkState) -> None:
+        """Nothing may go now: wait for the next moment, or complete when none is left."""
+        moment = await state.reader.next_moment()
+        if moment is None:
+            if await campaigns.complete(self._pool, state.campaign_id, state.lease, state.cause):
+                ELIGIBLE_REMAINING.labels(str(state.campaign_id)).set(0)
+                log.info("campaign completed", campaign_id=str(state.campaign_id))
+            return
+        if await campaigns.wait(self._pool, state.campaign_id, state.lease, moment):
+            log.info("campaign waiting", campaign_id=str(state.campaign_id), until=moment.isoformat())
+            self.waiting_changed.set()
+
+    async def _next_batch(self, state: ChunkState, cursor: int) -> list[Item]:
+        batch = await self._read_batch(state, cursor)
         if not batch and cursor > 0:  # the final sweep: prospects re-activated behind the cursor
-            batch = await self._read_batch(campaign_id, 0)
+            batch = await self._read_batch(state, 0)
         return batch
 
     async def _send_batches(self, state: ChunkState, batch: list[asyncpg.Record]) -> None:
@@ -157,9 +209,11 @@ class ChunkRunner:
         started = loop.time()
         deadline = started + self._config.chunk_max_seconds
         while True:
-            after = max(p["seq"] for p in batch)
+            after = max((i.prospect["seq"] for i in batch if i.step.id == FIRST_STEP), default=state.max_seq)
             # Cursor form only: the final sweep behind the cursor is the next chunk's business.
-            following = asyncio.create_task(self._read_batch(state.campaign_id, after))
+            following = asyncio.create_task(
+                self._read_batch(state, max(after, state.max_seq), exclude={i.key for i in batch})
+            )
             try:
                 await self._send_batch(state, batch, deadline)
                 if state.stop or loop.time() - started >= self._config.chunk_min_seconds:
@@ -170,15 +224,16 @@ class ChunkRunner:
             if not batch:
                 return
 
-    async def _read_batch(self, campaign_id: uuid.UUID, after_seq: int) -> list[asyncpg.Record]:
-        async with self._pool.acquire() as conn:
-            return await eligibility.batch(conn, campaign_id, self._config.batch_size, after_seq)
+    async def _read_batch(
+        self, state: ChunkState, after_seq: int, exclude: set[tuple[uuid.UUID, uuid.UUID]] | None = None
+    ) -> list[Item]:
+        return await state.reader.read(after_seq, self._config.batch_size, exclude or set())
 
-    async def _send_batch(self, state: ChunkState, batch: list[asyncpg.Record], deadline: float) -> None:
+    async def _send_batch(self, state: ChunkState, batch: list[Item], deadline: float) -> None:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self._config.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
-        for prospect in batch:
+        for item in batch:
             await slots.acquire()
             if self._stopping:
                 state.stop = state.stop or "the sender is shutting down"
@@ -189,8 +244,9 @@ class ChunkRunner:
             if state.stop:
                 slots.release()
                 break
-            state.max_seq = max(state.max_seq, prospect["seq"])
-            task = asyncio.create_task(self._send_one(state, prospect))
+            if item.step.id == FIRST_STEP:
+                state.max_seq = max(state.max_seq, item.prospect["seq"])
+            task = asyncio.create_task(self._send_one(state, item))
             tasks.add(task)
 
             def done(finished: asyncio.Task[None]) -> None:
@@ -215,12 +271,13 @@ class ChunkRunner:
             await asyncio.sleep(delay)
         self._meter.tick(loop.time())
 
-    async def _send_one(self, state: ChunkState, prospect: asyncpg.Record) -> None:
+    async def _send_one(self, state: ChunkState, item: Item) -> None:
         quota = self._quota.quota
         if not quota.try_reserve():
             await self._stop_for_quota(state)
             return
-        claim = await self._claim(state, prospect["id"])
+        prospect, step = item.prospect, item.step
+        claim = await self._claim(state, prospect["id"], step)
         if claim is None:
             quota.unreserve()
             if not await store.still_ours(self._pool, state.campaign_id, state.lease):
@@ -229,7 +286,10 @@ class ChunkRunner:
         link = unsubscribe_url(self._config.public_base_url, claim.token)
         campaign = state.campaign
         try:
-            raw = compose(campaign, state.templates, Recipient.of(prospect), link).raw()
+            composed = compose(
+                campaign, state.plan.templates[step.id], Recipient.of(prospect), link, item.thread
+            )
+            raw = composed.raw()
         except UNBUILDABLE as exc:
             # This prospect's message cannot be built (a personal field the email package
             # refuses): that one send fails with the reason; the chunk goes on.
@@ -242,7 +302,7 @@ class ChunkRunner:
             "send_id": str(claim.send_id),
         }
         outcome = await self._call_ses(raw, campaign["from_email"], prospect["email"], tags)
-        await self._settle(state, claim, outcome)
+        await self._settle(state, claim, outcome, composed.content.subject)
 
     async def _call_ses(self, raw: bytes, from_email: str, to: str, tags: dict[str, str]) -> SesOutcome:
         outcome = await self._ses.send_raw(raw, from_email=from_email, to=to, tags=tags)
@@ -258,19 +318,23 @@ class ChunkRunner:
             outcome = await self._ses.send_raw(raw, from_email=from_email, to=to, tags=tags)
         return outcome
 
-    async def _settle(self, state: ChunkState, claim: sends.Claim, outcome: SesOutcome) -> None:
+    async def _settle(self, state: ChunkState, claim: sends.Claim, outcome: SesOutcome, subject: str) -> None:
         verdict = outcome.verdict
         if verdict is Verdict.SENT:
             self._ambiguous_streak = 0
             self._failure_streaks.pop(state.campaign_id, None)
-            await self._record(state, claim, "sent", message_id=outcome.message_id)
+            await self._record(state, claim, "sent", subject=subject, message_id=outcome.message_id)
         elif verdict is Verdict.FAILED:
             self._quota.quota.unreserve()
-            await self._record(state, claim, "failed", code=outcome.code, message=outcome.message)
+            await self._record(
+                state, claim, "failed", subject=subject, code=outcome.code, message=outcome.message
+            )
             await self._count_failure(state, outcome)
         elif verdict is Verdict.AMBIGUOUS:  # SES may have counted it: it stays reserved
             self._ambiguous_streak += 1
-            await self._record(state, claim, "unknown", code=outcome.code, message=outcome.message)
+            await self._record(
+                state, claim, "unknown", subject=subject, code=outcome.code, message=outcome.message
+            )
             if self._ambiguous_streak >= self._config.ambiguous_to_pause:
                 reason = f"SES unreachable or failing ({self._ambiguous_streak} ambiguous errors in a row)"
                 state.stop = reason
@@ -327,25 +391,35 @@ class ChunkRunner:
             self._pool, LIMIT_REASONS[limit], code=limit, by=by, cause=cause, resumes_at=resumes_at
         )
 
-    async def _claim(self, state: ChunkState, prospect_id: uuid.UUID) -> sends.Claim | None:
+    async def _claim(self, state: ChunkState, prospect_id: uuid.UUID, step: Step) -> sends.Claim | None:
         """Commit the claim. A claim whose commit answer was lost to a database restart is
         recognised by its id on the next attempt and taken up, not left `claimed`."""
-        wanted = sends.new_claim(state.campaign_id, prospect_id)
+        wanted = sends.new_claim(state.campaign_id, prospect_id, step.id, step.number)
         return await through_outages(
             "claiming", lambda attempt: sends.claim(self._pool, wanted, state.lease, retrying=attempt > 0)
         )
 
     async def _record(
-        self, state: ChunkState, claim: sends.Claim, outcome: str, **detail: str | None
+        self, state: ChunkState, claim: sends.Claim, outcome: str, *, subject: str = "", **detail: str | None
     ) -> None:
-        """Record what SES answered. The answer is known, so a database that is briefly away
-        is waited for rather than leaving the send `unknown`; the statement is idempotent
-        (only a claim still `claimed` takes an outcome)."""
-        recorded = await through_outages(
-            "recording a send's outcome",
-            lambda _: sends.record(self._pool, claim, outcome=outcome, cause=state.cause, **detail),
-        )
-        if recorded:
+        """Record what SES answered, and the prospect's place in the sequence with it. The
+        answer is known, so a database that is briefly away is waited for rather than
+        leaving the send `unknown`; the statements are idempotent (only a claim still
+        `claimed` takes an outcome, and only then does the sequence advance)."""
+
+        async def record(_: int) -> bool:
+            async with self._pool.acquire() as conn, conn.transaction():
+                recorded = await sends.record(conn, claim, outcome=outcome, cause=state.cause, **detail)
+                # A first step that failed reached nobody: no conversation to follow up.
+                if recorded and (outcome != "failed" or claim.step_id != FIRST_STEP):
+                    await sequence.advance(
+                        conn, state.campaign_id, claim.prospect_id, step_id=claim.step_id,
+                        sent_at=self.clock.now(), message_id=detail.get("message_id") if outcome == "sent" else None,
+                        thread_subject=subject,
+                    )  # fmt: skip
+                return recorded
+
+        if await through_outages("recording a send's outcome", record):
             state.counts[outcome] += 1
             SENDS.labels(outcome).inc()
 

@@ -11,10 +11,11 @@ import asyncpg
 
 from sender.adapters import store
 from sender.adapters.ses import SesGateway
-from sender.domain import Cadence, Quota, cap_resumes_at, day_start, quota_resumes_at
+from sender.domain import Cadence, Quota, cap_resumes_at, quota_resumes_at
 from sender.metrics import CONFIGURED_RATE
 from shared.events import PauseCode
 from shared.logging import get_logger
+from shared.schedule import day_start
 
 log = get_logger(__name__)
 

@@ -3,6 +3,11 @@
 again for sending campaigns whose work was lost (no lease taken, no claim, for longer
 than SENDER_LEASE_SECONDS: a dead-lettered chunk, a message lost with a broker).
 
+A campaign waiting for its next moment (a follow-up's due time, the schedule's next
+window) is asked for again at that moment: the watch sleeps until the earliest one, or
+until a run ends waiting or an edit of a sequence is notified (WAKE_CHANNEL); it never
+polls the campaigns' prospects.
+
 A resume or a request is the same event an admin's would be, so the run starts the
 same way; with several sender replicas each watches, and the statements let one win.
 """
@@ -10,11 +15,15 @@ same way; with several sender replicas each watches, and the statements let one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
 from sender.quota import QuotaKeeper
+from sender.work import Clock
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignRequested, CampaignRequestedData, CampaignResumed, CampaignResumedData
 from shared.lifecycle import campaign as campaigns
@@ -58,12 +67,73 @@ async def rerequest_lost_work(pool: asyncpg.Pool, lease_seconds: float) -> list[
     return asked
 
 
-async def watch(pool: asyncpg.Pool, quota: QuotaKeeper, *, every: float, lease_seconds: float) -> None:
+async def wake_waiting(pool: asyncpg.Pool, clock: Clock) -> tuple[list[uuid.UUID], datetime | None]:
+    """Ask again for every waiting campaign whose moment has come; answers those asked
+    for, and the earliest moment still ahead."""
+    now, woken, ahead = clock.now(), [], []
+    for row in await campaigns.waiting(pool):
+        if row["next_send_at"] > now:
+            ahead.append(row["next_send_at"])
+            continue
+        event = CampaignRequested.new(
+            CampaignRequestedData(campaign_id=row["id"], requested_by="sender"),
+            correlation_id=f"wake-{row['id']}",
+        )
+        if await campaigns.wake(pool, event, now):
+            woken.append(row["id"])
+    return woken, min(ahead, default=None)
+
+
+class Listener:
+    """LISTEN on WAKE_CHANNEL on a connection of its own, set `changed` on a notice;
+    taken again after the database went away (meanwhile the watch still looks every WATCH_SECONDS)."""
+
+    def __init__(self, pool: asyncpg.Pool, changed: asyncio.Event) -> None:
+        self._pool = pool
+        self._changed = changed
+        self._conn: Any = None
+
+    async def ensure(self) -> None:
+        if self._conn is not None and not self._conn.is_closed():
+            return
+        await self.close()
+        self._conn = await self._pool.acquire()
+        await self._conn.add_listener(campaigns.WAKE_CHANNEL, self._notified)
+
+    def _notified(self, *_: object) -> None:
+        self._changed.set()
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.remove_listener(campaigns.WAKE_CHANNEL, self._notified)
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
+
+
+async def watch(
+    pool: asyncpg.Pool, quota: QuotaKeeper, *, every: float, lease_seconds: float, clock: Clock | None = None,
+    changed: asyncio.Event | None = None,
+) -> None:  # fmt: skip
     """Run until cancelled; a database that is away is waited out."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            await resume_due_pauses(pool, quota)
-            await rerequest_lost_work(pool, lease_seconds)
-        except (asyncpg.PostgresError, *DATABASE_AWAY) as exc:
-            log.warning("the sender's watch could not look; trying again", error=repr(exc))
+    clock = clock or Clock()
+    changed = changed or asyncio.Event()
+    listener = Listener(pool, changed)
+    try:
+        while True:
+            delay = every
+            try:
+                await listener.ensure()
+                await resume_due_pauses(pool, quota)
+                await rerequest_lost_work(pool, lease_seconds)
+                _, earliest = await wake_waiting(pool, clock)
+                if earliest is not None:
+                    delay = min(every, max(0.01, (earliest - clock.now()).total_seconds()))
+            except (asyncpg.PostgresError, *DATABASE_AWAY) as exc:
+                log.warning("the sender's watch could not look; trying again", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), delay)
+            changed.clear()
+    finally:
+        await listener.close()

@@ -48,3 +48,27 @@ async def page(conn: asyncpg.Connection, *, limit: int, offset: int) -> tuple[li
 
 def stats_of(row: asyncpg.Record) -> dict[str, int]:
     return {name: int(row[f"stat_{name}"]) for name in STAT_NAMES}
+
+
+# The campaign's stopped prospects, newest stop first (an erased prospect's stop goes with them).
+STOPS = """
+SELECT st.prospect_id, p.email, st.reason, st.stopped_at, sp.next_step AS next_step, count(*) OVER () AS total
+FROM sequence_stops st
+JOIN prospects p ON p.id = st.prospect_id
+LEFT JOIN sequence_progress sp ON sp.campaign_id = st.campaign_id AND sp.prospect_id = st.prospect_id
+WHERE st.campaign_id = $1
+ORDER BY st.stopped_at DESC, st.prospect_id
+LIMIT $2 OFFSET $3
+"""
+
+
+async def stops(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, *, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    rows = await conn.fetch(STOPS, campaign_id, limit, offset)
+    total = (
+        rows[0]["total"]
+        if rows
+        else await conn.fetchval("SELECT count(*) FROM sequence_stops WHERE campaign_id = $1", campaign_id)
+    )
+    return rows, int(total)

@@ -18,8 +18,12 @@ from api_gateway.schemas import (
     PreviewQuery,
     Retryable,
     RetryRequest,
+    StopList,
+    StoppedProspect,
+    StopResult,
     page_info,
 )
+from shared.errors import NotFound
 from shared.http import REQUEST_ID, model_response
 from shared.requests import json_body, path_uuid, query
 
@@ -85,3 +89,26 @@ async def continue_campaign(request: web.Request) -> web.Response:
         pool(request), ref.campaignId, correlation_id=request[REQUEST_ID]
     )
     return model_response(accepted, status=202)
+
+
+async def stop_prospect(request: web.Request) -> web.Response:
+    campaign_id, prospect_id = path_uuid(request), path_uuid(request, "pid")
+    stopped = await campaigns.stop_prospect(pool(request), campaign_id, prospect_id, **who(request))
+    detail = "stopped: nothing more goes to them in this campaign" if stopped else "had stopped already"
+    return model_response(
+        StopResult(campaign_id=campaign_id, prospect_id=prospect_id, stopped=stopped, detail=detail)
+    )
+
+
+async def list_stops(request: web.Request) -> web.Response:
+    params = query(request, CampaignQuery)
+    async with pool(request).acquire() as conn:
+        if await store.get(conn, path_uuid(request)) is None:
+            raise NotFound(f"No campaign {path_uuid(request)}.")
+        rows, total = await store.stops(
+            conn, path_uuid(request), limit=params.limit, offset=(params.page - 1) * params.limit
+        )
+    items = [StoppedProspect.model_validate(dict(row)) for row in rows]
+    return model_response(
+        StopList(items=items, total=total, page=page_info(params.page, params.limit, total))
+    )

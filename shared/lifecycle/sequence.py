@@ -1,0 +1,161 @@
+"""Where each prospect is in a campaign's sequence: the only statements that write
+`sequence_progress` (the sender's) and `sequence_stops` (the projector's and the admin's).
+
+    step 1 sent ──► progress row (plan_version 0) ──plan──► due_at ──claim, send──► advanced (plan_version 0)
+                                                                                    └─► ... until no step is left
+    a stop (reply, unsubscribe, ... or the admin) ──► sequence_stops: nothing more is claimed
+
+A send's outcome advances the progress in the transaction that records it, so a crash
+never leaves a sent step unrecorded in the sequence. The plan (the next step and when it
+is due) is the sender's, from the campaign's steps and schedule (shared.sequence,
+shared.schedule); a change to either moves the campaign's plan_version, and the sender
+plans again every row of an older version.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from shared.event_store import append
+from shared.events import SequenceStopped, SequenceStoppedData, StopReason
+
+# $1 campaign, $2 prospect, $3 the step sent, $4 when (the sender's clock), $5 SES's message
+# id (NULL: unknown), $6 the subject step 1 had (read on the first step only).
+ADVANCE = """
+INSERT INTO sequence_progress AS sp (campaign_id, prospect_id, steps_sent, last_sent_at, message_ids, thread_subject)
+VALUES ($1, $2, ARRAY[$3::uuid], $4, CASE WHEN $5::text IS NULL THEN '{}'::text[] ELSE ARRAY[$5::text] END, $6)
+ON CONFLICT (campaign_id, prospect_id) DO UPDATE SET
+    steps_sent = sp.steps_sent || $3::uuid,
+    last_sent_at = $4,
+    message_ids = sp.message_ids || CASE WHEN $5::text IS NULL THEN '{}'::text[] ELSE ARRAY[$5::text] END,
+    plan_version = 0, next_step_id = NULL, next_step = NULL, due_at = NULL
+"""
+
+# Rows planned for an older version of the campaign's steps and schedule (or never).
+TO_PLAN = """
+SELECT sp.prospect_id, sp.steps_sent, sp.last_sent_at, p.timezone
+FROM sequence_progress sp JOIN prospects p ON p.id = sp.prospect_id
+WHERE sp.campaign_id = $1 AND sp.plan_version < $2
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = sp.prospect_id)
+LIMIT $3
+"""
+# A row advanced since it was read (its last_sent_at moved) keeps waiting for the next plan.
+SET_PLAN = """
+UPDATE sequence_progress sp
+SET plan_version = $2, next_step_id = u.step_id, next_step = u.step, due_at = u.due_at
+FROM unnest($3::uuid[], $4::timestamptz[], $5::uuid[], $6::smallint[], $7::timestamptz[])
+     AS u (prospect_id, last_sent_at, step_id, step, due_at)
+WHERE sp.campaign_id = $1 AND sp.prospect_id = u.prospect_id AND sp.last_sent_at = u.last_sent_at
+  AND sp.plan_version < $2
+"""
+# A due step the window had closed on by the time it came up: due again when it reopens.
+POSTPONE = """
+UPDATE sequence_progress sp SET due_at = u.due_at
+FROM unnest($2::uuid[], $3::timestamptz[]) AS u (prospect_id, due_at)
+WHERE sp.campaign_id = $1 AND sp.prospect_id = u.prospect_id AND sp.plan_version > 0
+"""
+# Stopped prospects leave the due index (their rows stay: the thread, the steps they had).
+FORGET_STOPPED = """
+UPDATE sequence_progress sp SET due_at = NULL
+FROM sequence_stops st
+WHERE st.campaign_id = $1 AND sp.campaign_id = $1 AND sp.prospect_id = st.prospect_id AND sp.due_at IS NOT NULL
+"""
+
+# The first stop wins; $5 the event that caused it (NULL for the admin's).
+STOP = """
+INSERT INTO sequence_stops (campaign_id, prospect_id, reason, event_id)
+SELECT $1, $2, $3, $4
+WHERE EXISTS (SELECT 1 FROM prospects WHERE id = $2)
+ON CONFLICT (campaign_id, prospect_id) DO NOTHING
+RETURNING stopped_at
+"""
+# Every campaign the prospect is in whose stop_on has the reason ($3: only this one, if set).
+STOP_WHERE_LISTENING = """
+INSERT INTO sequence_stops (campaign_id, prospect_id, reason, event_id)
+SELECT c.id, $1, $2, $4
+FROM email_campaigns c
+WHERE $2 = ANY(c.stop_on) AND ($3::uuid IS NULL OR c.id = $3)
+  AND EXISTS (SELECT 1 FROM email_sends s WHERE s.campaign_id = c.id AND s.prospect_id = $1)
+  AND EXISTS (SELECT 1 FROM prospects WHERE id = $1)
+ON CONFLICT (campaign_id, prospect_id) DO NOTHING
+RETURNING campaign_id
+"""
+
+
+@dataclass(frozen=True)
+class Planned:
+    prospect_id: uuid.UUID
+    last_sent_at: datetime
+    step_id: uuid.UUID | None  # None: no step left
+    step: int | None
+    due_at: datetime | None
+
+
+async def advance(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, prospect_id: uuid.UUID, *, step_id: uuid.UUID,
+    sent_at: datetime, message_id: str | None, thread_subject: str,
+) -> None:  # fmt: skip
+    """The prospect had `step_id` (sent or maybe sent): in the caller's transaction, with the outcome."""
+    await conn.execute(ADVANCE, campaign_id, prospect_id, step_id, sent_at, message_id, thread_subject)
+
+
+async def to_plan(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, version: int, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(TO_PLAN, campaign_id, version, limit)
+
+
+async def set_plan(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, version: int, plans: Sequence[Planned]
+) -> None:
+    await conn.execute(
+        SET_PLAN, campaign_id, version,
+        [p.prospect_id for p in plans], [p.last_sent_at for p in plans], [p.step_id for p in plans],
+        [p.step for p in plans], [p.due_at for p in plans],
+    )  # fmt: skip
+
+
+async def postpone(
+    conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, due: Sequence[tuple[uuid.UUID, datetime]]
+) -> None:
+    await conn.execute(POSTPONE, campaign_id, [p for p, _ in due], [at for _, at in due])
+
+
+async def forget_stopped(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID) -> None:
+    await conn.execute(FORGET_STOPPED, campaign_id)
+
+
+async def stop_where_listening(
+    conn: asyncpg.Connection, prospect_id: uuid.UUID, reason: StopReason, *, campaign_id: uuid.UUID | None,
+    event_id: uuid.UUID,
+) -> list[uuid.UUID]:  # fmt: skip
+    """The projector's stop after an event: in the campaign it names (else in every campaign
+    the prospect is in) whose stop_on lists the reason. Returns the campaigns stopped."""
+    rows = await conn.fetch(STOP_WHERE_LISTENING, prospect_id, reason, campaign_id, event_id)
+    return [row["campaign_id"] for row in rows]
+
+
+async def stop_by_admin(
+    conn: asyncpg.Connection,
+    campaign_id: uuid.UUID,
+    prospect_id: uuid.UUID,
+    *,
+    actor: str,
+    correlation_id: str,
+) -> bool:
+    """The admin's manual stop, with its event; False when the prospect was stopped already."""
+    if await conn.fetchval(STOP, campaign_id, prospect_id, "manual", None) is None:
+        return False
+    event = SequenceStopped.new(
+        SequenceStoppedData(
+            campaign_id=campaign_id, prospect_id=prospect_id, reason="manual", stopped_by=actor
+        ),
+        correlation_id=correlation_id,
+    )
+    await append(conn, event)
+    return True
