@@ -44,7 +44,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "prospects": WRITE, "suppressions": WRITE, "legacy_suppressions": WRITE,
         "suppression_key": "SELECT, UPDATE", "opt_out_links": READ,
         "email_campaigns": WRITE, "email_sends": "SELECT, UPDATE",
-        "send_status": READ, "campaign_stats": READ, "unsubscribes": READ,
+        "send_status": READ, "campaign_stats": READ, "campaign_step_stats": READ, "unsubscribes": READ,
         # Erasure deletes a person's raw input (shared.lifecycle.prospect.erase).
         "ses_events_raw": "SELECT, DELETE", "rejected_payloads": "SELECT, DELETE",
         "admin_users": WRITE, "api_keys": WRITE, "segments": WRITE, "attribute_keys": "SELECT, INSERT",
@@ -73,7 +73,7 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "processed_events": WRITE,
         # A rebuild truncates its read tables and replays the store.
         "send_status": f"{WRITE}, TRUNCATE", "campaign_stats": f"{WRITE}, TRUNCATE",
-        "unsubscribes": f"{WRITE}, TRUNCATE",
+        "campaign_step_stats": f"{WRITE}, TRUNCATE", "unsubscribes": f"{WRITE}, TRUNCATE",
         # The search indexer: imported prospects into prospect_search.
         "prospect_search": "SELECT, INSERT, UPDATE", "search_refresh": WRITE,
         # Folds the rows of prospect_counts (the triggers of prospects add them).

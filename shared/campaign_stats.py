@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # In the order the admin reads them: the sender's own outcomes, then what SES told.
 STAT_NAMES: tuple[str, ...] = (
-    "sent", "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed",
+    "sent", "delivered", "opened", "clicked", "replied", "bounced", "complained", "unsubscribed",
     "failed", "rejected", "rendering_failed", "delivery_delayed", "unknown",
 )  # fmt: skip
 # Known from the sender's own answer from SES, before any SES event arrives.

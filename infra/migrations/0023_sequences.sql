@@ -70,3 +70,28 @@ RETURNS boolean LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT extract(isodow FROM at AT TIME ZONE zone)::integer - 1 = ANY(days)
              AND (at AT TIME ZONE zone)::time >= opens
              AND (closes IS NULL OR (at AT TIME ZONE zone)::time < closes) $$;
+
+-- Stats per step (the projector's, rebuilt from the store like the rest): each send's
+-- step, copied from email_sends when its first event is applied, and one row of
+-- counters per (campaign, step). A reply (prospect.replied) is a fact of its send.
+ALTER TABLE send_status ADD COLUMN step smallint;
+ALTER TABLE campaign_stats ADD COLUMN replied bigint NOT NULL DEFAULT 0;
+CREATE TABLE campaign_step_stats (
+    campaign_id      uuid NOT NULL,
+    step             smallint NOT NULL,
+    sent             bigint NOT NULL DEFAULT 0,
+    delivered        bigint NOT NULL DEFAULT 0,
+    opened           bigint NOT NULL DEFAULT 0,
+    clicked          bigint NOT NULL DEFAULT 0,
+    replied          bigint NOT NULL DEFAULT 0,
+    bounced          bigint NOT NULL DEFAULT 0,
+    complained       bigint NOT NULL DEFAULT 0,
+    unsubscribed     bigint NOT NULL DEFAULT 0,
+    failed           bigint NOT NULL DEFAULT 0,
+    rejected         bigint NOT NULL DEFAULT 0,
+    rendering_failed bigint NOT NULL DEFAULT 0,
+    delivery_delayed bigint NOT NULL DEFAULT 0,
+    unknown          bigint NOT NULL DEFAULT 0,
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (campaign_id, step)
+);

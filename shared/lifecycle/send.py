@@ -15,6 +15,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -45,15 +46,15 @@ RETURNING id, prospect_id, step_id
 # still the step planned for them under the campaign's current steps (an edit or a
 # removal takes effect here). The unique index makes it at most once per step.
 CLAIM = """
-INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token, step_id, step)
-SELECT $3, $1, p.id, p.seq, $4, $6, $7
+INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token, step_id, step, claimed_at)
+SELECT $3, $1, p.id, p.seq, $4, $6, $7, COALESCE($9, now())
 FROM prospects p
 WHERE p.id = $2 AND p.status = 'active'
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
   AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = p.id)
   AND EXISTS (SELECT 1 FROM email_campaigns c
               WHERE c.id = $1 AND c.status = 'sending' AND c.sender_lease = $5
-                AND ($6 = $8 OR EXISTS (SELECT 1 FROM sequence_progress sp
+                AND ($6::uuid = $8::uuid OR EXISTS (SELECT 1 FROM sequence_progress sp
                                          WHERE sp.campaign_id = $1 AND sp.prospect_id = p.id
                                            AND sp.next_step_id = $6 AND sp.plan_version = c.plan_version)))
 ON CONFLICT (campaign_id, prospect_id, step_id) WHERE campaign_id IS NOT NULL AND retried_at IS NULL DO NOTHING
@@ -116,20 +117,21 @@ def new_claim(
 
 
 async def claim(
-    pool: asyncpg.Pool, wanted: Claim, lease: uuid.UUID, *, retrying: bool = False
+    pool: asyncpg.Pool, wanted: Claim, lease: uuid.UUID, *, retrying: bool = False, at: datetime | None = None
 ) -> Claim | None:
     """Commit the claim; None when the campaign stopped or the prospect is no longer eligible.
 
     `retrying`: an earlier attempt failed without an answer (the database went away). If it
     did commit, the claim is ours, still `claimed`, and SES was not called for it: it is taken
-    up again rather than left for the next sender to declare unknown."""
+    up again rather than left for the next sender to declare unknown. `at`: the sender's
+    clock (the daily limit counts first steps by it), else the database's."""
     if retrying and await pool.fetchval(
         "SELECT 1 FROM email_sends WHERE id = $1 AND outcome = 'claimed'", wanted.send_id
     ):
         return wanted
     send_id = await pool.fetchval(
         CLAIM, wanted.campaign_id, wanted.prospect_id, wanted.send_id, wanted.token, lease, wanted.step_id,
-        wanted.step, FIRST_STEP,
+        wanted.step, FIRST_STEP, at,
     )  # fmt: skip
     return wanted if send_id is not None else None
 

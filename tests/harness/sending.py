@@ -12,8 +12,9 @@ import asyncpg
 from aiohttp.test_utils import TestServer
 
 from api_gateway import campaigns as gateway_campaigns
-from sender.app import RUNNER, create_app
+from sender.app import CLOCK, RUNNER, create_app
 from sender.settings import SenderSettings
+from sender.work import Clock
 from shared.lifecycle import campaign as campaigns
 from tests.harness.gateway import ADDRESS_KEY
 from tests.harness.roles import as_service
@@ -108,10 +109,14 @@ def sender_settings(database_url: str, amqp_url: str, ses_endpoint: str, **overr
 
 @asynccontextmanager
 async def running_sender(
-    database_url: str, amqp_url: str, ses_endpoint: str, **overrides: Any
+    database_url: str, amqp_url: str, ses_endpoint: str, *, clock: Clock | None = None, **overrides: Any
 ) -> AsyncIterator[TestServer]:
-    """A sender app in this process (its consumer, relay and send loop), stopped at the end."""
-    server = TestServer(create_app(sender_settings(database_url, amqp_url, ses_endpoint, **overrides)))
+    """A sender app in this process (its consumer, relay and send loop), stopped at the end;
+    `clock`: the time its schedule rules read (a test moves it)."""
+    app = create_app(sender_settings(database_url, amqp_url, ses_endpoint, **overrides))
+    if clock is not None:
+        app[CLOCK] = clock
+    server = TestServer(app)
     await server.start_server()
     try:
         yield server

@@ -259,7 +259,7 @@ async def guarded_client() -> AsyncIterator[TestClient]:
 
 
 def concrete(path: str) -> str:
-    return path.replace("{id}", "0190a0a0-0000-7000-8000-000000000000")
+    return re.sub(r"\{\w+\}", "0190a0a0-0000-7000-8000-000000000000", path)
 
 
 def admin_token() -> str:
@@ -285,5 +285,5 @@ async def test_the_middleware_enforces_exactly_the_declared_auth(guarded_client,
 
 
 def test_the_stat_names_are_one_list():
-    assert tuple(CampaignStats.model_fields) == ("eligible", *STAT_NAMES)
+    assert tuple(CampaignStats.model_fields) == ("eligible", *STAT_NAMES, "steps")
     assert sorted(FACT_COUNTERS.values()) == sorted(STAT_NAMES)

@@ -40,7 +40,7 @@ def test_any_chunking_gives_the_same_rows_and_line_numbers(size):
         (7, "c@example.com"),
     ]
     assert [name for _, name in parser.header.attribute_positions] == ["name", "notes"]
-    assert rows[0][8] == ["Smith; Ann", 'multi\r\nline "quoted"']
+    assert rows[0][9] == ["Smith; Ann", 'multi\r\nline "quoted"']
     assert [(e.line, e.reason.split(":")[0]) for e in parser.tally.errors] == [(6, "invalid email address")]
 
 

@@ -166,14 +166,15 @@ async def create(pool: asyncpg.Pool, data: CampaignCreate, rules: CampaignRules)
 
 async def get_with_stats(
     pool: asyncpg.Pool, campaign_id: uuid.UUID
-) -> tuple[asyncpg.Record, dict[str, int], dict[str, int]]:
+) -> tuple[asyncpg.Record, dict[str, Any], dict[str, int]]:
     async with pool.acquire() as conn:
         row = await store.get_with_stats(conn, campaign_id)
         if row is None:
             raise NotFound(f"No campaign {campaign_id}.")
-        stats: dict[str, int] = {
+        stats: dict[str, Any] = {
             **store.stats_of(row),
             "eligible": await eligibility.count(conn, campaign_id),
+            "steps": await store.step_stats(conn, campaign_id, 1 + len(row["steps"] or [])),
         }
         retryable = await sends.retryable(conn, campaign_id)
     return row, stats, retryable

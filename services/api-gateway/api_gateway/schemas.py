@@ -331,15 +331,32 @@ class MissingField(BaseModel):
     message: str
 
 
+class StepStats(BaseModel):
+    """One step's counters (step 1 is the campaign's own message); `stopped`: prospects
+    whose sequence stopped after this step."""
+
+    step: int
+    sent: int
+    delivered: int
+    opened: int
+    clicked: int
+    replied: int
+    bounced: int
+    unsubscribed: int
+    stopped: int
+
+
 class CampaignStats(BaseModel):
     """`eligible` (asked for on one campaign's page), then one count per name in
-    shared.campaign_stats.STAT_NAMES, in that order (tests/unit/test_architecture.py checks)."""
+    shared.campaign_stats.STAT_NAMES, in that order (tests/unit/test_architecture.py checks),
+    then the same per step (on one campaign's page)."""
 
     eligible: int | None = None
     sent: int
     delivered: int
     opened: int
     clicked: int
+    replied: int
     bounced: int
     complained: int
     unsubscribed: int
@@ -348,6 +365,7 @@ class CampaignStats(BaseModel):
     rendering_failed: int
     delivery_delayed: int
     unknown: int
+    steps: list[StepStats] | None = None
 
 
 class Campaign(BaseModel):
@@ -488,7 +506,7 @@ class LoginToken(BaseModel):
 
 SendStatus = Literal[
     "claimed", "unknown", "failed", "sent", "delivery_delayed", "rejected", "rendering_failed", "delivered",
-    "opened", "clicked", "unsubscribed", "bounced", "complained",
+    "opened", "clicked", "replied", "unsubscribed", "bounced", "complained",
 ]  # fmt: skip
 
 

@@ -35,6 +35,7 @@ from shared.events import (
 # fact column -> the campaign_stats counter it feeds
 FACT_COUNTERS = {
     "sent_at": "sent", "delivered_at": "delivered", "opened_at": "opened", "clicked_at": "clicked",
+    "replied_at": "replied",
     "bounced_at": "bounced", "complained_at": "complained", "unsubscribed_at": "unsubscribed",
     "failed_at": "failed", "rejected_at": "rejected", "rendering_failed_at": "rendering_failed",
     "delayed_at": "delivery_delayed", "unknown_at": "unknown",
@@ -44,7 +45,7 @@ FACT_COUNTERS = {
 STATUS_BY_RANK = (
     ("unknown_at", "unknown"), ("failed_at", "failed"), ("sent_at", "sent"), ("delayed_at", "delivery_delayed"),
     ("rejected_at", "rejected"), ("rendering_failed_at", "rendering_failed"), ("delivered_at", "delivered"),
-    ("opened_at", "opened"), ("clicked_at", "clicked"), ("unsubscribed_at", "unsubscribed"),
+    ("opened_at", "opened"), ("clicked_at", "clicked"), ("replied_at", "replied"), ("unsubscribed_at", "unsubscribed"),
     ("bounced_at", "bounced"), ("complained_at", "complained"),
 )  # fmt: skip
 
@@ -74,6 +75,11 @@ def changes_for(event: Envelope) -> SendChanges | None:
             d.send_id, d.campaign_id, d.prospect_id, {fact: event.occurred_at},
             error=d.error_message if d.outcome != "sent" else None, ses_message_id=d.ses_message_id,
         )  # fmt: skip
+    if isinstance(event, ProspectReplied):
+        r = event.data
+        if r.send_id is None:
+            return None  # matched to the prospect only: no send to set it on
+        return SendChanges(r.send_id, r.campaign_id, r.prospect_id, {"replied_at": r.received_at})
     if isinstance(event, ProspectUnsubscribed):
         u = event.data
         return SendChanges(

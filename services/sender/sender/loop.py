@@ -396,7 +396,10 @@ class ChunkRunner:
         recognised by its id on the next attempt and taken up, not left `claimed`."""
         wanted = sends.new_claim(state.campaign_id, prospect_id, step.id, step.number)
         return await through_outages(
-            "claiming", lambda attempt: sends.claim(self._pool, wanted, state.lease, retrying=attempt > 0)
+            "claiming",
+            lambda attempt: sends.claim(
+                self._pool, wanted, state.lease, retrying=attempt > 0, at=self.clock.now()
+            ),
         )
 
     async def _record(

@@ -32,17 +32,13 @@ MIN_WAIT = timedelta(seconds=1)
 
 @dataclass
 class Clock:
-    """The sender's time for the schedule's rules. A test shifts it (`offset`) to a DST
-    weekend or the next day; the database's own now() (claims, leases) is unshifted."""
+    """The sender's time for the schedule's rules (and the time of its claims). A test
+    shifts it (`offset`) to a weekend or the next day; leases keep the database's now()."""
 
     offset: timedelta = timedelta()
 
     def now(self) -> datetime:
         return datetime.now(UTC) + self.offset
-
-    def in_database(self, instant: datetime) -> datetime:
-        """`instant` of this clock as the database's now() would read it."""
-        return instant - self.offset
 
 
 @dataclass(frozen=True)
@@ -130,7 +126,11 @@ class WorkReader:
         """Due follow-ups (earliest first), then first steps after `after_seq`."""
         now, plan = self._clock.now(), self._plan
         items = await self._follow_ups(now, limit, exclude)
-        room = min(limit - len(items), await self.first_steps_left_today(now))
+        # The batch in hand (`exclude`) may not be claimed yet: its first steps count against
+        # the day's limit already (counted twice once claimed: this read is then short, and
+        # the next one exact).
+        in_hand = sum(1 for _, step_id in exclude if step_id == FIRST_STEP)
+        room = min(limit - len(items), await self.first_steps_left_today(now) - in_hand)
         if room > 0 and self._first_steps_may_go(now):
             window = (
                 eligibility.OpenWindow(now, plan.schedule)
@@ -185,8 +185,7 @@ class WorkReader:
         if limit is None:
             return 1 << 30
         zone = self._plan.counting_zone
-        since = self._clock.in_database(day_start(now, zone))
-        started = await self._pool.fetchval(FIRST_STEPS_SINCE, self._plan.campaign_id, since)
+        started = await self._pool.fetchval(FIRST_STEPS_SINCE, self._plan.campaign_id, day_start(now, zone))
         return max(0, limit - int(started))
 
     async def next_moment(self) -> datetime | None:

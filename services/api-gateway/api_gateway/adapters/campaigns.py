@@ -72,3 +72,24 @@ async def stops(
         else await conn.fetchval("SELECT count(*) FROM sequence_stops WHERE campaign_id = $1", campaign_id)
     )
     return rows, int(total)
+
+
+STEP_STATS = """
+SELECT g.step, COALESCE(s.sent, 0) AS sent, COALESCE(s.delivered, 0) AS delivered,
+       COALESCE(s.opened, 0) AS opened, COALESCE(s.clicked, 0) AS clicked, COALESCE(s.replied, 0) AS replied,
+       COALESCE(s.bounced, 0) AS bounced, COALESCE(s.unsubscribed, 0) AS unsubscribed,
+       (SELECT count(*) FROM sequence_stops st
+        LEFT JOIN sequence_progress sp ON sp.campaign_id = st.campaign_id AND sp.prospect_id = st.prospect_id
+        WHERE st.campaign_id = $1 AND GREATEST(COALESCE(cardinality(sp.steps_sent), 0), 1) = g.step) AS stopped
+FROM generate_series(1, GREATEST($2, (SELECT COALESCE(max(step), 1) FROM campaign_step_stats WHERE campaign_id = $1)))
+     AS g (step)
+LEFT JOIN campaign_step_stats s ON s.campaign_id = $1 AND s.step = g.step
+ORDER BY g.step
+"""
+
+
+async def step_stats(conn: asyncpg.Connection, campaign_id: uuid.UUID, steps: int) -> list[dict[str, int]]:
+    """Per step of the sequence as it is (and any step numbered higher that was sent before
+    a removal): the counters of the projector's read table, and the prospects whose sequence
+    stopped after that step (before step 1: counted at step 1)."""
+    return [dict(row) for row in await conn.fetch(STEP_STATS, campaign_id, steps)]

@@ -1,7 +1,8 @@
 """The projector's SQL: set-once facts on sends, counters on campaigns, the opt-out audit,
 the search indexer's queue.
 
-The only statements that write send_status, campaign_stats, unsubscribes and search_refresh. A prospect's
+The only statements that write send_status, campaign_stats, campaign_step_stats, unsubscribes and
+search_refresh. A prospect's
 status (raised by bounces and complaints) is shared.lifecycle.prospect's.
 """
 
@@ -20,8 +21,8 @@ FACT_COLUMNS = (*FACT_COUNTERS, "transient_bounce_at")
 _SELECT_FACTS = ", ".join(FACT_COLUMNS)
 
 ENSURE_SEND = """
-INSERT INTO send_status (send_id, campaign_id, prospect_id, ses_message_id)
-VALUES ($1, $2, $3, $4)
+INSERT INTO send_status (send_id, campaign_id, prospect_id, ses_message_id, step)
+VALUES ($1, $2, $3, $4, (SELECT step FROM email_sends WHERE id = $1))
 ON CONFLICT (send_id) DO NOTHING
 """
 
@@ -49,7 +50,7 @@ async def apply_send_changes(conn: asyncpg.Connection, changes: SendChanges) -> 
         ENSURE_SEND, changes.send_id, changes.campaign_id, changes.prospect_id, changes.ses_message_id
     )
     row = await conn.fetchrow(
-        f"SELECT {_SELECT_FACTS}, campaign_id, bounce_type FROM send_status WHERE send_id = $1 FOR UPDATE",
+        f"SELECT {_SELECT_FACTS}, campaign_id, bounce_type, step FROM send_status WHERE send_id = $1 FOR UPDATE",
         changes.send_id,
     )
     merged: dict[str, Any] = {column: row[column] for column in FACT_COLUMNS}
@@ -85,6 +86,14 @@ async def apply_send_changes(conn: asyncpg.Connection, changes: SendChanges) -> 
         await conn.execute(
             f"UPDATE campaign_stats SET {increments}, updated_at = now() WHERE campaign_id = $1", campaign_id
         )
+        # The same counters for the send's step (step 1 for sends from before sequences).
+        ones = ", ".join("1" for _ in counters)
+        adds = ", ".join(f"{name} = s.{name} + 1" for name in counters)
+        await conn.execute(
+            f"INSERT INTO campaign_step_stats AS s (campaign_id, step, {', '.join(counters)}) VALUES ($1, $2, {ones})"
+            f" ON CONFLICT (campaign_id, step) DO UPDATE SET {adds}, updated_at = now()",
+            campaign_id, row["step"] or 1,
+        )  # fmt: skip
     return counters
 
 
@@ -103,7 +112,7 @@ async def campaign_counts(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> a
 
 
 async def truncate_read_tables(conn: asyncpg.Connection, consumer: str) -> None:
-    await conn.execute("TRUNCATE send_status, campaign_stats")
+    await conn.execute("TRUNCATE send_status, campaign_stats, campaign_step_stats")
     await forget_applied(conn, consumer)
 
 
