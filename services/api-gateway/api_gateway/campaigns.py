@@ -26,7 +26,7 @@ from api_gateway.schemas import (
     SendAccepted,
 )
 from shared import eligibility
-from shared.compose import UNBUILDABLE, Composed, compose
+from shared.compose import UNBUILDABLE, Composed, Thread, compose
 from shared.errors import Conflict, Invalid, NotFound
 from shared.event_store import append
 from shared.events import (
@@ -42,7 +42,7 @@ from shared.lifecycle import sequence as sequences
 from shared.links import unsubscribe_url
 from shared.mime import header_items
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
-from shared.sequence import DEFAULT_STOP_ON, FIRST_STEP, follow_up_subject
+from shared.sequence import DEFAULT_STOP_ON, FIRST_STEP, follow_up_subject, thread_headers
 
 PREVIEW_TOKEN = "preview-token"  # noqa: S105 - a visible stand-in, not a credential
 SAMPLE_RECIPIENT = Recipient(
@@ -59,6 +59,7 @@ class CampaignRules:
     ses_from_email: str
     public_base_url: str
     sender_lease_seconds: float = lifecycle.LEASE_SECONDS
+    message_id_domain: str = "email.amazonses.com"
 
 
 def parse_templates(
@@ -76,7 +77,7 @@ def parse_templates(
 
 def compose_for(
     campaign: Mapping[str, Any], recipient: Recipient, rules: CampaignRules, *, field: str = "campaign",
-    custom_fields: Collection[str] | None = None,
+    custom_fields: Collection[str] | None = None, thread: Thread | None = None,
 ) -> Composed:  # fmt: skip
     """The message as the sender would build it. A campaign that cannot be built is
     refused here (at save, for the sample recipient, with the custom fields that exist;
@@ -85,7 +86,8 @@ def compose_for(
         campaign["subject"], campaign["body_html"], campaign["body_text"], custom_fields
     )
     try:
-        return compose(campaign, templates, recipient, unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN))
+        link = unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN)
+        return compose(campaign, templates, recipient, link, thread)
     except UNBUILDABLE as exc:
         raise Invalid(
             f"The message cannot be built: {exc}.", code="unbuildable_message", details={"field": field}
@@ -362,12 +364,45 @@ def unfallen_placeholders(templates: CampaignTemplates) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+# Stand-ins for the SES message ids of the steps before, in a preview of a prospect who
+# has not had them (the sender quotes the real ones).
+SAMPLE_MESSAGE_ID = "0100018f-preview-{step}-000000000000"
+
+
+async def _follow_up(
+    pool: asyncpg.Pool, campaign: Mapping[str, Any], step: int, recipient: Recipient,
+    prospect_id: uuid.UUID | None, rules: CampaignRules,
+) -> tuple[dict[str, Any], Thread]:  # fmt: skip
+    """A follow-up as the sender builds it: its own content, "Re: " and step 1's subject as
+    the prospect received it (or would), threaded on their earlier messages."""
+    follow_ups = campaign["steps"] or []
+    if not 2 <= step <= len(follow_ups) + 1:
+        raise NotFound(f"The campaign has no step {step} (it has {len(follow_ups) + 1}).")
+    chosen = follow_ups[step - 2]
+    progress = None
+    if prospect_id is not None:
+        progress = await pool.fetchrow(
+            "SELECT thread_subject, message_ids FROM sequence_progress WHERE campaign_id = $1 AND prospect_id = $2",
+            campaign["id"], prospect_id,
+        )  # fmt: skip
+    if progress is not None:
+        first_subject, ids = progress["thread_subject"], list(progress["message_ids"])
+    else:
+        first_subject = compose_for(campaign, recipient, rules).content.subject
+        ids = [SAMPLE_MESSAGE_ID.format(step=n) for n in range(1, step)]
+    as_sent = {**campaign, "subject": chosen["subject"] or "Re:", "body_html": chosen["body_html"],
+               "body_text": chosen["body_text"]}  # fmt: skip
+    reply_subject = None if chosen["subject"] else follow_up_subject(first_subject)
+    return as_sent, Thread(reply_subject, thread_headers(ids, rules.message_id_domain))
+
+
 async def preview(
     pool: asyncpg.Pool, campaign_id: uuid.UUID, prospect_id: uuid.UUID | None, rules: CampaignRules,
-    member: int | None = None,
+    member: int | None = None, step: int = 1,
 ) -> Preview:  # fmt: skip
-    """The message for the sample recipient, a chosen prospect, or the audience's member at a
-    position; with how many of the audience would read each placeholder empty."""
+    """The message (step 1, or a follow-up `step`) for the sample recipient, a chosen
+    prospect, or the audience's member at a position; with how many of the audience would
+    read each placeholder empty."""
     async with pool.acquire() as conn:
         campaign = await store.get(conn, campaign_id)
         if campaign is None:
@@ -386,7 +421,13 @@ async def preview(
         templates = parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"], None)
         names = unfallen_placeholders(templates)
         audience, missing = await eligibility.missing_values(conn, campaign_id, names)
-    composed = compose_for(campaign, recipient, rules, field="prospect_id" if prospect_id else "campaign")
+    as_sent, thread = campaign, None
+    if step > 1:
+        as_sent, thread = await _follow_up(pool, campaign, step, recipient, prospect_id, rules)
+    part = f"steps[{step - 2}]" if step > 1 else "campaign"
+    composed = compose_for(
+        as_sent, recipient, rules, field="prospect_id" if prospect_id else part, thread=thread
+    )
     content = composed.content
     return Preview(
         subject=content.subject, html=content.html, text=content.text,

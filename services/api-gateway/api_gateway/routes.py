@@ -98,6 +98,8 @@ ROUTES: tuple[Route, ...] = (
           query=s.PreviewQuery, response=s.Preview, errors=(400, 404)),
     Route("POST", "/api/campaigns/{id}/prospects/{pid}/stop", c.stop_prospect,
           "End a prospect's remaining steps in the campaign", response=s.StopResult, errors=(400, 404)),
+    Route("GET", "/api/campaigns/{id}/queue", c.due_queue, "The follow-ups due next, and when anything may go",
+          response=s.DueQueue, errors=(400, 404)),
     Route("GET", "/api/campaigns/{id}/stops", c.list_stops, "Prospects whose sequence stopped, and why",
           query=s.CampaignQuery, response=s.StopList, errors=(400, 404)),
     Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",

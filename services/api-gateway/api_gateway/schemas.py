@@ -323,6 +323,9 @@ class PreviewQuery(Input):
     member: Annotated[int, Field(ge=0, le=10_000_000)] | None = Field(
         None, description="Preview for the audience's member at this position (from 0, in the sender's order)"
     )
+    step: Annotated[int, Field(ge=1, le=MAX_STEPS + 1)] = Field(
+        1, description="The step to preview: 1 is the campaign's own message, 2 its first follow-up"
+    )
 
 
 class MissingField(BaseModel):
@@ -449,6 +452,20 @@ class StoppedProspect(BaseModel):
     stopped_at: datetime
     # The step they would have had next, when one was planned.
     next_step: int | None = None
+
+
+class DueSend(BaseModel):
+    prospect_id: uuid.UUID
+    email: str
+    step: int
+    due_at: datetime
+
+
+class DueQueue(BaseModel):
+    """The follow-ups planned next, earliest first (first steps go in arrival order)."""
+
+    items: list[DueSend]
+    next_send_at: datetime | None
 
 
 class StopList(BaseModel):

@@ -93,3 +93,22 @@ async def step_stats(conn: asyncpg.Connection, campaign_id: uuid.UUID, steps: in
     a removal): the counters of the projector's read table, and the prospects whose sequence
     stopped after that step (before step 1: counted at step 1)."""
     return [dict(row) for row in await conn.fetch(STEP_STATS, campaign_id, steps)]
+
+
+# The follow-ups planned next (of prospects not stopped, not yet claimed for that step).
+DUE_NEXT = """
+SELECT sp.prospect_id, p.email, sp.next_step AS step, sp.due_at
+FROM sequence_progress sp JOIN prospects p ON p.id = sp.prospect_id
+WHERE sp.campaign_id = $1 AND sp.due_at IS NOT NULL AND sp.plan_version = $2
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = sp.prospect_id)
+  AND NOT EXISTS (SELECT 1 FROM email_sends es WHERE es.campaign_id = $1 AND es.prospect_id = sp.prospect_id
+                    AND es.step_id = sp.next_step_id AND es.retried_at IS NULL)
+ORDER BY sp.due_at
+LIMIT $3
+"""
+
+
+async def due_next(
+    conn: asyncpg.Connection, campaign_id: uuid.UUID, plan_version: int, *, limit: int
+) -> list:
+    return await conn.fetch(DUE_NEXT, campaign_id, plan_version, limit)

@@ -68,6 +68,19 @@ function funnel(stats) {
       h("span", { className: "num" }, `${value} (${percent(value, stats.sent)})`))));
 }
 
+const STOP_WORDS = { reply: "replied", unsubscribe: "unsubscribed", complaint: "complained", bounce: "bounced",
+                     click: "clicked", open: "opened", manual: "stopped by an admin" };
+
+// Each step's sends and what came of them, as a table (the numbers are the point).
+function stepFunnel(steps) {
+  return table("Each step: sent, and what came of it", ["Step", "Sent", "Delivered", "Opened", "Clicked", "Replied",
+    "Bounced", "Unsubscribed", "Stopped after"],
+  steps.map((s) => [s.step === 1 ? "1 (the message)" : String(s.step), s.sent, `${s.delivered} (${percent(s.delivered, s.sent)})`,
+    `${s.opened} (${percent(s.opened, s.sent)})`, `${s.clicked} (${percent(s.clicked, s.sent)})`,
+    `${s.replied} (${percent(s.replied, s.sent)})`, s.bounced, s.unsubscribed, s.stopped]),
+  { numeric: [1, 2, 3, 4, 5, 6, 7, 8] });
+}
+
 function sizeBars(root) {
   // Widths through the CSSOM: the page's Content-Security-Policy forbids style attributes.
   for (const fill of root.querySelectorAll(".fill")) {
@@ -117,6 +130,9 @@ export async function campaignDetail({ id }, life) {
   const funnelBox = h("div", {});
   const chart = h("div", { className: "chart" });
   const feedbackBox = h("div", {});
+  const stepsBox = h("div", { id: "campaign-steps-funnel" });
+  const queueBox = h("div", { id: "campaign-queue" });
+  const stopsBox = h("div", { id: "campaign-stops" });
   const sendsBox = h("div", {});
   const search = h("input", { type: "search", id: "send-search", autocomplete: "off" });
   const statusFilter = h("select", { id: "send-status" }, h("option", { value: "" }, "Any status"),
@@ -124,6 +140,9 @@ export async function campaignDetail({ id }, life) {
      "rendering_failed", "delivery_delayed", "unknown"].map((s) => h("option", { value: s }, s.replace("_", " "))));
   mount(heading, alert, summary, actions,
     h("h2", {}, "Funnel"), funnelBox,
+    h("h2", {}, "By step"), stepsBox,
+    h("h2", {}, "Due next"), queueBox,
+    h("h2", {}, "Stopped sequences"), stopsBox,
     h("h2", {}, "Events over time"), chart,
     h("h2", {}, "Bounces, complaints and unsubscribes"), feedbackBox,
     h("h2", {}, "Recipients"),
@@ -203,6 +222,8 @@ export async function campaignDetail({ id }, life) {
         onclick: () => retry(true) }, `Retry with ${retryable.unknown} unknown…`),
       ["draft", "paused"].includes(status) &&
         h("a", { className: "button quiet", href: `#/campaigns/${id}/edit` }, "Edit"),
+      ["sending", "completed"].includes(status) &&
+        h("a", { className: "button quiet", href: `#/campaigns/${id}/edit` }, "Edit follow-ups"),
       h("a", { className: "button quiet", href: "#/campaigns" }, "All campaigns")].filter(Boolean));
   }
 
@@ -222,9 +243,10 @@ export async function campaignDetail({ id }, life) {
 
   async function refresh() {
     try {
-      const [detail, timeline, feedback] = await Promise.all([
+      const [detail, timeline, feedback, queue, stops] = await Promise.all([
         api("GET", `/api/campaigns/${id}`), api("GET", `/api/campaigns/${id}/timeline`),
-        api("GET", `/api/campaigns/${id}/feedback`)]);
+        api("GET", `/api/campaigns/${id}/feedback`), api("GET", `/api/campaigns/${id}/queue`),
+        api("GET", `/api/campaigns/${id}/stops?limit=25`)]);
       campaign = detail.campaign;
       retryable = detail.retryable ?? { failed: 0, unknown: 0 };
       const stats = detail.stats;
@@ -236,6 +258,8 @@ export async function campaignDetail({ id }, life) {
           !paused && campaign.status_reason ? ` — ${campaign.status_reason}` : "",
           " · From ", campaign.from_name ? `${campaign.from_name} <${campaign.from_email}>` : campaign.from_email),
         paused ? pauseNote(campaign) : "",
+        campaign.next_send_at ? h("p", { id: "campaign-next-send" },
+          `Waiting: nothing may go before ${when(campaign.next_send_at)} (the schedule, a follow-up's wait or the daily limit).`) : "",
         h("div", { className: "stats", "aria-label": "Counts" },
           [["Eligible now", stats.eligible ?? "–"], ["Sent", stats.sent], ["Bounced", stats.bounced],
            ["Complained", stats.complained], ["Unsubscribed", stats.unsubscribed], ["Failed", stats.failed],
@@ -245,6 +269,13 @@ export async function campaignDetail({ id }, life) {
       funnelBox.replaceChildren(funnel(stats));
       sizeBars(funnelBox);
       drawChart(chart, timeline);
+      stepsBox.replaceChildren(stepFunnel(stats.steps ?? []));
+      queueBox.replaceChildren(table("Follow-ups due next, earliest first", ["Due", "Recipient", "Step"],
+        queue.items.map((q) => [when(q.due_at), q.email, `Step ${q.step}`])));
+      stopsBox.replaceChildren(table(`Prospects whose follow-ups stopped (${stops.total} in all), newest first`,
+        ["When", "Recipient", "Why", "Would have had"],
+        stops.items.map((st) => [when(st.stopped_at), st.email, STOP_WORDS[st.reason] ?? st.reason,
+          st.next_step ? `Step ${st.next_step}` : "–"])));
       feedbackBox.replaceChildren(table("Opt-outs and failures, newest first", ["When", "Kind", "Recipient", "Reason"],
         feedback.items.map((f) => [when(f.at), f.kind, f.email ?? "(erased)", f.reason ?? ""])));
       await loadSends();

@@ -1,9 +1,11 @@
 // The campaign editor: the fields, the audience (everyone, a segment or a rule; a frequency
-// cap), save as draft, and the gateway's own preview for a chosen prospect or stepping
-// through the audience, with who would read a placeholder empty.
+// cap), the follow-ups and the schedule, save as draft, and the gateway's own preview of
+// any step for a chosen prospect or stepping through the audience, with who would read a
+// placeholder empty.
 import { api, query } from "./api.js";
 import { alertBox, announce, debounce, field, h, mount, showErrors } from "./dom.js";
 import { liveCount, ruleBuilder } from "./segments.js";
+import { schedulePicker, sequenceEditor } from "./sequence.js";
 
 const FIELDS = [
   ["name", "Campaign name", "input", "Only you see this."],
@@ -15,8 +17,8 @@ const FIELDS = [
   ["body_text", "Plain-text body", "textarea", "Optional: made from the HTML when left empty."],
 ];
 
-function payload(controls, creating, audience) {
-  const data = { ...audience.value() };
+function payload(controls, creating, ...parts) {
+  const data = Object.assign({}, ...parts.map((part) => part.value()));
   for (const [name] of FIELDS) {
     const value = controls[name].value;
     if (value.trim() !== "") data[name] = value;
@@ -94,6 +96,18 @@ export async function campaignEditor({ id }) {
   const audience = audiencePicker(segments.items, fieldNames.custom, campaigns.items.filter((c) => c.id !== id));
   fields.audience = audience.element;
   fields.frequency_cap_days = audience.capField;
+  const stepPicker = h("select", { id: "preview-step" });
+  const sequence = sequenceEditor(() => labelSteps());
+  const schedule = schedulePicker(() => {});
+  fields.steps = sequence.element;
+  fields.schedule = schedule.element;
+  function labelSteps() {
+    const chosen = stepPicker.value;
+    stepPicker.replaceChildren(h("option", { value: "1" }, "Step 1: the campaign's message"),
+      ...sequence.steps.map((_, i) => h("option", { value: String(i + 2) }, `Step ${i + 2}: follow-up ${i + 1}`)));
+    stepPicker.value = [...stepPicker.options].some((o) => o.value === chosen) ? chosen : "1";
+  }
+  labelSteps();
   const saved = h("p", { className: "hint", "aria-live": "polite" });
   const back = h("a", { className: "button quiet", href: id ? `#/campaigns/${id}` : "#/campaigns" }, "Back");
   const form = h("form", { novalidate: true }, Object.values(fields).filter((f) => f !== audience.capField),
@@ -113,6 +127,7 @@ export async function campaignEditor({ id }) {
   const previewBox = h("section", { "aria-labelledby": "preview-heading" },
     h("h2", { id: "preview-heading" }, "Preview"), eligible, warnings,
     field("Preview for", prospectPicker, "The message exactly as this prospect would get it."),
+    field("Step", stepPicker, "A follow-up shows its thread headers (In-Reply-To, References)."),
     h("div", { className: "pager", role: "group", "aria-label": "Step through the audience" }, previous, stepLabel, next),
     previewSubject, previewFrame, h("h3", {}, "Plain text"), previewText, h("h3", {}, "Headers"), previewHeaders);
   let member = null;  // a position in the audience, when stepping through it
@@ -122,10 +137,20 @@ export async function campaignEditor({ id }) {
     h("div", { className: "two" }, form, previewBox));
 
   let campaignId = id;
+  let sequenceOnly = false;  // sending or completed: only the follow-ups and the schedule change
   if (campaignId) {
     const { campaign } = await api("GET", `/api/campaigns/${campaignId}`);
+    sequenceOnly = ["sending", "completed"].includes(campaign.status);
+    if (sequenceOnly) {
+      for (const [name] of FIELDS) controls[name].disabled = true;
+      alert.show(`This campaign is ${campaign.status}: its follow-ups, stop rules and schedule can change ` +
+        "(a step already sent to someone is never sent to them again); pause it to edit the rest.");
+    }
     for (const [name] of FIELDS) controls[name].value = campaign[name] ?? "";
     audience.set(campaign.audience, campaign.frequency_cap_days);
+    sequence.set(campaign);
+    schedule.set(campaign.schedule);
+    labelSteps();
   } else {
     previewSubject.textContent = "Save the draft to see its preview.";
   }
@@ -138,7 +163,7 @@ export async function campaignEditor({ id }) {
     if (!campaignId) return;
     try {
       const result = await api("GET", `/api/campaigns/${campaignId}/preview${query(
-        member === null ? { prospect_id: prospectPicker.value } : { member })}`);
+        { ...(member === null ? { prospect_id: prospectPicker.value } : { member }), step: stepPicker.value })}`);
       audienceSize = result.audience;
       eligible.textContent = `${result.audience} prospect${result.audience === 1 ? "" : "s"} eligible now: ` +
         "the campaign reaches them if sent at this moment.";
@@ -163,12 +188,14 @@ export async function campaignEditor({ id }) {
 
   async function save({ quiet = false } = {}) {
     try {
-      const data = payload(controls, !campaignId, audience);
+      const data = sequenceOnly ? { ...sequence.value(), ...schedule.value() }
+        : payload(controls, !campaignId, audience, sequence, schedule);
       const result = campaignId
         ? await api("PATCH", `/api/campaigns/${campaignId}`, data)
         : await api("POST", "/api/campaigns", data);
       for (const wrapper of Object.values(fields)) wrapper.showError("");
-      alert.show("");
+      for (const step of sequence.steps) for (const wrapper of Object.values(step.fields)) wrapper.showError("");
+      if (!sequenceOnly) alert.show("");
       saved.textContent = `Draft saved at ${new Date().toLocaleTimeString()}.`;
       if (!campaignId) {
         campaignId = result.id;
@@ -179,7 +206,15 @@ export async function campaignEditor({ id }) {
       await preview();
       return true;
     } catch (error) {
-      showErrors(error, fields, alert);
+      // A follow-up's field ("steps.0.wait") is shown on that step's card.
+      for (const step of sequence.steps) for (const wrapper of Object.values(step.fields)) wrapper.showError("");
+      const own = (error.details || []).filter((d) => {
+        const match = /^steps\.(\d+)\.(\w+)/.exec(d.field || "");
+        const wrapper = match && sequence.steps[Number(match[1])]?.fields[match[2]];
+        if (wrapper) wrapper.showError(d.message);
+        return !wrapper;
+      });
+      showErrors({ ...error, details: own }, fields, alert);
       return false;
     }
   }
@@ -189,5 +224,6 @@ export async function campaignEditor({ id }) {
   const autosave = debounce(() => { if (campaignId) save({ quiet: true }); }, 800);
   form.addEventListener("input", autosave);
   prospectPicker.addEventListener("change", () => { member = null; preview(); });
+  stepPicker.addEventListener("change", () => preview());
   await preview();
 }

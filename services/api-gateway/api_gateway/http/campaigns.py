@@ -15,6 +15,8 @@ from api_gateway.schemas import (
     CampaignSummary,
     CampaignUpdate,
     CampaignWithStats,
+    DueQueue,
+    DueSend,
     PreviewQuery,
     Retryable,
     RetryRequest,
@@ -78,7 +80,12 @@ async def send_campaign(request: web.Request) -> web.Response:
 async def preview_campaign(request: web.Request) -> web.Response:
     params = query(request, PreviewQuery)
     result = await campaigns.preview(
-        pool(request), path_uuid(request), params.prospect_id, rules(request), member=params.member
+        pool(request),
+        path_uuid(request),
+        params.prospect_id,
+        rules(request),
+        member=params.member,
+        step=params.step,
     )
     return model_response(result)
 
@@ -112,3 +119,13 @@ async def list_stops(request: web.Request) -> web.Response:
     return model_response(
         StopList(items=items, total=total, page=page_info(params.page, params.limit, total))
     )
+
+
+async def due_queue(request: web.Request) -> web.Response:
+    async with pool(request).acquire() as conn:
+        campaign = await store.get(conn, path_uuid(request))
+        if campaign is None:
+            raise NotFound(f"No campaign {path_uuid(request)}.")
+        rows = await store.due_next(conn, campaign["id"], campaign["plan_version"], limit=20)
+    items = [DueSend.model_validate(dict(row)) for row in rows]
+    return model_response(DueQueue(items=items, next_send_at=campaign["next_send_at"]))
