@@ -165,3 +165,39 @@ async def test_a_closed_window_waits_for_monday_and_the_daily_limit_for_the_next
         server.app[RUNNER].waiting_changed.set()
         assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
     assert len(await emulator.sent_messages()) == 3
+
+
+@pytest.mark.parametrize(
+    ("sent_local", "due_utc"),
+    [
+        # New York springs forward on Sunday 2026-03-08: Saturday 09:30 EST + P1D is Sunday 09:30 EDT, 23 h later.
+        (datetime(2026, 3, 7, 14, 30, tzinfo=UTC), datetime(2026, 3, 8, 13, 30, tzinfo=UTC)),
+        # ... and falls back on Sunday 2026-11-01: Saturday 09:30 EDT + P1D is Sunday 09:30 EST, 25 h later.
+        (datetime(2026, 10, 31, 13, 30, tzinfo=UTC), datetime(2026, 11, 1, 14, 30, tzinfo=UTC)),
+    ],
+    ids=["spring-forward", "fall-back"],
+)
+async def test_a_day_wait_across_a_dst_change_keeps_the_local_time(backends, emulator, sent_local, due_utc):
+    database_url, amqp_url, pool = backends
+    (prospect,) = await seed_prospects(pool, 1)
+    schedule = {"timezone": "America/New_York", "fallback_timezone": "UTC",
+                "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "from": "09:00", "to": "17:00"}  # fmt: skip
+    campaign_id = await seed_campaign(pool, schedule=schedule, steps=[{"id": str(uuid.uuid4()), **FOLLOW_UP,
+                                                                      "wait": "P1D"}])  # fmt: skip
+    clock = Clock(sent_local - datetime.now(UTC))
+    async with running_sender(database_url, amqp_url, emulator.endpoint_url, clock=clock) as server:
+        await request_send(pool, campaign_id)
+        waiting = await wait_for(
+            lambda: pool.fetchval("SELECT next_send_at FROM email_campaigns WHERE id = $1", campaign_id)
+        )
+        planned = await pool.fetchval("SELECT due_at FROM sequence_progress WHERE prospect_id = $1", prospect["id"])
+        sent_at = await pool.fetchval("SELECT last_sent_at FROM sequence_progress WHERE prospect_id = $1",
+                                      prospect["id"])  # fmt: skip
+        # The step went a moment after the clock's start; the follow-up keeps its wall-clock minute.
+        assert planned - due_utc == sent_at - sent_local and abs((sent_at - sent_local).total_seconds()) < 5
+        assert waiting == planned
+        assert len(await emulator.sent_messages()) == 1, "nothing before the follow-up is due"
+        clock.offset = planned - datetime.now(UTC)
+        server.app[RUNNER].waiting_changed.set()
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+    assert len(await emulator.sent_messages()) == 2
