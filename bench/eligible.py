@@ -14,7 +14,9 @@ campaign with 100K claims scattered at random. Prints p50/p95/p99 of a
 
 and, against the plain cursor step, a campaign whose audience is a segment matching
 10 % and 90 % of prospects (tags), and one with a frequency cap that counts the
-scattered campaign's 100K claims. Target: under 50 ms a batch.
+scattered campaign's 100K claims; and the follow-ups of a three-step sequence: 600K
+prospects in it (step 1 sent to all, step 2 to half), 300K of them with a step due now,
+the next 1,000 due chosen (shared.eligibility.DUE). Target: under 50 ms a batch.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import time
 import asyncpg
 
 from shared import db
-from shared.eligibility import Audience, statement
+from shared.eligibility import DUE, DUE_ORDER, Audience, statement
 from shared.migrations import migrate
 
 BENCH_DB = "outreach_bench"
@@ -105,6 +107,90 @@ async def build(conn: asyncpg.Connection, prospects: int, claimed: int) -> tuple
     return front, scattered, cursor
 
 
+SEQUENCE_STEPS = [
+    {"id": "00000000-0000-0000-0000-000000000002", "wait": "P2D", "subject": None, "body_html": "<p>2</p>",
+     "body_text": None},
+    {"id": "00000000-0000-0000-0000-000000000003", "wait": "P3D", "subject": None, "body_html": "<p>3</p>",
+     "body_text": None},
+]  # fmt: skip
+
+
+async def build_sequence(conn: asyncpg.Connection, in_sequence: int) -> object:
+    """A three-step campaign: `in_sequence` active prospects had step 1, half of them step 2;
+    of each half, every other prospect has its next step due now, the rest in a day."""
+    existing = await conn.fetchval("SELECT id FROM email_campaigns WHERE name = 'c-sequence'")
+    if existing is not None:
+        return existing
+    print(f"building: a three-step sequence over {in_sequence:,} prospects ...", flush=True)
+    started = time.perf_counter()
+    async with conn.transaction():  # all of it or none: a half-built sequence would be reused
+        campaign = await _sequence(conn, in_sequence)
+    await conn.execute("VACUUM ANALYZE email_sends", timeout=3600)
+    await conn.execute("VACUUM ANALYZE sequence_progress", timeout=3600)
+    print(f"built in {time.perf_counter() - started:.1f} s", flush=True)
+    return campaign
+
+
+async def _sequence(conn: asyncpg.Connection, in_sequence: int) -> object:
+    campaign = await conn.fetchval(
+        "INSERT INTO email_campaigns (name, subject, from_email, steps, status) "
+        "VALUES ('c-sequence', 's', 'a@example.com', $1, 'sending') RETURNING id",
+        SEQUENCE_STEPS,
+    )
+    two, three = (s["id"] for s in SEQUENCE_STEPS)
+    await conn.execute(
+        """
+        CREATE TEMP TABLE members AS
+        SELECT id, seq, row_number() OVER (ORDER BY seq) AS n FROM prospects WHERE status = 'active' LIMIT $1
+        """,
+        in_sequence,
+    )
+    # Step 1 for everyone, step 2 for the second half (their next is step 3).
+    await conn.execute(
+        """
+        INSERT INTO email_sends (campaign_id, prospect_id, prospect_seq, unsubscribe_token, outcome, step_id, step)
+        SELECT $1::uuid, id, seq, md5(id::text) || md5(random()::text), 'sent',
+               '00000000-0000-0000-0000-000000000000'::uuid, 1
+        FROM members
+        UNION ALL
+        SELECT $1::uuid, id, seq, md5(id::text) || md5(random()::text), 'sent', $2::uuid, 2
+        FROM members WHERE n > $3::bigint / 2
+        """,
+        campaign, two, in_sequence, timeout=3600,
+    )  # fmt: skip
+    await conn.execute(
+        """
+        INSERT INTO sequence_progress (campaign_id, prospect_id, steps_sent, last_sent_at, message_ids,
+                                       thread_subject, plan_version, next_step_id, next_step, due_at)
+        SELECT $1::uuid, id,
+               CASE WHEN n > $4::bigint / 2 THEN ARRAY['00000000-0000-0000-0000-000000000000'::uuid, $2::uuid]
+                    ELSE ARRAY['00000000-0000-0000-0000-000000000000']::uuid[] END,
+               now() - interval '3 days', ARRAY['m' || n], 's', 1,
+               CASE WHEN n > $4::bigint / 2 THEN $3::uuid ELSE $2::uuid END,
+               CASE WHEN n > $4::bigint / 2 THEN 3 ELSE 2 END,
+               now() + CASE WHEN n % 2 = 0 THEN interval '-1 hour' - (n || ' seconds')::interval
+                            ELSE interval '1 day' END
+        FROM members
+        """,
+        campaign, two, three, in_sequence, timeout=3600,
+    )  # fmt: skip
+    return campaign
+
+
+async def measure_due(
+    conn: asyncpg.Connection, runs: int, campaign: object, limit: int
+) -> tuple[list[float], int]:
+    prepared = await conn.prepare(DUE + DUE_ORDER)
+    now = await conn.fetchval("SELECT now()")
+    rows = await prepared.fetch(campaign, limit, now, 1)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        rows = await prepared.fetch(campaign, limit, now, 1)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings, len(rows)
+
+
 async def tag(conn: asyncpg.Connection) -> None:
     """Segments to send to: 10 % of prospects tagged `ten`, the other 90 % `ninety`."""
     if await conn.fetchval("SELECT NOT EXISTS (SELECT 1 FROM prospects WHERE tags <> '{}')"):
@@ -144,6 +230,7 @@ async def main() -> None:
     parser.add_argument("--claimed", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--in-sequence", type=int, default=600_000)
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     url = db.with_database(base, BENCH_DB)
@@ -175,6 +262,13 @@ async def main() -> None:
                 timings, rows = await measure(conn, args.runs, audience, front, args.batch, after)
                 ratio = statistics.median(timings) / reference
                 print(f"{summary(f'{name}, {step}', timings, rows)}  /plain cursor {ratio:5.2f}")
+        sequence = await build_sequence(conn, args.in_sequence)
+        due = await conn.fetchval(
+            "SELECT count(*) FROM sequence_progress WHERE campaign_id = $1 AND due_at <= now()", sequence
+        )
+        timings, rows = await measure_due(conn, args.runs, sequence, args.batch)
+        ratio = statistics.median(timings) / reference
+        print(f"{summary(f'follow-ups due ({due // 1000}K)', timings, rows)}  /plain cursor {ratio:5.2f}")
         sql, extra = statement(CASES["segment 10 %"])
         plan = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql, front, args.batch, cursor, *extra)
         print("plan (segment 10 %, cursor):")
