@@ -190,7 +190,9 @@ async def test_a_day_wait_across_a_dst_change_keeps_the_local_time(backends, emu
         waiting = await wait_for(
             lambda: pool.fetchval("SELECT next_send_at FROM email_campaigns WHERE id = $1", campaign_id)
         )
-        planned = await pool.fetchval("SELECT due_at FROM sequence_progress WHERE prospect_id = $1", prospect["id"])
+        planned = await pool.fetchval(
+            "SELECT due_at FROM sequence_progress WHERE prospect_id = $1", prospect["id"]
+        )
         sent_at = await pool.fetchval("SELECT last_sent_at FROM sequence_progress WHERE prospect_id = $1",
                                       prospect["id"])  # fmt: skip
         # The step went a moment after the clock's start; the follow-up keeps its wall-clock minute.
