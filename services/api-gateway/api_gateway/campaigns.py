@@ -127,6 +127,14 @@ def stored_steps(steps: list[CampaignStep]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def as_follow_up(
+    campaign: Mapping[str, Any], step: Mapping[str, Any], default_subject: str
+) -> dict[str, Any]:
+    """The campaign with a follow-up's content in place of step 1's (its sender, reply-to kept)."""
+    return {**campaign, "subject": step["subject"] or default_subject, "body_html": step["body_html"],
+            "body_text": step["body_text"]}  # fmt: skip
+
+
 def check_steps(
     campaign: Mapping[str, Any],
     steps: list[dict[str, Any]],
@@ -135,8 +143,7 @@ def check_steps(
 ) -> None:
     """Every follow-up builds, for the sample recipient, as the sender would build it."""
     for index, step in enumerate(steps):
-        as_sent = {**campaign, "subject": step["subject"] or follow_up_subject(campaign["subject"]),
-                   "body_html": step["body_html"], "body_text": step["body_text"]}  # fmt: skip
+        as_sent = as_follow_up(campaign, step, follow_up_subject(campaign["subject"]))
         compose_for(as_sent, SAMPLE_RECIPIENT, rules, field=f"steps[{index}]", custom_fields=custom_fields)
 
 
@@ -390,8 +397,7 @@ async def _follow_up(
     else:
         first_subject = compose_for(campaign, recipient, rules).content.subject
         ids = [SAMPLE_MESSAGE_ID.format(step=n) for n in range(1, step)]
-    as_sent = {**campaign, "subject": chosen["subject"] or "Re:", "body_html": chosen["body_html"],
-               "body_text": chosen["body_text"]}  # fmt: skip
+    as_sent = as_follow_up(campaign, chosen, "Re:")  # the thread's subject replaces it
     reply_subject = None if chosen["subject"] else follow_up_subject(first_subject)
     return as_sent, Thread(reply_subject, thread_headers(ids, rules.message_id_domain))
 

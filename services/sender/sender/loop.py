@@ -211,9 +211,7 @@ class ChunkRunner:
         while True:
             after = max((i.prospect["seq"] for i in batch if i.step.id == FIRST_STEP), default=state.max_seq)
             # Cursor form only: the final sweep behind the cursor is the next chunk's business.
-            following = asyncio.create_task(
-                self._read_batch(state, max(after, state.max_seq), exclude={i.key for i in batch})
-            )
+            following = asyncio.create_task(self._read_batch(state, after, exclude={i.key for i in batch}))
             try:
                 await self._send_batch(state, batch, deadline)
                 if state.stop or loop.time() - started >= self._config.chunk_min_seconds:
