@@ -1,12 +1,19 @@
 """The sender's cadence and ceiling against a local zero-latency SES stub.
 
-    python -m bench.sender [--seconds 60] [--rates 5 50 500]
+    python -m bench.sender [--seconds 60] [--rates 5 50 500] [--loads first follow-up]
 
-For each rate: a fresh database, rate x seconds prospects, one campaign sent
+For each load and rate: a fresh database, rate x seconds prospects, one campaign sent
 by a real sender process (python -m sender) to the stub in this process.
 Prints the achieved rate (from the stub's arrival times) against the
 configured one, and the p50/p99 deviation of the gaps between sends from the
 interval. Then the ceiling: one sender process with no rate limit to speak of.
+
+Loads: `first`, every send a campaign's first message (the reference); `follow-up`,
+every send a follow-up of a two-step sequence whose step 1 all prospects had (due now,
+planned by the sender as it starts; threaded on step 1's Message-ID; each send advances
+the prospect's sequence in the transaction that records it, and each chunk plans those
+advanced in the previous one). The ceiling's ratio follow-up / first is the cost of a
+sequence on the send path, measured in the same run.
 """
 
 from __future__ import annotations
@@ -17,6 +24,9 @@ import itertools
 import os
 import statistics
 import time
+import uuid
+
+import asyncpg
 
 from bench.common import bench_vhost, fresh_database, machine, service
 from shared import db
@@ -31,11 +41,44 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(rate: float, count: int, base_url: str, amqp_url: str, **extra_env: str) -> dict[str, float]:
+FOLLOW_UP = {"wait": "PT1M", "body_html": "<p>Any thoughts, {{ first_name }}?</p>"}
+# Step 1 two minutes ago for every prospect, as the sender records it: a send row and
+# the sequence's progress (not yet planned), the campaign's cursor past them all.
+FIRST_STEPS_HAD = """
+WITH sent AS (
+    INSERT INTO email_sends (campaign_id, prospect_id, prospect_seq, unsubscribe_token, outcome, ses_message_id,
+                             claimed_at, attempted_at)
+    SELECT $1, id, seq, md5(id::text) || md5(random()::text), 'sent', 'bench-step-1-' || seq,
+           now() - interval '2 minutes', now() - interval '2 minutes'
+    FROM prospects
+    RETURNING prospect_id, ses_message_id, attempted_at
+)
+INSERT INTO sequence_progress (campaign_id, prospect_id, steps_sent, last_sent_at, message_ids, thread_subject)
+SELECT $1, prospect_id, ARRAY['00000000-0000-0000-0000-000000000000'::uuid], attempted_at, ARRAY[ses_message_id],
+       'Hello there'
+FROM sent
+"""
+
+
+async def seed_load(pool: asyncpg.Pool, load: str, count: int) -> uuid.UUID:
+    await seed_prospects(pool, count)
+    if load == "first":
+        return await seed_campaign(pool)
+    campaign_id = await seed_campaign(pool, steps=[{"id": str(uuid.uuid4()), **FOLLOW_UP}])
+    await pool.execute(FIRST_STEPS_HAD, campaign_id)
+    await pool.execute(
+        "UPDATE email_campaigns SET cursor_seq = (SELECT max(seq) FROM prospects) WHERE id = $1", campaign_id
+    )
+    await pool.execute("VACUUM ANALYZE")
+    return campaign_id
+
+
+async def run(
+    load: str, rate: float, count: int, base_url: str, amqp_url: str, **extra_env: str
+) -> dict[str, float]:
     database_url = await fresh_database(base_url, BENCH_DB)
     async with db.pool_context(database_url) as pool, running_stub() as stub:
-        await seed_prospects(pool, count)
-        campaign_id = await seed_campaign(pool)
+        campaign_id = await seed_load(pool, load, count)
         env = {
             "DATABASE_URL": database_url, "AMQP_URL": amqp_url,
             "SES_MODE": "emulator", "SES_ENDPOINT_URL": stub.endpoint_url,
@@ -49,6 +92,14 @@ async def run(rate: float, count: int, base_url: str, amqp_url: str, **extra_env
                 while len(stub.received) < count:
                     await asyncio.sleep(0.05)
         times = [r.at for r in stub.received]
+        if load == "follow-up":  # the load was what it says: one follow-up each, none of step 1
+            steps = await pool.fetch(
+                "SELECT step, count(*) AS n FROM email_sends WHERE campaign_id = $1 AND ses_message_id NOT LIKE"
+                " 'bench-%' GROUP BY step",
+                campaign_id,
+            )
+            assert [(r["step"], r["n"]) for r in steps] == [(2, count)], steps
+            assert "In-Reply-To: <bench-step-1-" in stub.received[-1].raw, "a follow-up in the thread"
     interval = 1 / rate
     gaps = [b - a for a, b in itertools.pairwise(times)]
     deviations = [abs(g - interval) * 1000 for g in gaps]
@@ -67,6 +118,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 50, 500])
     parser.add_argument("--ceiling-sends", type=int, default=20_000)
+    parser.add_argument("--loads", nargs="+", choices=("first", "follow-up"), default=["first", "follow-up"])
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     async with bench_vhost(
@@ -77,22 +129,28 @@ async def main() -> None:
 
 async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     print(f"machine: {machine()}; SES stub in the bench process, zero latency", flush=True)
-    for rate in args.rates:
-        r = await run(rate, int(rate * args.seconds) + 1, base, amqp_url)
-        error = (r["achieved"] - rate) / rate * 100
+    for load in args.loads:
+        for rate in args.rates:
+            r = await run(load, rate, int(rate * args.seconds) + 1, base, amqp_url)
+            error = (r["achieved"] - rate) / rate * 100
+            print(
+                f"{load:>9} rate {rate:>6g}/s: achieved {r['achieved']:9.3f}/s ({error:+.2f} %) over "
+                f"{r['seconds']:5.1f} s, {r['sends']:,} sends; gap deviation from the interval "
+                f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms",
+                flush=True,
+            )
+    ceilings = {}
+    for load in args.loads:
+        started = time.perf_counter()
+        r = await run(load, 100_000, args.ceiling_sends, base, amqp_url, SEND_MAX_IN_FLIGHT="64")
+        ceilings[load] = r["achieved"]
         print(
-            f"rate {rate:>6g}/s: achieved {r['achieved']:9.3f}/s ({error:+.2f} %) over {r['seconds']:5.1f} s, "
-            f"{r['sends']:,} sends; gap deviation from the interval p50 {r['p50_ms']:.2f} ms, "
-            f"p99 {r['p99_ms']:.2f} ms",
+            f"{load:>9} ceiling (one process, rate unlimited): {r['achieved']:,.0f} sends/s over {r['sends']:,} "
+            f"sends ({time.perf_counter() - started:.0f} s with set-up)",
             flush=True,
         )
-    started = time.perf_counter()
-    r = await run(100_000, args.ceiling_sends, base, amqp_url, SEND_MAX_IN_FLIGHT="64")
-    print(
-        f"ceiling (one process, rate unlimited): {r['achieved']:,.0f} sends/s over {r['sends']:,} sends "
-        f"({time.perf_counter() - started:.0f} s with set-up)",
-        flush=True,
-    )
+    if len(ceilings) == 2:
+        print(f"ceiling ratio follow-up / first: {ceilings['follow-up'] / ceilings['first']:.2f}", flush=True)
 
 
 if __name__ == "__main__":

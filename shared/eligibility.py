@@ -186,3 +186,25 @@ async def missing_values(conn: Any, campaign_id: uuid.UUID, names: list[str]) ->
     columns = ", ".join(["count(*)", *tests])
     row = await conn.fetchrow(f"SELECT {columns} FROM ({sql}) e", campaign_id, ALL, 0, *args, *keys)
     return int(row[0]), {name: int(row[i + 1]) for i, name in enumerate(names)}
+
+
+# Prospects in the sequence with a step still to come, as the campaign's steps stand now
+# (shared.sequence.next_step: the step after the furthest they had, so one remains unless
+# they had the last), not stopped and still reachable. What a completed campaign still owes
+# when a follow-up is added to it.
+FOLLOW_UPS_LEFT = """
+SELECT count(*)
+FROM sequence_progress sp
+JOIN email_campaigns c ON c.id = sp.campaign_id
+JOIN prospects p ON p.id = sp.prospect_id
+WHERE sp.campaign_id = $1 AND jsonb_array_length(c.steps) > 0
+  AND NOT ((c.steps -> -1 ->> 'id')::uuid = ANY(sp.steps_sent))
+  AND p.status = 'active'
+  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = p.id)
+"""
+
+
+async def follow_ups_left(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID) -> int:
+    """How many prospects the campaign's follow-ups still reach (each with one step or more)."""
+    return int(await conn.fetchval(FOLLOW_UPS_LEFT, campaign_id))

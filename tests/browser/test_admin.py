@@ -251,14 +251,14 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
             ["ada@recipients.example", "grace@recipients.example", "alan@recipients.example",
              "edsger@recipients.example"])  # fmt: skip
 
-        # A prospect added after completion: "Send to new prospects" reaches only them.
+        # A prospect added after completion: "Send again" reaches only them.
         await pool.execute(
             "INSERT INTO prospects (id, email, email_hash, first_name)"
             " VALUES (gen_random_uuid(), 'barbara@recipients.example',"
             " outreach_email_hash('barbara@recipients.example', $1::bytea), 'Barbara')",
             ADDRESS_KEY,
         )
-        await page.get_by_role("button", name="Send to new prospects…").click()
+        await page.get_by_role("button", name="Send again…").click()
         dialog = page.get_by_role("dialog")
         await expect(dialog).to_contain_text("1 new prospect is eligible")
         await dialog.get_by_role("button", name="Send to 1 new").click()

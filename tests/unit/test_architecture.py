@@ -285,5 +285,5 @@ async def test_the_middleware_enforces_exactly_the_declared_auth(guarded_client,
 
 
 def test_the_stat_names_are_one_list():
-    assert tuple(CampaignStats.model_fields) == ("eligible", *STAT_NAMES, "steps")
+    assert tuple(CampaignStats.model_fields) == ("eligible", "follow_ups_left", *STAT_NAMES, "steps")
     assert sorted(FACT_COUNTERS.values()) == sorted(STAT_NAMES)

@@ -183,6 +183,7 @@ async def get_with_stats(
         stats: dict[str, Any] = {
             **store.stats_of(row),
             "eligible": await eligibility.count(conn, campaign_id),
+            "follow_ups_left": await eligibility.follow_ups_left(conn, campaign_id),
             "steps": await store.step_stats(conn, campaign_id, 1 + len(row["steps"] or [])),
         }
         retryable = await sends.retryable(conn, campaign_id)
@@ -248,14 +249,18 @@ async def request_send(
             return await _ask_again_if_lost(
                 conn, campaign_id, rules, actor=actor, correlation_id=correlation_id
             )
-        # Counted only to decide a send again (the count walks the whole list, under the row lock).
-        eligible = await eligibility.count(conn, campaign_id) if decision == "reopen" else None
-        if eligible == 0:
-            raise Conflict(
-                "Every eligible prospect has had this campaign already; add prospects, then send it again.",
-                code="nothing_new",
-                details={"eligible": 0},
-            )
+        # Counted only to decide a send again (the counts walk the lists, under the row lock).
+        eligible = follow_ups = None
+        if decision == "reopen":
+            eligible = await eligibility.count(conn, campaign_id)
+            follow_ups = await eligibility.follow_ups_left(conn, campaign_id)
+            if eligible == 0 and follow_ups == 0:
+                raise Conflict(
+                    "Every eligible prospect has had this campaign already, and no follow-up is left; "
+                    "add prospects or a follow-up, then send it again.",
+                    code="nothing_new",
+                    details={"eligible": 0, "follow_ups_left": 0},
+                )
         event: CampaignRequested | CampaignResumed
         if decision == "resume":
             event = CampaignResumed.new(
@@ -270,11 +275,12 @@ async def request_send(
     detail = {
         "request": "sending requested",
         "resume": "sending resumed",
-        "reopen": "sending to new prospects",
+        "reopen": "sending to new prospects" if eligible else "sending the follow-ups left",
     }
     return SendAccepted(
-        campaign_id=campaign_id, status="sending", accepted=True, detail=detail[decision], eligible=eligible
-    )
+        campaign_id=campaign_id, status="sending", accepted=True, detail=detail[decision], eligible=eligible,
+        follow_ups_left=follow_ups,
+    )  # fmt: skip
 
 
 UNKNOWN_WARNING = (

@@ -350,11 +350,13 @@ class StepStats(BaseModel):
 
 
 class CampaignStats(BaseModel):
-    """`eligible` (asked for on one campaign's page), then one count per name in
-    shared.campaign_stats.STAT_NAMES, in that order (tests/unit/test_architecture.py checks),
-    then the same per step (on one campaign's page)."""
+    """`eligible` and `follow_ups_left` (asked for on one campaign's page), then one count
+    per name in shared.campaign_stats.STAT_NAMES, in that order (tests/unit/test_architecture.py
+    checks), then the same per step (on one campaign's page)."""
 
     eligible: int | None = None
+    # Prospects in the sequence with a follow-up still to come (stopped ones aside).
+    follow_ups_left: int | None = None
     sent: int
     delivered: int
     opened: int
@@ -479,8 +481,10 @@ class SendAccepted(BaseModel):
     status: str
     accepted: bool
     detail: str
-    # For a completed campaign sent again: the prospects added since, whom it will reach.
+    # For a completed campaign sent again: the prospects added since, whom it will reach,
+    # and those whose follow-ups remain (a step added after it completed).
     eligible: int | None = None
+    follow_ups_left: int | None = None
 
 
 class Preview(BaseModel):

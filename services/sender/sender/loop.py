@@ -76,6 +76,7 @@ class ChunkState:
     reader: WorkReader
     counts: dict[str, int] = field(default_factory=lambda: {"sent": 0, "failed": 0, "unknown": 0})
     stop: str | None = None  # why the chunk ends early
+    back_off: bool = False  # SES kept throttling: a moment before the next chunk
     failure: BaseException | None = None  # a send that failed unexpectedly: the chunk fails with it
     max_seq: int = 0
 
@@ -216,6 +217,8 @@ class ChunkRunner:
                 await self._send_batch(state, batch, deadline)
                 if state.stop or loop.time() - started >= self._config.chunk_min_seconds:
                     return
+                if await store.plan_version(self._pool, state.campaign_id) != state.plan.version:
+                    return  # the steps or schedule were edited: the next chunk plans again
                 batch = await following
             finally:
                 following.cancel()
@@ -231,6 +234,7 @@ class ChunkRunner:
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self._config.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
+        shut_out: list[Item] = []  # the window closed before their turn
         for item in batch:
             await slots.acquire()
             if self._stopping:
@@ -238,10 +242,19 @@ class ChunkRunner:
             if state.stop or loop.time() > deadline:
                 slots.release()
                 break
+            # Asked before the slot (a shut window costs no slot) and at it (the exact instant).
+            if not state.reader.may_go(item, self.clock.now()):
+                shut_out.append(item)
+                slots.release()
+                continue
             await self._wait_for_slot(loop)
             if state.stop:
                 slots.release()
                 break
+            if not state.reader.may_go(item, self.clock.now()):
+                shut_out.append(item)
+                slots.release()
+                continue
             if item.step.id == FIRST_STEP:
                 state.max_seq = max(state.max_seq, item.prospect["seq"])
             task = asyncio.create_task(self._send_one(state, item))
@@ -257,6 +270,8 @@ class ChunkRunner:
             task.add_done_callback(done)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+        if shut_out:
+            await state.reader.put_off(shut_out, self.clock.now())
         if state.failure is not None:
             # The chunk fails and is redelivered: its retry reconciles whatever claim the
             # failed send left, instead of a later chunk finding it by chance.
@@ -280,6 +295,13 @@ class ChunkRunner:
             quota.unreserve()
             if not await store.still_ours(self._pool, state.campaign_id, state.lease):
                 state.stop = state.stop or "the campaign stopped or another sender took over"
+            elif (
+                step.id != FIRST_STEP
+                and await store.plan_version(self._pool, state.campaign_id) != state.plan.version
+            ):
+                # The steps or schedule were edited: the rest of the chunk's follow-ups were
+                # planned on the old ones. The next chunk plans them again.
+                state.stop = state.stop or "the sequence changed"
             return  # else: the prospect unsubscribed or was suppressed since the batch was read
         link = unsubscribe_url(self._config.public_base_url, claim.token)
         campaign = state.campaign
@@ -349,6 +371,7 @@ class ChunkRunner:
         """SES did not take the message: the chunk ends; an account-level refusal pauses."""
         if outcome.verdict is not Verdict.PAUSE or outcome.pause is None:
             state.stop = f"SES kept refusing: {outcome.code}"
+            state.back_off = True
             log.warning("SES throttling persists; the chunk ends early", code=outcome.code)
             return
         code, reason = outcome.pause
@@ -433,7 +456,7 @@ class ChunkRunner:
         )  # fmt: skip
         await campaigns.finish_chunk(self._pool, data, state.lease, state.cause)
         self._report_remaining(state.campaign_id)
-        if state.stop and not self._stopping:  # throttled: give SES a moment before continuing
+        if state.back_off and not self._stopping:  # throttled: give SES a moment before continuing
             await asyncio.sleep(2.0)
 
     def _report_remaining(self, campaign_id: uuid.UUID) -> None:

@@ -168,6 +168,26 @@ class WorkReader:
             await progress.postpone(self._pool, plan.campaign_id, closed)
         return items
 
+    def may_go(self, item: Item, now: datetime) -> bool:
+        """Whether the schedule lets `item` go at `now`: a batch read in an open window is
+        sent at the cadence, and the window may close before its last send comes up."""
+        schedule = self._plan.schedule
+        return schedule is None or schedule.is_open(now, self._plan.zone_for(item.prospect["timezone"]))
+
+    async def put_off(self, items: list[Item], now: datetime) -> None:
+        """Items the window closed on before their turn: a follow-up is due again when its
+        window opens (a first step stays eligible; reads skip it while its window is shut)."""
+        schedule = self._plan.schedule
+        if schedule is None:
+            return
+        due = [
+            (item.prospect["id"], schedule.next_open(now, self._plan.zone_for(item.prospect["timezone"])))
+            for item in items
+            if item.step.id != FIRST_STEP
+        ]
+        if due:
+            await progress.postpone(self._pool, self._plan.campaign_id, due)
+
     @property
     def _in_prospect_time(self) -> bool:
         return self._plan.schedule is not None and self._plan.schedule.timezone == PROSPECT_ZONE

@@ -13,7 +13,10 @@ import pytest
 from projector.handlers import ProjectionOptions, project
 from sender.app import RUNNER
 from sender.work import Clock
+from shared import eligibility
+from shared.errors import Conflict
 from shared.events import ProspectReplied, ProspectRepliedData
+from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import sequence
 from tests.harness.sending import request_send, running_sender, seed_campaign, seed_prospects, wait_for_status
 
@@ -109,6 +112,66 @@ async def test_a_reply_an_unsubscribe_or_a_manual_stop_after_step_one_ends_the_s
     assert reasons == {replier["id"]: "reply", stopped["id"]: "manual"}
 
 
+async def test_a_follow_up_added_after_completion_goes_when_the_campaign_is_sent_again(backends, emulator):
+    database_url, amqp_url, pool = backends
+    reached, stopped = await seed_prospects(pool, 2)
+    campaign_id = await seed_campaign(pool)
+    async with running_sender(database_url, amqp_url, emulator.endpoint_url):
+        await request_send(pool, campaign_id)
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+        with pytest.raises(Conflict) as nothing:
+            await request_send(pool, campaign_id)
+        assert nothing.value.code == "nothing_new", "no new prospect and no follow-up yet"
+
+        async with pool.acquire() as conn, conn.transaction():
+            await campaigns.edit(conn, campaign_id, {"steps": [{"id": str(uuid.uuid4()), **FOLLOW_UP}]})
+            await sequence.stop_by_admin(conn, campaign_id, stopped["id"], actor="test", correlation_id="t")
+        assert await eligibility.follow_ups_left(pool, campaign_id) == 1, (
+            "the stopped prospect is owed nothing"
+        )
+        assert await request_send(pool, campaign_id) == "sending the follow-ups left"
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+        assert await eligibility.follow_ups_left(pool, campaign_id) == 0
+        with pytest.raises(Conflict):
+            await request_send(pool, campaign_id)
+
+    sends = await sends_by_prospect(pool, campaign_id)
+    assert [s["step"] for s in sends[reached["id"]]] == [1, 2]
+    assert [s["step"] for s in sends[stopped["id"]]] == [1]
+    messages = {m.message_id: m.mime for m in await emulator.sent_messages()}
+    first, follow_up = (messages[s["ses_message_id"]] for s in sends[reached["id"]])
+    assert follow_up["In-Reply-To"] == f"<{sends[reached['id']][0]['ses_message_id']}@{DOMAIN}>"
+    assert follow_up["Subject"] == "Re: " + first["Subject"]
+
+
+async def test_a_step_edited_mid_batch_goes_on_at_once_with_the_new_content(backends, emulator):
+    database_url, amqp_url, pool = backends
+    prospects = await seed_prospects(pool, 8)
+    step = {"id": str(uuid.uuid4()), **FOLLOW_UP, "wait": "PT0S", "subject": "Old follow-up"}
+    campaign_id = await seed_campaign(pool, steps=[step])
+    async with running_sender(database_url, amqp_url, emulator.endpoint_url, send_rate_per_second=1):
+        await request_send(pool, campaign_id)
+        await wait_for(lambda: pool.fetchval(
+            "SELECT count(*) > 0 FROM email_sends WHERE campaign_id = $1 AND step = 2", campaign_id
+        ))  # fmt: skip
+        async with pool.acquire() as conn, conn.transaction():
+            await campaigns.edit(conn, campaign_id, {"steps": [{**step, "subject": "New follow-up"}]})
+        edited = datetime.now(UTC)
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+
+    follow_ups = await pool.fetch(
+        "SELECT ses_message_id, claimed_at FROM email_sends WHERE campaign_id = $1 AND step = 2 ORDER BY claimed_at",
+        campaign_id,
+    )
+    assert len(follow_ups) == len(prospects), "one follow-up each, none skipped and none twice"
+    subjects = {m.message_id: m.mime["Subject"] for m in await emulator.sent_messages()}
+    new = [row for row in follow_ups if subjects[row["ses_message_id"]] == "New follow-up"]
+    assert new and all(subjects[row["ses_message_id"]] == "Old follow-up" for row in follow_ups[: -len(new)])
+    # The batch planned on the old step ends at the first refused claim; going through it at
+    # the cadence (one a second) would hold the rest back by about as many seconds as it had left.
+    assert (new[0]["claimed_at"] - edited).total_seconds() < 4, "the sender planned again at once"
+
+
 async def test_nothing_leaves_before_start_at_and_the_campaign_says_when(backends, emulator):
     database_url, amqp_url, pool = backends
     await seed_prospects(pool, 2)
@@ -165,6 +228,45 @@ async def test_a_closed_window_waits_for_monday_and_the_daily_limit_for_the_next
         server.app[RUNNER].waiting_changed.set()
         assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
     assert len(await emulator.sent_messages()) == 3
+
+
+async def test_a_batch_stops_when_the_window_closes_and_the_rest_waits_for_it_to_open(backends, emulator):
+    database_url, amqp_url, pool = backends
+    await seed_prospects(pool, 20)
+    schedule = {"timezone": "UTC", "fallback_timezone": "UTC",
+                "days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "17:00"}  # fmt: skip
+    campaign_id = await seed_campaign(pool, schedule=schedule, steps=[{"id": str(uuid.uuid4()), **FOLLOW_UP}])
+    closes = datetime(2026, 12, 8, 17, 0, tzinfo=UTC)  # a Tuesday
+    opens = datetime(2026, 12, 9, 9, 0, tzinfo=UTC)
+    # Three seconds of window at four sends a second: the first batch (all 20) cannot finish in it.
+    clock = Clock(closes - timedelta(seconds=3) - datetime.now(UTC))
+    async with running_sender(
+        database_url, amqp_url, emulator.endpoint_url, clock=clock, send_rate_per_second=4
+    ) as server:
+        await request_send(pool, campaign_id)
+        waiting = await wait_for(
+            lambda: pool.fetchval("SELECT next_send_at FROM email_campaigns WHERE id = $1", campaign_id)
+        )
+        assert waiting == opens, "the rest waits for Wednesday 09:00"
+        before = await pool.fetch(
+            "SELECT step, claimed_at FROM email_sends WHERE campaign_id = $1", campaign_id
+        )
+        assert before and all(row["claimed_at"] < closes for row in before), "nothing claimed after 17:00"
+        assert sum(1 for row in before if row["step"] == 1) < 20, (
+            "the batch read in the window was cut at 17:00"
+        )
+        unplanned = await pool.fetchval(
+            "SELECT count(*) FROM sequence_progress WHERE campaign_id = $1 AND due_at IS DISTINCT FROM $2",
+            campaign_id, opens,
+        )  # fmt: skip
+        assert unplanned == 0, "every follow-up left is due when the window opens"
+
+        clock.offset = opens - datetime.now(UTC)
+        server.app[RUNNER].waiting_changed.set()
+        assert (await wait_for_status(pool, campaign_id, "completed"))[0] == "completed"
+    after = await pool.fetch("SELECT claimed_at FROM email_sends WHERE campaign_id = $1", campaign_id)
+    assert len(after) == 40 and len(await emulator.sent_messages()) == 40
+    assert all(row["claimed_at"] < closes or row["claimed_at"] >= opens for row in after)
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,11 @@ async def test_account_errors_pause_the_campaign_and_keep_the_rest_eligible(
     pool = backends[2]
     async with running_stub() as stub:
         stub.fail_next(Fault(code, 400 if code != "NotFoundException" else 404, "refused"))
-        campaign_id, seeded, status = await run_campaign(backends, stub, 5, send_rate_per_second=5)
+        # One send at a time: the next starts only once the refusal is known, however slow the
+        # machine (with more in flight, a send started before the answer came is SES's to refuse).
+        campaign_id, seeded, status = await run_campaign(
+            backends, stub, 5, send_rate_per_second=5, send_max_in_flight=1
+        )
         assert status == ("paused", reason)
         assert await pause_of(pool, campaign_id) == (pause_code, pause_code == "daily_quota")
         assert stub.received == [], "nothing after the refusal"

@@ -166,20 +166,26 @@ export async function campaignDetail({ id }, life) {
   async function send() {
     const current = await api("GET", `/api/campaigns/${id}`);
     const eligible = current.stats.eligible ?? 0;
+    const followUps = current.stats.follow_ups_left ?? 0;
     const again = campaign.status === "completed";
-    if (again && eligible === 0) {
-      alert.show("Every eligible prospect has had this campaign already. Add prospects, then send it again.");
+    if (again && eligible === 0 && followUps === 0) {
+      alert.show("Every eligible prospect has had this campaign already, and no follow-up is left. " +
+                 "Add prospects or a follow-up, then send it again.");
       return;
     }
     const verb = campaign.status === "paused" ? "Resume" : "Send";
     const who = again ? `new prospect${eligible === 1 ? "" : "s"}` : `prospect${eligible === 1 ? "" : "s"}`;
+    const owed = again && followUps > 0
+      ? ` ${followUps} prospect${followUps === 1 ? "" : "s"} in the sequence ${followUps === 1 ? "has" : "have"} ` +
+        "a follow-up left, sent when it is due."
+      : "";
     const ok = await confirmDialog({
       title: `${verb} “${campaign.name}”${again ? " again" : ""}?`,
       body: `${eligible} ${who} ${eligible === 1 ? "is" : "are"} eligible and will receive this message ` +
-            "at the configured sending rate. " +
+            "at the configured sending rate." + owed + " " +
             (again ? "Those who had it already are left out, as are " : "Left out: ") +
             "unsubscribed, bounced and suppressed prospects.",
-      confirm: again ? `Send to ${eligible} new` : `${verb} to ${eligible}`,
+      confirm: again ? (eligible > 0 ? `Send to ${eligible} new` : "Send the follow-ups") : `${verb} to ${eligible}`,
     });
     if (ok) await act("Sending started.", () => api("POST", "/api/campaigns/send", { campaignId: id }));
   }
@@ -213,7 +219,7 @@ export async function campaignDetail({ id }, life) {
     actions.replaceChildren(...[
       ["draft", "paused"].includes(status) &&
         h("button", { type: "button", onclick: send }, status === "paused" ? "Resume" : "Send…"),
-      status === "completed" && h("button", { type: "button", onclick: send }, "Send to new prospects…"),
+      status === "completed" && h("button", { type: "button", onclick: send }, "Send again…"),
       status === "sending" && h("button", { type: "button", className: "quiet",
         onclick: () => act("Paused.", () => api("PATCH", `/api/campaigns/${id}`, { status: "paused" })) }, "Pause"),
       canRetry && retryable.failed > 0 && h("button", { type: "button", className: "quiet",

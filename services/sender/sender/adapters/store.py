@@ -16,8 +16,17 @@ STILL_OURS = "SELECT status = 'sending' AND sender_lease = $2 FROM email_campaig
 _COUNTED = "attempted_at >= $1 AND outcome IN ('sent', 'unknown')"
 
 
+PLAN_VERSION = "SELECT plan_version FROM email_campaigns WHERE id = $1"
+
+
 async def still_ours(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID) -> bool:
     return bool(await pool.fetchval(STILL_OURS, campaign_id, lease))
+
+
+async def plan_version(pool: asyncpg.Pool, campaign_id: uuid.UUID) -> int | None:
+    """The version of the campaign's steps and schedule (None: the campaign is gone)."""
+    version: int | None = await pool.fetchval(PLAN_VERSION, campaign_id)
+    return version
 
 
 async def sent_since(pool: asyncpg.Pool, since: datetime) -> int:
