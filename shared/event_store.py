@@ -86,6 +86,7 @@ async def change_and_append(
     args: Sequence[Any],
     *events: Envelope,
     before: str = "",
+    after: str = "",
 ) -> asyncpg.Record | None:
     """One statement: `change` (an INSERT/UPDATE/DELETE ... RETURNING of at most
     one row, parameters $1..$n) and, only when it returns its row, the events.
@@ -94,9 +95,10 @@ async def change_and_append(
 
     `before`: common table expressions (`name AS (...), `) the change reads, for a
     change that is itself several data-modifying steps (PostgreSQL allows those
-    only at the statement's top level)."""
+    only at the statement's top level). `after`: further ones (`, name AS (...)`) that
+    read `change`'s row, written only with it."""
     statement = (
-        f"WITH {before}change AS ({change})"
+        f"WITH {before}change AS ({change}){after}"
         f" SELECT change.*, {_append_call(len(args) + 1)} AS appended FROM change"
     )
     return await conn.fetchrow(statement, *args, *event_columns(events))

@@ -28,6 +28,7 @@ from shared.events import (
     SendAttemptedData,
 )
 from shared.ids import uuid7
+from shared.lifecycle import sequence
 from shared.sequence import FIRST_STEP
 
 # Claims left `claimed` belong to a sender that died between claim and
@@ -145,8 +146,11 @@ async def record(
     message_id: str | None = None,
     code: str | None = None,
     message: str | None = None,
+    advance: sequence.Advance | None = None,
 ) -> bool:
-    """The outcome and its SendAttempted event, in one statement."""
+    """The outcome, its SendAttempted event and (`advance`) the prospect's place in the
+    sequence, in one statement: the event store's append lock is held for a statement,
+    never across round trips."""
     event = SendAttempted.new(
         SendAttemptedData(
             send_id=claim.send_id, campaign_id=claim.campaign_id, prospect_id=claim.prospect_id,
@@ -154,10 +158,14 @@ async def record(
         ),
         cause=cause,
     )  # fmt: skip
-    args = (claim.send_id, outcome, message_id, code, message)
-    if await change_and_append(pool, RECORD, args, event) is not None:
+    args: tuple[object, ...] = (claim.send_id, outcome, message_id, code, message)
+    after = ""
+    if advance is not None:
+        after = f", advanced AS ({sequence.advance_statement(len(args) + 1, 'FROM change')})"
+        args = (*args, *advance.args())
+    if await change_and_append(pool, RECORD, args, event, after=after) is not None:
         return True
-    await pool.execute(RECORD_ERASED, *args)
+    await pool.execute(RECORD_ERASED, *args[:5])
     return False
 
 

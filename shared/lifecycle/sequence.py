@@ -24,17 +24,44 @@ import asyncpg
 from shared.event_store import append
 from shared.events import SequenceStopped, SequenceStoppedData, StopReason
 
-# $1 campaign, $2 prospect, $3 the step sent, $4 when (the sender's clock), $5 SES's message
-# id (NULL: unknown), $6 the subject step 1 had (read on the first step only).
-ADVANCE = """
+# The prospect had a step (sent, or maybe sent). Parameters from $first: campaign, prospect,
+# the step's id, when (the sender's clock), SES's message id (NULL: unknown), the subject
+# step 1 had (read on the first step only). `source`: the rows it is written for (none: once).
+_ADVANCE = """
 INSERT INTO sequence_progress AS sp (campaign_id, prospect_id, steps_sent, last_sent_at, message_ids, thread_subject)
-VALUES ($1, $2, ARRAY[$3::uuid], $4, CASE WHEN $5::text IS NULL THEN '{}'::text[] ELSE ARRAY[$5::text] END, $6)
+SELECT {0}, {1}, ARRAY[{2}::uuid], {3}, CASE WHEN {4}::text IS NULL THEN '{{}}'::text[] ELSE ARRAY[{4}::text] END, {5}
+{source}
 ON CONFLICT (campaign_id, prospect_id) DO UPDATE SET
-    steps_sent = sp.steps_sent || $3::uuid,
-    last_sent_at = $4,
-    message_ids = sp.message_ids || CASE WHEN $5::text IS NULL THEN '{}'::text[] ELSE ARRAY[$5::text] END,
+    steps_sent = sp.steps_sent || EXCLUDED.steps_sent,
+    last_sent_at = EXCLUDED.last_sent_at,
+    message_ids = sp.message_ids || EXCLUDED.message_ids,
     plan_version = 0, next_step_id = NULL, next_step = NULL, due_at = NULL
 """
+
+
+def advance_statement(first: int = 1, source: str = "") -> str:
+    """ADVANCE with its parameters from `$first`, for each row of `source` (a FROM clause)."""
+    return _ADVANCE.format(*(f"${first + i}" for i in range(6)), source=source)
+
+
+ADVANCE = advance_statement()
+
+
+@dataclass(frozen=True)
+class Advance:
+    """A step the prospect had, for ADVANCE (with a send's outcome: shared.lifecycle.send.record)."""
+
+    campaign_id: uuid.UUID
+    prospect_id: uuid.UUID
+    step_id: uuid.UUID
+    sent_at: datetime
+    message_id: str | None
+    thread_subject: str
+
+    def args(self) -> tuple[object, ...]:
+        return (self.campaign_id, self.prospect_id, self.step_id, self.sent_at, self.message_id,
+                self.thread_subject)  # fmt: skip
+
 
 # Rows planned for an older version of the campaign's steps and schedule (or never).
 TO_PLAN = """
@@ -96,12 +123,9 @@ class Planned:
     due_at: datetime | None
 
 
-async def advance(
-    conn: asyncpg.Connection, campaign_id: uuid.UUID, prospect_id: uuid.UUID, *, step_id: uuid.UUID,
-    sent_at: datetime, message_id: str | None, thread_subject: str,
-) -> None:  # fmt: skip
-    """The prospect had `step_id` (sent or maybe sent): in the caller's transaction, with the outcome."""
-    await conn.execute(ADVANCE, campaign_id, prospect_id, step_id, sent_at, message_id, thread_subject)
+async def advance(conn: asyncpg.Connection, advance: Advance) -> None:
+    """The prospect had the step: a send's outcome not recorded by this process (interrupted)."""
+    await conn.execute(ADVANCE, *advance.args())
 
 
 async def to_plan(

@@ -180,9 +180,11 @@ class ChunkRunner:
                 continue
             subject = render(first, Recipient.of(prospect), "").subject
             await sequence.advance(
-                conn, campaign["id"], row["prospect_id"], step_id=row["step_id"], sent_at=self.clock.now(),
-                message_id=None, thread_subject=subject,
-            )  # fmt: skip
+                conn,
+                sequence.Advance(
+                    campaign["id"], row["prospect_id"], row["step_id"], self.clock.now(), None, subject
+                ),
+            )
 
     async def _wait_or_complete(self, state: ChunkState) -> None:
         """Nothing may go now: wait for the next moment, or complete when none is left."""
@@ -426,22 +428,23 @@ class ChunkRunner:
     async def _record(
         self, state: ChunkState, claim: sends.Claim, outcome: str, *, subject: str = "", **detail: str | None
     ) -> None:
-        """Record what SES answered, and the prospect's place in the sequence with it. The
-        answer is known, so a database that is briefly away is waited for rather than
-        leaving the send `unknown`; the statements are idempotent (only a claim still
-        `claimed` takes an outcome, and only then does the sequence advance)."""
+        """Record what SES answered, and the prospect's place in the sequence with it (one
+        statement). The answer is known, so a database that is briefly away is waited for
+        rather than leaving the send `unknown`; the statement is idempotent (only a claim
+        still `claimed` takes an outcome, and only then does the sequence advance)."""
+
+        # A first step that failed reached nobody: no conversation to follow up.
+        advance = None
+        if outcome != "failed" or claim.step_id != FIRST_STEP:
+            message_id = detail.get("message_id") if outcome == "sent" else None
+            advance = sequence.Advance(
+                state.campaign_id, claim.prospect_id, claim.step_id, self.clock.now(), message_id, subject
+            )
 
         async def record(_: int) -> bool:
-            async with self._pool.acquire() as conn, conn.transaction():
-                recorded = await sends.record(conn, claim, outcome=outcome, cause=state.cause, **detail)
-                # A first step that failed reached nobody: no conversation to follow up.
-                if recorded and (outcome != "failed" or claim.step_id != FIRST_STEP):
-                    await sequence.advance(
-                        conn, state.campaign_id, claim.prospect_id, step_id=claim.step_id,
-                        sent_at=self.clock.now(), message_id=detail.get("message_id") if outcome == "sent" else None,
-                        thread_subject=subject,
-                    )  # fmt: skip
-                return recorded
+            return await sends.record(
+                self._pool, claim, outcome=outcome, cause=state.cause, advance=advance, **detail
+            )
 
         if await through_outages("recording a send's outcome", record):
             state.counts[outcome] += 1
