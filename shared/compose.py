@@ -38,18 +38,27 @@ class Thread:
     headers: tuple[str, str] | None  # (In-Reply-To, References)
 
 
+def reply_address(campaign: Mapping[str, Any], token: str, reply_domain: str) -> str:
+    """The send's own Reply-To, local+TOKEN@REPLY_DOMAIN: the local part of the campaign's
+    reply-to (else its from address), so the prospect sees a familiar name; replies come
+    back through SES receiving and are matched by the token (event-ingest)."""
+    local = str(campaign["reply_to"] or campaign["from_email"]).rsplit("@", 1)[0].split("+", 1)[0]
+    return f"{local}+{token}@{reply_domain}"
+
+
 def compose(
     campaign: Mapping[str, Any], templates: CampaignTemplates, recipient: Recipient, unsubscribe_url: str,
-    thread: Thread | None = None,
+    thread: Thread | None = None, reply_to: str | None = None,
 ) -> Composed:  # fmt: skip
-    """`campaign` has from_email, from_name and reply_to (a campaign row).
+    """`campaign` has from_email, from_name and reply_to (a campaign row); `reply_to`: the
+    send's own (reply_address) instead of the campaign's.
     Raises ValueError when a header value would carry a line break."""
     content = render(templates, recipient, unsubscribe_url)
     if thread is not None and thread.subject is not None:
         content = replace(content, subject=thread.subject)
     message = build_message(
         content, from_email=campaign["from_email"], from_name=campaign["from_name"], to=recipient.email,
-        reply_to=campaign["reply_to"], unsubscribe_url=unsubscribe_url,
+        reply_to=reply_to or campaign["reply_to"], unsubscribe_url=unsubscribe_url,
         thread=thread.headers if thread is not None else None,
     )  # fmt: skip
     return Composed(content, message)

@@ -433,7 +433,31 @@ class ProspectRepliedData(Contract):
     received_at: AwareDatetime
 
 
-StopReason: TypeAlias = Literal["reply", "unsubscribe", "complaint", "bounce", "click", "open", "manual"]
+StopReason: TypeAlias = Literal[
+    "reply", "auto_reply", "unsubscribe", "complaint", "bounce", "click", "open", "manual"
+]
+
+
+class InboundMailReceivedData(Contract):
+    """SES received a mail for the reply domain; the webhook stored its notification as
+    `inbound_mail` row `inbound_id`, and event-ingest's processing reads it from there."""
+
+    inbound_id: uuid.UUID
+
+
+class ReplyForwardRequestedData(Contract):
+    """A received mail to forward to its campaign's owner (reply_forwards row `inbound_id`)."""
+
+    inbound_id: uuid.UUID
+
+
+class ProspectUnsubscribedV2Data(Contract):
+    """Version 2 adds `reply`: the prospect asked in a reply ("remove me")."""
+
+    prospect_id: uuid.UUID
+    send_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    source: Literal["one_click", "form", "complaint", "admin", "reply"]
 
 
 class SequenceStoppedData(Contract):
@@ -452,6 +476,27 @@ class ProspectReplied(Envelope):
     data: ProspectRepliedData
 
 
+class ProspectAutoReplied(Envelope):
+    """An automatic answer (out of office and the like) to a send: it stops a sequence
+    only where the campaign's stop_on lists `auto_reply`, and is not a reply in the stats."""
+
+    type: Literal["prospect.auto_replied"] = "prospect.auto_replied"
+    version: Literal[1] = 1
+    data: ProspectRepliedData
+
+
+class InboundMailReceived(Envelope):
+    type: Literal["inbound.received"] = "inbound.received"
+    version: Literal[1] = 1
+    data: InboundMailReceivedData
+
+
+class ReplyForwardRequested(Envelope):
+    type: Literal["reply.forward_requested"] = "reply.forward_requested"
+    version: Literal[1] = 1
+    data: ReplyForwardRequestedData
+
+
 class SequenceStopped(Envelope):
     type: Literal["sequence.stopped"] = "sequence.stopped"
     version: Literal[1] = 1
@@ -462,6 +507,12 @@ class ProspectUnsubscribed(Envelope):
     type: Literal["prospect.unsubscribed"] = "prospect.unsubscribed"
     version: Literal[1] = 1
     data: ProspectUnsubscribedData
+
+
+class ProspectUnsubscribedV2(Envelope):
+    type: Literal["prospect.unsubscribed"] = "prospect.unsubscribed"
+    version: Literal[2] = 2
+    data: ProspectUnsubscribedV2Data
 
 
 class ProspectStatusChanged(Envelope):
@@ -510,7 +561,11 @@ CATALOG: tuple[type[Envelope], ...] = (
     ProspectErased,
     ProspectsImported,
     ProspectReplied,
+    ProspectAutoReplied,
     SequenceStopped,
+    ProspectUnsubscribedV2,
+    InboundMailReceived,
+    ReplyForwardRequested,
 )
 
 

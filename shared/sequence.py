@@ -17,7 +17,7 @@ from shared.schedule import Wait
 
 FIRST_STEP = uuid.UUID(int=0)
 REPLY_PREFIX = "Re: "
-StopEvent = Literal["reply", "unsubscribe", "complaint", "bounce", "click", "open"]
+StopEvent = Literal["reply", "auto_reply", "unsubscribe", "complaint", "bounce", "click", "open"]
 DEFAULT_STOP_ON: tuple[StopEvent, ...] = ("reply", "unsubscribe", "complaint", "bounce")
 
 

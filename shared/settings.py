@@ -10,7 +10,7 @@ error that names the variable.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Self, TypeVar
+from typing import Annotated, ClassVar, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
@@ -150,6 +150,11 @@ class SesAccess(BaseSettings):
         return f"mail goes to Amazon SES in {self.aws_region}"
 
 
+# The domain SES receives replies for (Reply-To: local+TOKEN@REPLY_DOMAIN); none: the
+# campaign's own reply-to, and replies are not read.
+ReplyDomain = Annotated[str | None, Field(default=None, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
+
+
 class MessageIdentity(BaseSettings):
     """What every message carries, read alike by the sender and the gateway's preview."""
 
@@ -158,6 +163,7 @@ class MessageIdentity(BaseSettings):
     ses_from_email: str = Field(min_length=3)
     # The base of the unsubscribe link in every message.
     public_base_url: AnyHttpUrl
+    reply_domain: ReplyDomain = None
 
 
 class ConfigError(SystemExit):

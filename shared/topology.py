@@ -45,8 +45,12 @@ SENDER = ConsumerQueue(
     single_active_consumer=True,
 )
 PROJECTOR = ConsumerQueue("projector", ("#",))
+# event-ingest reads each received mail (from S3), matches and classifies it.
+INBOUND = ConsumerQueue("inbound", ("inbound.received",))
+# The sender forwards replies to the campaigns' owners (claimed like a send).
+FORWARDER = ConsumerQueue("forwarder", ("reply.forward_requested",))
 
-CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (SENDER, PROJECTOR)
+CONSUMER_QUEUES: tuple[ConsumerQueue, ...] = (SENDER, PROJECTOR, INBOUND, FORWARDER)
 
 
 def queue_arguments(queue: ConsumerQueue, queue_type: Literal["quorum", "classic"]) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from shared.events import (
     ProspectStatusChanged,
     ProspectStatusChangedData,
     ProspectUnsubscribed,
+    ProspectUnsubscribedV2,
 )
 from shared.ids import uuid7
 
@@ -445,7 +446,9 @@ used AS (INSERT INTO opt_out_links (send_id) SELECT $5 WHERE $5::uuid IS NOT NUL
 OPT_OUT = "SELECT $1::uuid AS id WHERE EXISTS (SELECT 1 FROM raised) OR EXISTS (SELECT 1 FROM used)"
 
 
-async def opt_out(conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubscribed) -> bool:
+async def opt_out(
+    conn: asyncpg.Connection | asyncpg.Pool, event: ProspectUnsubscribed | ProspectUnsubscribedV2
+) -> bool:
     """The recipient's unsubscribe: effective at once for the sender (its claim checks the
     status); a complained prospect stays complained. The event is appended when the status
     changed or this message's link was used for the first time: a recipient already
@@ -546,6 +549,10 @@ raw AS (
     DELETE FROM ses_events_raw r USING gone
     WHERE r.prospect_id = gone.id
        OR (NOT r.matched AND strpos(lower(r.payload::text), lower(gone.email)) > 0)
+),
+replies AS (
+    -- Their mail (its row goes with the prospect's), and mail from their address never matched.
+    DELETE FROM inbound_mail m USING gone WHERE lower(m.from_address) = lower(gone.email)
 ),
 refused AS (
     -- Bodies are bytes, valid UTF-8 or not: compared as their escaped text, ASCII case-blind.

@@ -12,6 +12,7 @@ Each statement says why it is shaped so.
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -47,8 +48,9 @@ RETURNING id, prospect_id, step_id
 # still the step planned for them under the campaign's current steps (an edit or a
 # removal takes effect here). The unique index makes it at most once per step.
 CLAIM = """
-INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token, step_id, step, claimed_at)
-SELECT $3, $1, p.id, p.seq, $4, $6, $7, COALESCE($9, now())
+INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token, step_id, step, claimed_at,
+                         reply_token)
+SELECT $3, $1, p.id, p.seq, $4, $6, $7, COALESCE($9, now()), $10
 FROM prospects p
 WHERE p.id = $2 AND p.status = 'active'
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
@@ -83,6 +85,7 @@ class Claim:
     token: str
     step_id: uuid.UUID = FIRST_STEP
     step: int = 1
+    reply_token: str | None = None
 
 
 async def reconcile(
@@ -114,7 +117,9 @@ def new_claim(
     """A claim not yet committed: its id and token are chosen here, so a retry can tell
     whether an earlier attempt whose answer was lost did commit it."""
     token = secrets.token_urlsafe(24)  # 192 random bits
-    return Claim(uuid7(), campaign_id, prospect_id, token, step_id, step)
+    # 120 random bits in lower-case base32: an address's local part, whatever folds its case.
+    reply_token = base64.b32encode(secrets.token_bytes(15)).decode().lower()
+    return Claim(uuid7(), campaign_id, prospect_id, token, step_id, step, reply_token)
 
 
 async def claim(
@@ -132,7 +137,7 @@ async def claim(
         return wanted
     send_id = await pool.fetchval(
         CLAIM, wanted.campaign_id, wanted.prospect_id, wanted.send_id, wanted.token, lease, wanted.step_id,
-        wanted.step, FIRST_STEP, at,
+        wanted.step, FIRST_STEP, at, wanted.reply_token,
     )  # fmt: skip
     return wanted if send_id is not None else None
 

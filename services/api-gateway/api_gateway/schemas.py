@@ -259,7 +259,7 @@ class CampaignSchedule(Input):
 
 StopOn = Annotated[
     list[StopEvent],
-    Field(max_length=6, description="Events that end a prospect's remaining steps in this campaign"),
+    Field(max_length=7, description="Events that end a prospect's remaining steps in this campaign"),
 ]
 DailyNewLimit = Annotated[
     int, Field(ge=1, le=10_000_000, description="At most this many prospects start step 1 a day")

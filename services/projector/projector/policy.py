@@ -14,10 +14,12 @@ from typing import Any
 
 from shared.events import (
     Envelope,
+    ProspectAutoReplied,
     ProspectReplied,
     ProspectStatus,
     ProspectStatusChanged,
     ProspectUnsubscribed,
+    ProspectUnsubscribedV2,
     SendAttempted,
     SesBounce,
     SesClick,
@@ -80,7 +82,7 @@ def changes_for(event: Envelope) -> SendChanges | None:
         if r.send_id is None:
             return None  # matched to the prospect only: no send to set it on
         return SendChanges(r.send_id, r.campaign_id, r.prospect_id, {"replied_at": r.received_at})
-    if isinstance(event, ProspectUnsubscribed):
+    if isinstance(event, ProspectUnsubscribed | ProspectUnsubscribedV2):
         u = event.data
         return SendChanges(
             u.send_id, u.campaign_id, u.prospect_id,
@@ -175,7 +177,9 @@ def stop_reasons(event: Envelope) -> tuple[uuid.UUID, uuid.UUID | None, tuple[St
     may end sequences (shared.lifecycle.sequence); None for the others."""
     if isinstance(event, ProspectReplied):
         return event.data.prospect_id, event.data.campaign_id, ("reply",)
-    if isinstance(event, ProspectUnsubscribed):
+    if isinstance(event, ProspectAutoReplied):
+        return event.data.prospect_id, event.data.campaign_id, ("auto_reply",)
+    if isinstance(event, ProspectUnsubscribed | ProspectUnsubscribedV2):
         return event.data.prospect_id, event.data.campaign_id, ("unsubscribe",)
     if isinstance(event, ProspectStatusChanged):
         reason = _STATUS_STOPS.get(event.data.to_status)

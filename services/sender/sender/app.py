@@ -61,7 +61,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
                 ambiguous_to_pause=settings.ambiguous_failures_to_pause,
                 public_base_url=str(settings.public_base_url),
                 failure_run_pause=settings.send_failure_run_pause,
-                message_id_domain=settings.message_id_domain,
+                message_id_domain=settings.message_id_domain, reply_domain=settings.reply_domain,
             ),
             clock=app.get(CLOCK),
         )  # fmt: skip

@@ -20,7 +20,7 @@ from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
 from sender.quota import QuotaKeeper
 from sender.work import CampaignPlan, Clock, Item, WorkReader, plan_all
 from shared import eligibility
-from shared.compose import UNBUILDABLE, compose
+from shared.compose import UNBUILDABLE, compose, reply_address
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
 from shared.lifecycle import campaign as campaigns
@@ -62,6 +62,7 @@ class SenderConfig:
     public_base_url: str
     failure_run_pause: int = 10
     message_id_domain: str = "email.amazonses.com"
+    reply_domain: str | None = None  # REPLY_DOMAIN: each send's own Reply-To, for matching replies
 
 
 @dataclass
@@ -308,8 +309,11 @@ class ChunkRunner:
         link = unsubscribe_url(self._config.public_base_url, claim.token)
         campaign = state.campaign
         try:
+            reply_to = None
+            if self._config.reply_domain and claim.reply_token:
+                reply_to = reply_address(campaign, claim.reply_token, self._config.reply_domain)
             composed = compose(
-                campaign, state.plan.templates[step.id], Recipient.of(prospect), link, item.thread
+                campaign, state.plan.templates[step.id], Recipient.of(prospect), link, item.thread, reply_to
             )
             raw = composed.raw()
         except UNBUILDABLE as exc:

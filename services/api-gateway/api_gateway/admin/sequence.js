@@ -6,7 +6,7 @@ import { field, h } from "./dom.js";
 const UNITS = [["D", "days"], ["H", "hours"], ["M", "minutes"]];
 const DAYS = [["mon", "Mon"], ["tue", "Tue"], ["wed", "Wed"], ["thu", "Thu"], ["fri", "Fri"], ["sat", "Sat"], ["sun", "Sun"]];
 const STOPS = [["reply", "a reply"], ["unsubscribe", "an unsubscribe"], ["complaint", "a complaint"],
-               ["bounce", "a bounce"], ["click", "a click"], ["open", "an open"]];
+               ["bounce", "a bounce"], ["click", "a click"], ["open", "an open"], ["auto_reply", "an automatic answer"]];
 let stepCounter = 0;
 
 // "P2D" -> [2, "D"]; "PT4H" -> [4, "H"]; a mixed wait keeps its text in the custom box.
