@@ -52,6 +52,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "prospect_search": WRITE, "prospect_counts": READ,
         # The admin's manual stop; the campaign page's queue and stops.
         "sequence_stops": "SELECT, INSERT", "sequence_progress": READ,
+        # The replies inbox (marked handled there; erasure deletes a person's mail).
+        "inbound_mail": "SELECT, UPDATE, DELETE", "reply_forwards": READ,
     },
     "outreach_sender": {
         **COMMON, **APPENDS,
@@ -61,11 +63,18 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "segments": READ, "send_status": READ,
         # Where each prospect is in a sequence (written with each outcome), and who stopped.
         "sequence_progress": WRITE, "sequence_stops": READ,
+        # Forwarding replies: the original, and the forward's claim and outcome.
+        "inbound_mail": READ, "reply_forwards": "SELECT, UPDATE",
     },
     "outreach_ingest": {
         **COMMON, **APPENDS,
         "email_sends": READ, "email_campaigns": "SELECT, UPDATE",
         "ses_events_raw": WRITE, "rejected_payloads": WRITE,
+        # Received mail: stored, matched (sends, prospects), a removal request is an opt-out,
+        # a forward asked for.
+        "inbound_mail": "SELECT, INSERT, UPDATE", "reply_forwards": "SELECT, INSERT",
+        "processed_events": "SELECT, INSERT",
+        "prospects": "SELECT, UPDATE", "opt_out_links": "SELECT, INSERT",
     },
     "outreach_projector": {
         **COMMON, **APPENDS,

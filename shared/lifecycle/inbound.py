@@ -5,7 +5,6 @@ as it does a send). Erasure deletes a person's mail (shared.lifecycle.prospect).
 
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,7 @@ from shared.ids import uuid7
 STORE = """
 INSERT INTO inbound_mail (id, ses_message_id, sns_message_id, received_at, notification, s3_bucket, s3_key, raw,
                           size_bytes)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, length($8))
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::bytea, length($8::bytea))
 ON CONFLICT (ses_message_id) DO NOTHING
 RETURNING id
 """
@@ -32,7 +31,7 @@ class Notified:
     ses_message_id: str
     sns_message_id: str
     received_at: datetime
-    notification: str  # the SES notification as JSON, its inline content left out
+    notification: dict[str, Any]  # the SES notification, its inline content left out
     s3_location: tuple[str, str] | None
     raw: bytes | None
 
@@ -106,7 +105,8 @@ async def match(
 
 SAVE = """
 UPDATE inbound_mail SET
-    processed_at = now(), problem = NULL, raw = COALESCE(raw, $2), size_bytes = COALESCE(size_bytes, length($2)),
+    processed_at = now(), problem = NULL, raw = COALESCE(raw, $2::bytea),
+    size_bytes = COALESCE(size_bytes, length($2::bytea)),
     flagged = $3, classification = $4, match_method = $5, send_id = $6, prospect_id = $7, campaign_id = $8,
     step = $9, from_address = $10, from_name = $11, subject = $12, headers = $13::jsonb, text_body = $14,
     html_body = $15, attachments = $16::jsonb
@@ -134,8 +134,8 @@ async def save(conn: asyncpg.Connection, inbound_id: uuid.UUID, p: Processed, *e
     await conn.execute(
         SAVE, inbound_id, p.raw, p.flagged, p.classification, m.method if m else None, m.send_id if m else None,
         m.prospect_id if m else None, m.campaign_id if m else None, m.step if m else None, p.from_address,
-        p.from_name, p.subject, json.dumps([[k, v] for k, v in p.headers]), _no_nul(p.text), _no_nul(p.html),
-        json.dumps(p.attachments),
+        p.from_name, p.subject, [[k, _no_nul(v)] for k, v in p.headers], _no_nul(p.text), _no_nul(p.html),
+        p.attachments,
     )  # fmt: skip
     for event in events:
         await append(conn, event)
@@ -170,3 +170,54 @@ async def campaign_owner(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> st
     """Who answers for the campaign: its reply-to, else its from address."""
     row = await conn.fetchrow(OWNER, campaign_id)
     return None if row is None else (row["reply_to"] or row["from_email"])
+
+
+# The sender's side of a forward, like a send: claimed (committed) before SES is called,
+# an outcome once SES answered; a claim whose process died stays `unknown`, never resent.
+CLAIM_FORWARD = """
+UPDATE reply_forwards SET outcome = 'claimed', claimed_at = now()
+WHERE inbound_id = $1 AND outcome = 'pending'
+RETURNING forward_to
+"""
+RECORD_FORWARD = """
+UPDATE reply_forwards SET outcome = $2, ses_message_id = $3, error = $4, attempted_at = now()
+WHERE inbound_id = $1 AND outcome = 'claimed'
+"""
+# SES proved it did not take it (throttled): back in line for the next attempt.
+RELEASE_FORWARD = "UPDATE reply_forwards SET outcome = 'pending', claimed_at = NULL WHERE inbound_id = $1"
+RECONCILE_FORWARDS = """
+UPDATE reply_forwards SET outcome = 'unknown', error = 'the forwarding process stopped before SES answered'
+WHERE outcome = 'claimed' AND claimed_at < now() - make_interval(secs => $1)
+"""
+ORIGINAL = """
+SELECT m.raw, m.from_address, m.from_name, m.subject, m.classification, m.step, c.name AS campaign_name
+FROM inbound_mail m LEFT JOIN email_campaigns c ON c.id = m.campaign_id
+WHERE m.id = $1
+"""
+
+
+async def claim_forward(pool: asyncpg.Pool, inbound_id: uuid.UUID) -> str | None:
+    """The address to forward to, once claimed; None when it is claimed or done already."""
+    forward_to: str | None = await pool.fetchval(CLAIM_FORWARD, inbound_id)
+    return forward_to
+
+
+async def record_forward(
+    pool: asyncpg.Pool, inbound_id: uuid.UUID, outcome: str, *, message_id: str | None = None,
+    error: str | None = None,
+) -> None:  # fmt: skip
+    await pool.execute(RECORD_FORWARD, inbound_id, outcome, message_id, error)
+
+
+async def release_forward(pool: asyncpg.Pool, inbound_id: uuid.UUID) -> None:
+    await pool.execute(RELEASE_FORWARD, inbound_id)
+
+
+async def reconcile_forwards(pool: asyncpg.Pool, older_than_seconds: float) -> int:
+    """Claims older than any SES call can take were interrupted: unknown (maybe sent)."""
+    status = await pool.execute(RECONCILE_FORWARDS, older_than_seconds)
+    return int(status.split()[-1])
+
+
+async def original(pool: asyncpg.Pool, inbound_id: uuid.UUID) -> asyncpg.Record | None:
+    return await pool.fetchrow(ORIGINAL, inbound_id)

@@ -85,7 +85,7 @@ async def test_a_dead_letter_is_listed_shown_and_replayed_once_the_fault_is_fixe
 async def test_bad_operator_input_is_a_clear_error(make_vhost):
     amqp_url = await make_vhost()
     code, _, err = await outreach("dead-letters", "list", "--queue", "nowhere", amqp_url=amqp_url)
-    assert code != 0 and "no consumer queue 'nowhere' (known: sender, projector)" in err
+    assert code != 0 and "no consumer queue 'nowhere' (known: sender, projector, inbound, forwarder)" in err
     code, _, err = await outreach("dead-letters", "replay", amqp_url=amqp_url)
     assert code != 0 and "name a MESSAGE_ID, or --all" in err
     code, _, err = await outreach("campaign", "not-an-id")

@@ -16,13 +16,13 @@ from aiohttp import web
 
 from event_ingest import sns
 from event_ingest.adapters import store
-from shared.lifecycle import inbound
 from event_ingest.adapters.certificates import CertificateCache
 from event_ingest.metrics import INBOUND
 from event_ingest.receipt import Malformed, Received, parse_received
 from event_ingest.settings import EventIngestSettings
 from shared.errors import ApiError, Invalid
 from shared.http import DB_POOL, REQUEST_ID
+from shared.lifecycle import inbound
 from shared.logging import get_logger
 
 CERTIFICATES = web.AppKey("sns_certificates", CertificateCache)
@@ -107,5 +107,5 @@ def _notified(message: sns.SnsMessage, received: Received) -> inbound.Notified:
         raise Malformed("the mail's timestamp has no timezone")
     return inbound.Notified(
         ses_message_id=received.mail.message_id, sns_message_id=message.message_id, received_at=received_at,
-        notification=json.dumps(notification), s3_location=received.s3_location, raw=received.inline_content(),
+        notification=notification, s3_location=received.s3_location, raw=received.inline_content(),
     )  # fmt: skip

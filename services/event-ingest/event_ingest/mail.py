@@ -76,9 +76,14 @@ def parse_mail(raw: bytes) -> ParsedMail:
 
 def _safe_str(value: object) -> str:
     try:
-        return str(value)
+        return _utf8(str(value))
     except (ValueError, LookupError):  # a header whose encoded words name an unknown charset
         return repr(value)[:2000]
+
+
+def _utf8(text: str) -> str:
+    """Raw 8-bit header bytes (SMTPUTF8 mail) arrive surrogate-escaped: read them as UTF-8."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _header_text(message: Message, name: str) -> str:
@@ -94,7 +99,7 @@ def _from(message: EmailMessage) -> tuple[str | None, str | None]:
     if addresses:
         first: Address = addresses[0]
         address = first.addr_spec if first.domain else None
-        return (first.display_name or None), (address.lower() if address else None)
+        return (_utf8(first.display_name) or None), (_utf8(address).lower() if address else None)
     name, address = parseaddr(_safe_str(header))
     return (name or None), (address.lower() if "@" in address else None)
 

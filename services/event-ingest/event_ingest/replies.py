@@ -14,7 +14,6 @@ from typing import Any
 
 import asyncpg
 
-from shared.lifecycle import inbound
 from event_ingest.classify import Classification, classify
 from event_ingest.mail import ParsedMail, parse_mail
 from shared.events import (
@@ -27,6 +26,7 @@ from shared.events import (
     ReplyForwardRequested,
     ReplyForwardRequestedData,
 )
+from shared.lifecycle import inbound
 from shared.lifecycle import prospect as prospects
 
 # What SES puts in a Message-ID: <MessageId@email.amazonses.com> or <MessageId@REGION.amazonses.com>.

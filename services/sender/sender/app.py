@@ -10,6 +10,7 @@ from aiohttp import web
 
 from sender.adapters.ses import SesGateway
 from sender.domain import Cadence
+from sender.forwarding import INTERRUPTED_AFTER_SECONDS, ForwardRules, on_forward_requested
 from sender.handlers import on_campaign_requested, on_chunk_completed
 from sender.loop import ChunkRunner, SenderConfig
 from sender.quota import QuotaKeeper
@@ -17,11 +18,12 @@ from sender.settings import SenderSettings
 from sender.watch import watch
 from sender.work import Clock
 from shared.consumer import Consumer
-from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed
+from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed, ReplyForwardRequested
 from shared.http import AMQP, DB_POOL, create_base_app
+from shared.lifecycle import inbound
 from shared.logging import get_logger
 from shared.ses import ses_client
-from shared.topology import SENDER
+from shared.topology import FORWARDER, SENDER
 
 SERVICE = "sender"
 log = get_logger(__name__)
@@ -78,6 +80,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
             max_attempts=settings.consumer_max_attempts,
         )
         await consumer.start(app[AMQP])
+        forwarder = await _forwarder(app, settings, ses, cadence)
         watching = asyncio.create_task(
             watch(
                 app[DB_POOL],
@@ -93,4 +96,32 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
         watching.cancel()
         runner.shutdown()
         await consumer.stop(timeout=settings.shutdown_timeout_seconds)
+        if forwarder is not None:
+            await forwarder.stop(timeout=settings.shutdown_timeout_seconds)
         await asyncio.gather(watching, return_exceptions=True)
+
+
+async def _forwarder(
+    app: web.Application, settings: SenderSettings, ses: SesGateway, cadence: Cadence
+) -> Consumer | None:
+    """Replies forwarded to the campaigns' owners, at the same cadence as the sends (with
+    REPLY_DOMAIN; without it no reply is read, so none is forwarded)."""
+    if settings.reply_domain is None:
+        return None
+    interrupted = await inbound.reconcile_forwards(app[DB_POOL], INTERRUPTED_AFTER_SECONDS)
+    if interrupted:
+        log.warning("forwards of an interrupted sender marked unknown", count=interrupted)
+    consumer = Consumer(
+        queue=FORWARDER,
+        pool=app[DB_POOL],
+        untracked={
+            ReplyForwardRequested: partial(
+                on_forward_requested, pool=app[DB_POOL], ses=ses, cadence=cadence,
+                rules=ForwardRules(settings.reply_domain),
+            )
+        },
+        prefetch=4,
+        max_attempts=settings.consumer_max_attempts,
+    )  # fmt: skip
+    await consumer.start(app[AMQP])
+    return consumer

@@ -15,3 +15,6 @@ CONFIGURED_RATE = Gauge("outreach_send_rate_configured_per_second", "The cadence
 ELIGIBLE_REMAINING = Gauge(
     "outreach_eligible_remaining", "Prospects still to send, per campaign", ["campaign_id"]
 )
+FORWARDS = Counter(
+    "outreach_reply_forwards_total", "Replies forwarded to campaign owners, by outcome", ["outcome"]
+)

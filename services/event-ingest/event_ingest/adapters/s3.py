@@ -37,9 +37,9 @@ class MailStore:
     async def read(self, bucket: str, key: str) -> bytes:
         response = await self._client.get_object(Bucket=bucket, Key=key)
         async with response["Body"] as body:
-            data: bytes = await body.read(MAX_MAIL_BYTES + 1)
-        if len(data) > MAX_MAIL_BYTES:
-            raise ValueError(f"s3://{bucket}/{key} is larger than {MAX_MAIL_BYTES} bytes")
+            if int(response.get("ContentLength", 0)) > MAX_MAIL_BYTES:
+                raise ValueError(f"s3://{bucket}/{key} is larger than {MAX_MAIL_BYTES} bytes")
+            data: bytes = await body.read()  # to the end (a read of n bytes may answer fewer)
         return data
 
     async def delete(self, bucket: str, key: str) -> None:
