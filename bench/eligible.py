@@ -31,7 +31,7 @@ import time
 import asyncpg
 
 from shared import db
-from shared.eligibility import DUE, DUE_ORDER, Audience, statement
+from shared.eligibility import DUE, DUE_ORDER, PLANNER_SETTINGS, Audience, statement
 from shared.migrations import migrate
 
 BENCH_DB = "outreach_bench"
@@ -231,6 +231,9 @@ async def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--in-sequence", type=int, default=600_000)
+    parser.add_argument(
+        "--default-planner", action="store_true", help="without the sender's PLANNER_SETTINGS"
+    )
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     url = db.with_database(base, BENCH_DB)
@@ -239,6 +242,9 @@ async def main() -> None:
     try:
         await migrate(conn)
         front, scattered, cursor = await build(conn, args.prospects, args.claimed)
+        if not args.default_planner:
+            for name, value in PLANNER_SETTINGS.items():  # as the sender's pool runs the statements
+                await conn.execute(f"SET {name} = {value}")
         version = await conn.fetchval("SHOW server_version")
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, "

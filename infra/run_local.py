@@ -177,6 +177,7 @@ def summary(env: dict[str, str], *, emulated: bool, console: bool) -> str:
         f"  admin API         http://localhost:{gateway}/api/openapi.json",
         f"  unsubscribe       http://localhost:{unsub}/api/unsubscribe",
         f"  SES event webhook http://localhost:{ingest}/api/webhooks/ses-events",
+        f"  replies (SNS)     http://localhost:{ingest}/api/webhooks/ses-inbound",
         f"  RabbitMQ console  {rabbit}",
         f"  mail goes to      {mail}",
         "  stop              Ctrl-C",

@@ -35,11 +35,14 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, server_settings: Mapping[str, str] | None = None
+) -> asyncpg.Pool:
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        server_settings=dict(server_settings or {}),
         init=_init_connection,
         command_timeout=60,
         reset=_keep_session,
@@ -49,8 +52,10 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
 
 
 @asynccontextmanager
-async def pool_context(dsn: str, *, min_size: int = 1, max_size: int = 10) -> AsyncIterator[asyncpg.Pool]:
-    pool = await create_pool(dsn, min_size=min_size, max_size=max_size)
+async def pool_context(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, server_settings: Mapping[str, str] | None = None
+) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(dsn, min_size=min_size, max_size=max_size, server_settings=server_settings)
     try:
         yield pool
     finally:

@@ -16,7 +16,7 @@ import re
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -39,6 +39,8 @@ SETTINGS = web.AppKey("settings", Settings)
 DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
 AMQP = web.AppKey("amqp", AbstractRobustConnection)
 SERVICE = web.AppKey("service", str)
+# PostgreSQL settings for every connection of the service's pool (the sender's planner settings).
+DB_SERVER_SETTINGS = web.AppKey("db_server_settings", dict)
 HTTPS_ORIGIN = web.AppKey("https_origin", bool)  # PUBLIC_BASE_URL is https: answers carry HSTS
 REQUEST_ID = web.RequestKey("request_id", str)
 
@@ -186,6 +188,7 @@ def create_base_app(
     amqp: bool = True,
     outbox_relay: bool = False,
     client_max_size: int = 1024**2,
+    db_server_settings: Mapping[str, str] | None = None,
 ) -> web.Application:
     """An app with the common middleware, routes and resources; services add their own."""
     # A request line up to 32 KiB: an audience rule in a list query, percent-encoded, fits
@@ -196,6 +199,7 @@ def create_base_app(
     )  # fmt: skip
     app[SETTINGS] = settings
     app[SERVICE] = service
+    app[DB_SERVER_SETTINGS] = dict(db_server_settings or {})
     app[HTTPS_ORIGIN] = is_https(getattr(settings, "public_base_url", None))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
@@ -214,7 +218,10 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     if settings.migrate_on_start:
         await migrate_database(settings.database_url)
     async with db.pool_context(
-        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        server_settings=app[DB_SERVER_SETTINGS],
     ) as pool:
         app[DB_POOL] = pool
         yield

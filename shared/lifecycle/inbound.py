@@ -221,3 +221,36 @@ async def reconcile_forwards(pool: asyncpg.Pool, older_than_seconds: float) -> i
 
 async def original(pool: asyncpg.Pool, inbound_id: uuid.UUID) -> asyncpg.Record | None:
     return await pool.fetchrow(ORIGINAL, inbound_id)
+
+
+HANDLED = """
+UPDATE inbound_mail
+SET handled_at = CASE WHEN $2 THEN COALESCE(handled_at, now()) END, handled_by = CASE WHEN $2 THEN $3 END
+WHERE id = $1
+RETURNING id
+"""
+
+
+async def mark_handled(
+    conn: asyncpg.Connection | asyncpg.Pool, inbound_id: uuid.UUID, handled: bool, actor: str
+) -> bool:
+    """The admin dealt with the mail (or takes that back); False for an unknown id."""
+    return await conn.fetchval(HANDLED, inbound_id, handled, actor) is not None
+
+
+# Mail read from S3 and kept here: its S3 copy is deleted (after the processing committed),
+# so an erasure deletes the only copy. The bucket's lifecycle rule is the backstop.
+READ_FROM_S3 = """
+SELECT id, s3_bucket, s3_key FROM inbound_mail
+WHERE s3_key IS NOT NULL AND processed_at IS NOT NULL AND raw IS NOT NULL
+LIMIT $1
+"""
+S3_COPY_GONE = "UPDATE inbound_mail SET s3_key = NULL WHERE id = $1"
+
+
+async def read_from_s3(pool: asyncpg.Pool, limit: int = 100) -> list[asyncpg.Record]:
+    return await pool.fetch(READ_FROM_S3, limit)
+
+
+async def s3_copy_gone(pool: asyncpg.Pool, inbound_id: uuid.UUID) -> None:
+    await pool.execute(S3_COPY_GONE, inbound_id)

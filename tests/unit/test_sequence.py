@@ -7,10 +7,13 @@ from datetime import UTC, datetime
 
 from projector.policy import stop_reasons
 from shared.events import (
+    ProspectAutoReplied,
     ProspectReplied,
     ProspectRepliedData,
     ProspectStatusChanged,
     ProspectStatusChangedData,
+    ProspectUnsubscribedV2,
+    ProspectUnsubscribedV2Data,
     SesBounce,
     SesClick,
     SesDelivery,
@@ -78,6 +81,14 @@ def ses(cls, **data):
 def test_the_events_that_stop_a_sequence_and_those_that_do_not():
     replied = ProspectReplied.new(ProspectRepliedData(prospect_id=C, received_at=datetime.now(UTC)))
     assert stop_reasons(replied) == (C, None, ("reply",))
+    automatic = ProspectAutoReplied.new(
+        ProspectRepliedData(prospect_id=C, campaign_id=B, received_at=datetime.now(UTC))
+    )
+    assert stop_reasons(automatic) == (C, B, ("auto_reply",)), "only where stop_on lists auto_reply"
+    asked = ProspectUnsubscribedV2.new(
+        ProspectUnsubscribedV2Data(prospect_id=C, campaign_id=B, source="reply")
+    )
+    assert stop_reasons(asked) == (C, B, ("unsubscribe",))
     assert stop_reasons(ses(SesClick, link="https://x.example")) == (C, B, ("click", "open"))
     assert stop_reasons(ses(SesBounce, bounce_type="Permanent", bounce_subtype="General")) == (
         C,

@@ -1,7 +1,7 @@
 """API keys: what they look like, what each scope allows, and which scope a route needs.
 
 A key is `ok_` and 43 URL-safe characters (32 random bytes). Scopes are
-`<area>:read` and `<area>:write` for prospects, campaigns and account (write
+`<area>:read` and `<area>:write` for prospects, campaigns, replies and account (write
 includes read); a route's area and verb come from its path and method, so a new
 route gets a scope without anyone remembering to add one.
 """
@@ -13,13 +13,14 @@ import secrets
 from dataclasses import dataclass
 
 PREFIX = "ok_"
-AREAS = ("prospects", "campaigns", "account")
+AREAS = ("prospects", "campaigns", "replies", "account")
 SCOPES = tuple(f"{area}:{verb}" for area in AREAS for verb in ("read", "write"))
 # Where each area's routes live (longest first is not needed: they do not nest).
 # Segments and tags are views of prospects: the prospects scopes cover them.
 AREA_OF_PATH = {"/api/prospects": "prospects", "/api/segments": "prospects", "/api/tags": "prospects",
                 "/api/fields": "prospects",
-                "/api/campaigns": "campaigns", "/api/ses": "account", "/api/system": "account"}  # fmt: skip
+                "/api/campaigns": "campaigns", "/api/replies": "replies",
+                "/api/ses": "account", "/api/system": "account"}  # fmt: skip
 
 
 @dataclass(frozen=True)

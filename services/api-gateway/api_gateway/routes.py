@@ -14,6 +14,7 @@ from api_gateway.auth import ROUTE_AUTH, ROUTE_SCOPE, Auth
 from api_gateway.http import audiences as a
 from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
+from api_gateway.http import replies as rp
 from api_gateway.http import reports as r
 from api_gateway.http import sessions
 from shared.ses_account import SesAccount
@@ -102,6 +103,12 @@ ROUTES: tuple[Route, ...] = (
           response=s.DueQueue, errors=(400, 404)),
     Route("GET", "/api/campaigns/{id}/stops", c.list_stops, "Prospects whose sequence stopped, and why",
           query=s.CampaignQuery, response=s.StopList, errors=(400, 404)),
+    Route("GET", "/api/replies", rp.list_replies, "Received mail, newest first, with what it is and whom it matched",
+          query=s.ReplyQuery, response=s.ReplyList),
+    Route("GET", "/api/replies/{id}", rp.get_reply, "One received mail, beside the messages we sent that prospect",
+          response=s.ReplyDetail, errors=(400, 404)),
+    Route("PATCH", "/api/replies/{id}", rp.update_reply, "Mark a received mail handled (or not)",
+          body=s.ReplyUpdate, response=s.ReplyDetail, errors=(400, 404, 415)),
     Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",
           auth="proxy", body=s.CampaignRef, response=s.SendAccepted, status=202, errors=(400, 404, 409, 415)),
 )  # fmt: skip

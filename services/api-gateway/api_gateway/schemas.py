@@ -666,3 +666,74 @@ class ProspectBulk(Input):
 class BulkResult(BaseModel):
     matched: int
     changed: int
+
+
+ReplyClassification = Literal["reply", "auto_reply", "bounce", "unsubscribe_request", "unmatched"]
+
+
+class ReplyQuery(Input):
+    campaign_id: uuid.UUID | None = None
+    # "unmatched": mail matched to no prospect of ours (kept, never dropped).
+    classification: ReplyClassification | None = None
+    handled: bool | None = None
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+
+
+class ReplySummary(BaseModel):
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    id: uuid.UUID
+    prospect_id: uuid.UUID | None
+    campaign_id: uuid.UUID | None
+    campaign_name: str | None
+    step: int | None
+    classification: str | None  # None while it is being read
+    match_method: Literal["token", "thread", "sender"] | None
+    flagged: Literal["spam", "virus"] | None
+    from_: str | None = Field(serialization_alias="from")
+    from_name: str | None
+    subject: str | None
+    received_at: datetime
+    handled: bool
+    processed: bool
+    problem: str | None
+    forward_outcome: str | None
+
+
+class ReplyList(BaseModel):
+    items: list[ReplySummary]
+    total: int
+    unhandled: int
+    page: PageInfo
+
+
+class ReplyAttachment(BaseModel):
+    filename: str | None
+    content_type: str
+    size: int
+
+
+class SentMessage(BaseModel):
+    send_id: uuid.UUID
+    campaign_id: uuid.UUID
+    campaign_name: str
+    step: int
+    status: str
+    attempted_at: datetime | None
+
+
+class ReplyDetail(ReplySummary):
+    headers: list[tuple[str, str]]
+    text: str | None
+    # Sanitised (an allow-list of tags and attributes, no scripts, styles, forms or remote
+    # images); the admin UI shows it only in a sandboxed frame.
+    html: str | None
+    attachments: list[ReplyAttachment]
+    size_bytes: int | None
+    forward_to: str | None
+    sent: list[SentMessage]
+
+
+class ReplyUpdate(Input):
+    handled: bool

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -19,9 +21,12 @@ from event_ingest.settings import EventIngestSettings
 from shared.consumer import Consumer
 from shared.events import InboundMailReceived
 from shared.http import AMQP, DB_POOL, create_base_app
+from shared.lifecycle import inbound
+from shared.logging import get_logger
 from shared.topology import INBOUND
 
 SERVICE = "event-ingest"
+log = get_logger(__name__)
 
 
 def create_app(settings: EventIngestSettings) -> web.Application:
@@ -49,23 +54,51 @@ async def _inbound_ctx(app: web.Application) -> AsyncIterator[None]:
             reply_domain=settings.reply_domain, forward_to=settings.reply_forward_to,
             forward_auto=settings.reply_forward_auto,
         )  # fmt: skip
+        mail_store, read = MailStore(s3), asyncio.Event()
         consumer = Consumer(
             queue=INBOUND,
             pool=app[DB_POOL],
-            handlers={InboundMailReceived: partial(on_inbound_received, store=MailStore(s3), rules=rules)},
+            handlers={
+                InboundMailReceived: partial(on_inbound_received, store=mail_store, rules=rules, read=read)
+            },
             prefetch=4,
             max_attempts=settings.consumer_max_attempts,
         )
         await consumer.start(app[AMQP])
+        sweeping = asyncio.create_task(
+            sweep_s3_copies(app[DB_POOL], mail_store, read), name="inbound-s3-sweep"
+        )
         yield
         await consumer.stop(timeout=settings.shutdown_timeout_seconds)
+        sweeping.cancel()
+        await asyncio.gather(sweeping, return_exceptions=True)
 
 
 async def on_inbound_received(
-    event: InboundMailReceived, conn: asyncpg.Connection, *, store: MailStore, rules: ReplyRules
-) -> None:
-    classification, matched = await process(
-        conn, event.data.inbound_id, fetch=store.read, rules=rules, cause=event
-    )
+    event: InboundMailReceived, conn: asyncpg.Connection, *, store: MailStore, rules: ReplyRules,
+    read: asyncio.Event,
+) -> None:  # fmt: skip
+    found = await process(conn, event.data.inbound_id, fetch=store.read, rules=rules, cause=event)
+    classification, matched = found
     if classification is not None:
         REPLIES.labels(classification, str(matched).lower()).inc()
+        read.set()  # its S3 copy goes once this transaction has committed
+
+
+async def sweep_s3_copies(
+    pool: asyncpg.Pool, store: MailStore, read: asyncio.Event, every: float = 60.0
+) -> None:
+    """Delete the S3 copy of each mail kept here (after its processing committed)."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(read.wait(), timeout=every)
+        read.clear()
+        await asyncio.sleep(
+            0.5
+        )  # the transaction that set it commits meanwhile; a later sweep catches a slow one
+        try:
+            for row in await inbound.read_from_s3(pool):
+                await store.delete(row["s3_bucket"], row["s3_key"])
+                await inbound.s3_copy_gone(pool, row["id"])
+        except Exception as exc:  # S3 or the database away: the next sweep tries again
+            log.warning("deleting read mail from S3 failed; tried again later", error=type(exc).__name__)

@@ -17,6 +17,7 @@ from sender.quota import QuotaKeeper
 from sender.settings import SenderSettings
 from sender.watch import watch
 from sender.work import Clock
+from shared import eligibility
 from shared.consumer import Consumer
 from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignResumed, ReplyForwardRequested
 from shared.http import AMQP, DB_POOL, create_base_app
@@ -34,7 +35,9 @@ SENDER_SETTINGS = web.AppKey("sender_settings", SenderSettings)
 
 
 def create_app(settings: SenderSettings) -> web.Application:
-    app = create_base_app(settings, service=SERVICE, outbox_relay=True)
+    app = create_base_app(
+        settings, service=SERVICE, outbox_relay=True, db_server_settings=eligibility.PLANNER_SETTINGS
+    )
     app[SENDER_SETTINGS] = settings
     app.cleanup_ctx.append(_sending_ctx)
     return app

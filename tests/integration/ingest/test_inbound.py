@@ -174,6 +174,13 @@ async def test_a_large_mail_is_read_from_s3_and_a_reply_without_token_matches_by
     assert row["raw"] == raw and row["size_bytes"] == len(raw)
     (attached,) = row["attachments"]
     assert attached["filename"] == "requirements.pdf" and attached["size"] > 1024**2
+    # Kept here, its S3 copy is deleted: an erasure then deletes the only copy.
+    async with asyncio.timeout(30):
+        while await pool.fetchval("SELECT s3_key FROM inbound_mail WHERE id = $1", row["id"]) is not None:
+            await asyncio.sleep(0.05)
+    async with s3_client(ses_emulator.endpoint_url) as s3:
+        listed = await s3.list_objects_v2(Bucket=BUCKET)
+    assert listed.get("KeyCount", 0) == 0
 
 
 async def test_automatic_answers_reports_removals_and_strangers_are_each_what_they_are(inbound, campaign):

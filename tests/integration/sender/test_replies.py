@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -16,8 +18,15 @@ from event_ingest.app import create_app as create_ingest
 from event_ingest.settings import EventIngestSettings
 from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
+from sender.adapters.ses import SesGateway
 from sender.app import RUNNER
+from sender.domain import Cadence
+from sender.forwarding import INTERRUPTED_AFTER_SECONDS, ForwardRules, on_forward_requested
 from sender.work import Clock
+from shared.events import ReplyForwardRequested, ReplyForwardRequestedData
+from shared.lifecycle import inbound
+from shared.ses import ses_client
+from shared.settings import SesAccess
 from tests.harness import sns
 from tests.harness.roles import as_service
 from tests.harness.sending import request_send, running_sender, seed_campaign, seed_prospects, wait_for_status
@@ -131,6 +140,13 @@ async def test_a_reply_stops_the_sequence_is_counted_and_is_forwarded(
     )
 
 
+@asynccontextmanager
+async def ses_client_for(emulator):
+    settings = SesAccess(ses_mode="emulator", ses_endpoint_url=emulator.endpoint_url)
+    async with ses_client(settings) as client:
+        yield SesGateway(client, configuration_set=None, timeout=10)
+
+
 async def _two(emulator):
     messages = await emulator.sent_messages()
     return messages if len(messages) >= 2 else None
@@ -141,3 +157,39 @@ async def _forward(emulator):
         if message.mime["To"] == "dana@example.com":
             return message
     return None
+
+
+async def test_a_forward_goes_once_however_often_it_is_asked_and_an_interrupted_one_stays_unknown(
+    backends, ses_emulator
+):  # fmt: skip
+    _, _, pool = backends
+    await ses_emulator.reset()
+    await ses_emulator.verify_identity(REPLY_DOMAIN)
+    raw = b"From: Pat <pat@example.org>\r\nSubject: Re: Hello\r\n\r\nYes please.\r\n"
+    ids = []
+    for n in range(2):
+        inbound_id = await pool.fetchval(
+            "INSERT INTO inbound_mail (ses_message_id, sns_message_id, received_at, notification, raw, processed_at,"
+            " classification, from_address, from_name, subject) VALUES ($1, 'sns', now(), '{}', $2, now(), 'reply',"
+            " 'pat@example.org', 'Pat', 'Re: Hello') RETURNING id",
+            f"inbound-{n}", raw,
+        )  # fmt: skip
+        await pool.execute("INSERT INTO reply_forwards (inbound_id, forward_to) VALUES ($1, 'dana@example.com')",
+                           inbound_id)  # fmt: skip
+        ids.append(inbound_id)
+    async with ses_client_for(ses_emulator) as ses:
+        asked = ReplyForwardRequested.new(ReplyForwardRequestedData(inbound_id=ids[0]))
+        forward = partial(on_forward_requested, pool=pool, ses=ses, cadence=Cadence(0.01),
+                          rules=ForwardRules(REPLY_DOMAIN))  # fmt: skip
+        await asyncio.gather(forward(asked), forward(asked), forward(asked))  # redelivered, concurrently
+        assert len(await ses_emulator.sent_messages()) == 1, "never twice"
+        # A sender killed after the claim: the claim, older than any SES call, becomes unknown.
+        await pool.execute(
+            "UPDATE reply_forwards SET outcome = 'claimed', claimed_at = now() - interval '10 minutes'"
+            " WHERE inbound_id = $1", ids[1],
+        )  # fmt: skip
+        assert await inbound.reconcile_forwards(pool, INTERRUPTED_AFTER_SECONDS) == 1
+        await forward(ReplyForwardRequested.new(ReplyForwardRequestedData(inbound_id=ids[1])))
+    outcomes = dict(await pool.fetch("SELECT inbound_id, outcome FROM reply_forwards"))
+    assert outcomes == {ids[0]: "sent", ids[1]: "unknown"}
+    assert len(await ses_emulator.sent_messages()) == 1, "an unknown forward is never sent again"

@@ -4,6 +4,7 @@ import { campaignDetail, campaignList } from "./campaigns.js";
 import { alertBox, field, h, mount } from "./dom.js";
 import { campaignEditor } from "./editor.js";
 import { prospectEditor, prospectList } from "./prospects.js";
+import { refreshUnread, replyDetail, replyList } from "./replies.js";
 import { segmentEditor, segmentList } from "./segments.js";
 
 const ROUTES = [
@@ -16,6 +17,8 @@ const ROUTES = [
   [/^#\/segments\/new$/, segmentEditor, "New segment"],
   [/^#\/segments\/(?<id>[0-9a-f-]{36})$/, segmentEditor, "Segment"],
   [/^#\/segments$/, segmentList, "Segments"],
+  [/^#\/replies\/(?<id>[0-9a-f-]{36})$/, replyDetail, "Reply"],
+  [/^#\/replies$/, replyList, "Replies"],
 ];
 
 // What a view leaves running (polling) stops when the admin goes elsewhere.
@@ -105,6 +108,7 @@ async function route() {
   chrome(true);
   showMailMode();
   showSesProblems();
+  refreshUnread();
   const hash = location.hash || "#/campaigns";
   const match = ROUTES.map(([pattern, view, title]) => [hash.match(pattern), view, title]).find(([m]) => m);
   if (!match) {
