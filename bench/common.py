@@ -7,7 +7,8 @@ import os
 import platform
 import socket
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -117,3 +118,46 @@ def gateway_env(database_url: str, amqp_url: str, **extra: str) -> dict[str, str
         "PROXY_SHARED_SECRET": PROXY_SECRET, "SES_FROM_EMAIL": FROM_EMAIL, "PUBLIC_BASE_URL": PUBLIC_BASE_URL,
         **extra,
     }  # fmt: skip
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def answered_200(status: int, _: bytes) -> bool:
+    return status == 200
+
+
+async def post_all(
+    url: str, bodies: list[bytes], *, headers: Mapping[str, str], rate: float | None = None, workers: int = 64,
+    accepted: Callable[[int, bytes], bool] = answered_200,
+) -> list[float]:  # fmt: skip
+    """POST each body over `workers` connections, as fast as they go or (`rate`) offered at
+    that many a second, open loop; the latency of each in ms. An answer `accepted` refuses
+    stops the benchmark."""
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while (body := await queue.get()) is not None:
+            started = time.perf_counter()
+            async with http.post(url, data=body, headers=headers) as response:
+                answer = await response.read()
+                if not accepted(response.status, answer):
+                    raise RuntimeError(f"the service answered {response.status}: {answer[:200]!r}")
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+        tasks = [asyncio.create_task(worker(http)) for _ in range(workers)]
+        started = time.perf_counter()
+        for i, body in enumerate(bodies):
+            if rate is not None:
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            await queue.put(body)
+        for _ in tasks:
+            await queue.put(None)
+        await asyncio.gather(*tasks)
+    return latencies

@@ -26,16 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from string import Template
 
-import aiohttp
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bench.common import bench_vhost, fresh_database, machine, service
+from bench.common import bench_vhost, fresh_database, machine, percentile, post_all, service
 from event_ingest.adapters.certificates import public_key
 from event_ingest.sns import parse
 from tests.harness import sns
 
 BENCH_DB = "outreach_bench_inbound"
+HEADERS = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"}
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "inbound" / "gmail-reply.eml"
 
 
@@ -52,38 +52,8 @@ def notifications(count: int, cert_url: str) -> list[bytes]:
     return out
 
 
-async def post_all(url: str, bodies: list[bytes], *, rate: float | None = None) -> list[float]:
-    latencies: list[float] = []
-    headers = {"Content-Type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "Notification"}
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    async def worker(http: aiohttp.ClientSession) -> None:
-        while (body := await queue.get()) is not None:
-            started = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as response:
-                answer = await response.json()
-                if response.status != 200 or answer.get("result") != "stored":
-                    raise RuntimeError(f"the webhook answered {response.status}: {answer}")
-            latencies.append((time.perf_counter() - started) * 1000)
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
-        workers = [asyncio.create_task(worker(http)) for _ in range(32 if rate is None else 64)]
-        started = time.perf_counter()
-        for i, body in enumerate(bodies):
-            if rate is not None:
-                delay = started + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await queue.put(body)
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
-    return latencies
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def stored(status: int, answer: bytes) -> bool:
+    return status == 200 and json.loads(answer).get("result") == "stored"
 
 
 def bare_verifications(body: bytes, seconds: float = 2.0) -> float:
@@ -120,7 +90,9 @@ async def main() -> None:
         async with service("event_ingest", env, "EVENT_INGEST_PORT") as (url, _):
             endpoint = f"{url}/api/webhooks/ses-inbound"
             started = time.perf_counter()
-            latencies = await post_all(endpoint, bodies[: args.count])
+            latencies = await post_all(
+                endpoint, bodies[: args.count], headers=HEADERS, workers=32, accepted=stored
+            )
             elapsed = time.perf_counter() - started
             print(
                 f"burst: {args.count:,} notifications in {elapsed:.1f} s = {args.count / elapsed:,.0f}/s accepted "
@@ -128,7 +100,9 @@ async def main() -> None:
                 f"p99 {percentile(latencies, 0.99):.1f} ms",
                 flush=True,
             )
-            latencies = await post_all(endpoint, bodies[args.count :], rate=args.rate)
+            latencies = await post_all(
+                endpoint, bodies[args.count :], headers=HEADERS, rate=args.rate, accepted=stored
+            )
             print(
                 f"offered {args.rate:g}/s for {args.seconds:g} s ({offered:,}): p50 {statistics.median(latencies):.1f} "
                 f"ms, p99 {percentile(latencies, 0.99):.1f} ms; certificate fetched {certs.fetches} time(s)",

@@ -29,13 +29,14 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import bench_vhost, fresh_database, machine, service
+from bench.common import bench_vhost, fresh_database, machine, post_all, service
 from shared import db
 from tests.harness.histories import new_world, seed_world
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "eventbridge"
 SECRET = "bench-webhook-secret-0123456789"  # noqa: S105 - a local benchmark
 KINDS = ("delivery.json", "open.json", "click.json", "send.json")
+HEADERS = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
 KIND_OBJECT = {"delivery.json": "delivery", "open.json": "open", "click.json": "click", "send.json": "send"}
 
 
@@ -63,36 +64,6 @@ def payloads(count: int, worlds: list) -> list[bytes]:
         })  # fmt: skip
         out.append(json.dumps(payload).encode())
     return out
-
-
-async def post_all(url: str, bodies: list[bytes], *, rate: float | None = None) -> list[float]:
-    latencies: list[float] = []
-    connector = aiohttp.TCPConnector(limit=64)
-    headers = {"X-Webhook-Secret": SECRET, "Content-Type": "application/json"}
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    async def worker(http: aiohttp.ClientSession) -> None:
-        while (body := await queue.get()) is not None:
-            started = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"webhook answered {response.status}")
-            latencies.append((time.perf_counter() - started) * 1000)
-
-    async with aiohttp.ClientSession(connector=connector) as http:
-        workers = [asyncio.create_task(worker(http)) for _ in range(64)]
-        started = time.perf_counter()
-        for i, body in enumerate(bodies):
-            if rate is not None:
-                delay = started + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await queue.put(body)
-        for _ in workers:
-            await queue.put(None)
-        await asyncio.gather(*workers)
-    return latencies
 
 
 async def lag_samples(metrics_url: str, stop: asyncio.Event) -> list[float]:
@@ -130,7 +101,7 @@ async def drain(database_url: str, since: float, timeout: float = 300) -> float:
 
 async def burst(phase: str, url: str, bodies: list[bytes], rate: float | None = None) -> None:
     started = time.perf_counter()
-    latencies = await post_all(url, bodies, rate=rate)
+    latencies = await post_all(url, bodies, headers=HEADERS, rate=rate)
     elapsed = time.perf_counter() - started
     print(
         f"{phase}: {len(bodies):,} events in {elapsed:.1f} s = {len(bodies) / elapsed:,.0f} accepted/s; "
@@ -197,7 +168,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         sampler = asyncio.create_task(lag_samples(f"{projector}/metrics", stop))
         steady = payloads(int(args.rate * args.seconds), worlds)
         started = time.perf_counter()
-        latencies = await post_all(url, steady, rate=args.rate)
+        latencies = await post_all(url, steady, headers=HEADERS, rate=args.rate)
         elapsed = time.perf_counter() - started
         stop.set()
         lags = await sampler

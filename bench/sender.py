@@ -28,17 +28,12 @@ import uuid
 
 import asyncpg
 
-from bench.common import bench_vhost, fresh_database, machine, service
+from bench.common import bench_vhost, fresh_database, machine, percentile, service
 from shared import db
 from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, seed_campaign, seed_prospects
 from tests.harness.ses_stub import running_stub
 
 BENCH_DB = "outreach_bench_sender"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 FOLLOW_UP = {"wait": "PT1M", "body_html": "<p>Any thoughts, {{ first_name }}?</p>"}

@@ -9,7 +9,7 @@ from playwright.async_api import expect
 
 from tests.browser.test_admin import TIMEOUT, audit, narrow, signed_in_admin
 from tests.harness.sending import seed_campaign, seed_prospects
-from tests.integration.gateway.test_replies_api import received
+from tests.integration.gateway.test_replies_api import received, sent
 
 pytestmark = pytest.mark.browser
 
@@ -21,11 +21,7 @@ async def test_an_admin_reads_a_reply_beside_what_was_sent_and_marks_it_handled(
         page, pool = admin.page, admin.pool
         (prospect,) = await seed_prospects(pool, 1)
         campaign_id = await seed_campaign(pool, name="Intro with replies")
-        send_id = await pool.fetchval(
-            "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, attempted_at)"
-            " VALUES ($1, $2, md5(random()::text) || md5(random()::text), 'sent', now()) RETURNING id",
-            campaign_id, prospect["id"],
-        )  # fmt: skip
+        send_id = await sent(pool, campaign_id, prospect)
         reply = await received(pool, prospect=prospect, campaign_id=campaign_id, send_id=send_id, minutes=1)
         await received(pool, prospect=prospect, campaign_id=campaign_id, send_id=send_id,
                        classification="auto_reply", minutes=2)  # fmt: skip

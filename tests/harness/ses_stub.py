@@ -19,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.harness.local_http import serving
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -109,13 +111,6 @@ async def running_stub(**options: Any) -> AsyncIterator[SesStub]:
     app = web.Application(client_max_size=20 * 1024**2)
     app.router.add_post("/v2/email/outbound-emails", stub.send_email)
     app.router.add_get("/v2/email/account", stub.get_account)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    stub.endpoint_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as base_url:
+        stub.endpoint_url = base_url
         yield stub
-    finally:
-        await runner.cleanup()

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from event_ingest.sns import SIGNED_FIELDS
+from tests.harness.local_http import serving
 
 TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:outreach-inbound"
 CERT_PATH = "/SimpleNotificationService-test.pem"
@@ -89,16 +90,9 @@ async def cert_server() -> AsyncIterator[CertServer]:
     app = web.Application()
     app.router.add_get(CERT_PATH, certificate)
     app.router.add_get("/", confirm)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    served.base_url = f"http://127.0.0.1:{port}"
-    try:
+    async with serving(app) as base_url:
+        served.base_url = base_url
         yield served
-    finally:
-        await runner.cleanup()
 
 
 def notification(

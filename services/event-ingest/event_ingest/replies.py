@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
 from event_ingest.classify import Classification, classify
 from event_ingest.mail import ParsedMail, parse_mail
+from event_ingest.receipt import Received
 from shared.events import (
     Envelope,
     ProspectAutoReplied,
@@ -78,15 +78,14 @@ async def process(
         return None, False
     raw = row["raw"] if row["raw"] is not None else await fetch(row["s3_bucket"], row["s3_key"])
     mail = parse_mail(raw)
-    notification = row["notification"]
-    addresses = [*mail.recipients, *notification["receipt"].get("recipients", []),
-                 *notification["mail"].get("destination", [])]  # fmt: skip
+    notification = Received.model_validate(row["notification"])  # as the webhook stored it
+    addresses = [*mail.recipients, *notification.receipt.recipients, *notification.mail.destination]
     found = await inbound.match(
         conn, tokens=reply_tokens(addresses, rules.reply_domain), thread_ids=ses_message_ids(mail.thread_ids),
         sender=mail.from_address,
     )  # fmt: skip
     classification = classify(mail)
-    flagged = _flagged(notification)
+    flagged = notification.flagged
     events = _events(classification, found, row["received_at"], cause)
     await inbound.save(conn, inbound_id, _processed(raw, mail, classification, flagged, found), *events)
     if classification == "unsubscribe_request" and found is not None:
@@ -99,15 +98,6 @@ async def process(
             event = ReplyForwardRequested.new(ReplyForwardRequestedData(inbound_id=inbound_id), cause=cause)
             await inbound.ask_forward(conn, inbound_id, forward_to, event)
     return classification, found is not None
-
-
-def _flagged(notification: dict[str, Any]) -> str | None:
-    receipt = notification.get("receipt", {})
-    if receipt.get("virusVerdict", {}).get("status") == "FAIL":
-        return "virus"
-    if receipt.get("spamVerdict", {}).get("status") == "FAIL":
-        return "spam"
-    return None
 
 
 def _events(

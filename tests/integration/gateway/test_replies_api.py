@@ -37,15 +37,20 @@ async def received(pool, *, prospect=None, campaign_id=None, send_id=None, class
     )  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-async def inbox(gw_pool):
-    (prospect,) = await seed_prospects(gw_pool, 1)
-    campaign_id = await seed_campaign(gw_pool)
-    send_id = await gw_pool.fetchval(
+async def sent(pool, campaign_id, prospect):
+    """A message we sent the prospect, as the sender records it; its send id."""
+    return await pool.fetchval(
         "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome, attempted_at)"
         " VALUES ($1, $2, md5(random()::text) || md5(random()::text), 'sent', now()) RETURNING id",
         campaign_id, prospect["id"],
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+async def inbox(gw_pool):
+    (prospect,) = await seed_prospects(gw_pool, 1)
+    campaign_id = await seed_campaign(gw_pool)
+    send_id = await sent(gw_pool, campaign_id, prospect)
     reply = await received(gw_pool, prospect=prospect, campaign_id=campaign_id, send_id=send_id, minutes=1)
     auto = await received(gw_pool, prospect=prospect, campaign_id=campaign_id, send_id=send_id,
                           classification="auto_reply", minutes=2)  # fmt: skip
