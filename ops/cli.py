@@ -1,6 +1,9 @@
 """`outreach`: the operator's command line.
 
 outreach migrate                      create the database if missing, apply migrations
+outreach wait-for-schema [--timeout S]
+                                      wait until every migration of this version is applied
+                                      (a pod's init container while the migration job runs)
 outreach create-admin EMAIL           create an admin who signs in to /admin (or set a new
                                       password); the password from OUTREACH_ADMIN_PASSWORD
                                       or typed twice at the prompt
@@ -41,6 +44,7 @@ import contextlib
 import getpass
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -58,7 +62,7 @@ from ops.settings import OperatorSettings
 from ops.smoke import SmokeFailed, run_smoke_test
 from projector.handlers import ProjectionOptions
 from projector.rebuild import rebuild
-from shared import db, dead_letters, eligibility
+from shared import db, dead_letters, eligibility, migrations
 from shared.addresses import InvalidAddress, normalize_email
 from shared.campaign_stats import SES_STATS
 from shared.logging import configure_logging
@@ -79,6 +83,34 @@ async def _migrate(settings: OperatorSettings) -> None:
         ) from None
     print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
     print(f"roles: {OWNER_ROLE} owns the schema; {', '.join(SERVICE_ROLES.values())} hold their grants")
+
+
+async def _wait_for_schema(settings: OperatorSettings, timeout: float) -> None:
+    """Until every migration of this image is applied (by `outreach migrate`, e.g. the
+    Kubernetes migration job): a new pod's init container, so no service starts on an old schema."""
+    deadline = time.monotonic() + timeout
+    waiting_for: list[str] | str = "the database"
+    while time.monotonic() < deadline:
+        try:
+            conn = await asyncpg.connect(settings.database_url, timeout=10)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            waiting_for = f"the database ({type(exc).__name__})"
+        else:
+            try:
+                waiting_for = await migrations.pending(conn)
+            except migrations.MigrationError as exc:
+                raise SystemExit(f"outreach: {exc}: this image does not match the database") from None
+            finally:
+                await conn.close()
+            if not waiting_for:
+                print("schema is current")
+                return
+        print(
+            f"waiting for {waiting_for if isinstance(waiting_for, str) else ', '.join(waiting_for)}",
+            flush=True,
+        )
+        await asyncio.sleep(2)
+    raise SystemExit(f"outreach: still waiting after {timeout:g} s for {waiting_for}")
 
 
 async def _register_identity(settings: OperatorSettings) -> None:
@@ -267,6 +299,9 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("migrate").set_defaults(run=lambda s, _: _migrate(s))
+    wait = commands.add_parser("wait-for-schema")
+    wait.add_argument("--timeout", type=float, default=600, help="seconds (default 600)")
+    wait.set_defaults(run=lambda s, a: _wait_for_schema(s, a.timeout))
     commands.add_parser("doctor").set_defaults(run=lambda s, _: _doctor(s))
     commands.add_parser("ses-register-identity").set_defaults(run=lambda s, _: _register_identity(s))
     keys = commands.add_parser("api-key").add_subparsers(dest="action", required=True)

@@ -98,6 +98,25 @@ async def migrate(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) ->
         await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
 
 
+async def pending(conn: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """The migrations of this version not applied yet; a changed applied one is an error.
+    Reads only: a service's role may ask (a pod waiting for the migration job)."""
+    if await conn.fetchval("SELECT to_regclass('schema_migrations')") is None:
+        return [m.name for m in discover(directory)]
+    applied = {
+        row["version"]: row["checksum"]
+        for row in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+    }
+    missing = []
+    for migration in discover(directory):
+        checksum = applied.get(migration.version)
+        if checksum is None:
+            missing.append(migration.name)
+        elif checksum != migration.checksum:
+            raise MigrationError(f"migration {migration.name} differs from the one applied")
+    return missing
+
+
 async def migrate_database(dsn: str, directory: Path = MIGRATIONS_DIR) -> list[str]:
     """Connect, apply pending migrations, disconnect."""
     conn = await asyncpg.connect(dsn)
