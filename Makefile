@@ -62,36 +62,51 @@ $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 	touch $(AXE)
 
-compose-check: ## validate both Compose files with docker-compose (offline); the production one with placeholder values
+compose-check: ## validate the Compose files with docker-compose (offline); the production one with placeholder values
 	docker-compose -f docker-compose.yml config -q
+	docker-compose -f docker-compose.yml -f docker-compose.ports.yml config -q
 	@! docker-compose -f docker-compose.prod.yml config -q 2>/dev/null || { echo "docker-compose.prod.yml must refuse unset secrets"; exit 1; }
 	POSTGRES_PASSWORD=check RABBITMQ_PASSWORD=check AWS_REGION=us-east-1 SES_CONFIGURATION_SET=check \
-	SES_FROM_EMAIL=check@example.com PUBLIC_BASE_URL=https://check.example.com PROXY_SHARED_SECRET=check \
+	SES_FROM_EMAIL=check@example.com PUBLIC_BASE_URL=https://check.example.com PUBLIC_HOSTNAME=check.example.com \
+	PROXY_SHARED_SECRET=check \
 	ADMIN_JWT_SECRET=check SUPPRESSION_HASH_KEY=check SES_WEBHOOK_SECRET=check \
 	$(foreach role,GATEWAY INGEST UNSUBSCRIBE SENDER PROJECTOR,OUTREACH_$(role)_DB_PASSWORD=check) \
 	docker-compose -f docker-compose.prod.yml config -q
 
-compose-test: ## build the Compose stack, run the suite and the fault suite against it, tear it down
-	SEND_RATE_PER_SECOND=200 SEND_MAX_IN_FLIGHT=1 $(COMPOSE) up --build -d --wait
-	TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
-	TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
-	$(BIN)/python -m pytest $(PYTEST_ARGS) \
-	&& E2E_GATEWAY_URL=http://127.0.0.1:8080 E2E_INGEST_URL=http://127.0.0.1:8081 \
+COMPOSE_TEST := $(COMPOSE) -f docker-compose.yml -f docker-compose.ports.yml
+COMPOSE_CA := var/compose-test/caddy-root.crt
+
+compose-test: $(STAMP) ## the Compose stack built and started, the e2e and fault suites against its containers (through the front door), torn down
+	SEND_RATE_PER_SECOND=200 SEND_MAX_IN_FLIGHT=1 $(COMPOSE_TEST) up --build -d --wait
+	mkdir -p $(dir $(COMPOSE_CA))
+	for _ in $$(seq 1 60); do \
+		$(COMPOSE_TEST) exec -T caddy cat /data/caddy/pki/authorities/local/root.crt > $(COMPOSE_CA) 2>/dev/null && break; \
+		sleep 1; \
+	done
+	E2E_PUBLIC_URL=https://localhost:8443 E2E_CA_FILE=$(COMPOSE_CA) \
+	E2E_GATEWAY_URL=http://127.0.0.1:8080 E2E_INGEST_URL=http://127.0.0.1:8081 \
 	E2E_UNSUBSCRIBE_URL=http://127.0.0.1:8082 E2E_SENDER_URL=http://127.0.0.1:8083 \
 	E2E_PROJECTOR_URL=http://127.0.0.1:8084 E2E_SES_URL=http://127.0.0.1:4566 \
 	DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/outreach \
 	TEST_DATABASE_URL=postgresql://postgres:postgres@127.0.0.1:5432/postgres \
 	TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ \
 	ADMIN_JWT_SECRET=dev-admin-jwt-secret-change-me-please SES_WEBHOOK_SECRET=dev-webhook-secret-change-me \
-	E2E_KILL_COMMAND="$(COMPOSE) kill -s KILL {service}" \
-	E2E_RESTART_RABBITMQ="$(COMPOSE) restart rabbitmq" E2E_RESTART_POSTGRES="$(COMPOSE) restart postgres" \
-	$(BIN)/python -m pytest -m "faults and not run_local" tests/e2e -s $(PYTEST_ARGS); status=$$?; $(COMPOSE) down -v; exit $$status
+	E2E_KILL_COMMAND="$(COMPOSE_TEST) kill -s KILL {service}" \
+	E2E_RESTART_RABBITMQ="$(COMPOSE_TEST) restart rabbitmq" E2E_RESTART_POSTGRES="$(COMPOSE_TEST) restart postgres" \
+	$(BIN)/python -m pytest -m "faults and not run_local" tests/e2e -s $(PYTEST_ARGS); status=$$?; \
+	$(COMPOSE_TEST) down -v; exit $$status
 
-lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS template)
+lint: $(STAMP) ## ruff + mypy + cfn-lint (the AWS templates) + deploy/k8s rendered and validated + both Caddyfiles
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared ops services bench infra
 	$(BIN)/cfn-lint infra/aws/*.yaml
+	$(BIN)/python infra/k8s_check.py deploy/k8s/base deploy/k8s/overlays/production
+	@for caddyfile in deploy/caddy/Caddyfile deploy/caddy/Caddyfile.local; do \
+		XDG_DATA_HOME=$$(mktemp -d) $(BIN)/caddy validate --adapter caddyfile --config $$caddyfile >/dev/null 2>&1 \
+			|| { $(BIN)/caddy validate --adapter caddyfile --config $$caddyfile; exit 1; }; \
+		echo "$$caddyfile: valid"; \
+	done
 
 bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
 	$(BIN)/python -m bench.eligible

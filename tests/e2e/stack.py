@@ -1,7 +1,12 @@
 """A running Outreach stack for the end-to-end suites: given by URLs, or started here with `make run`.
 
-Given: E2E_GATEWAY_URL, E2E_INGEST_URL, E2E_UNSUBSCRIBE_URL, E2E_SENDER_URL,
-E2E_PROJECTOR_URL, E2E_SES_URL, DATABASE_URL (for the audits), the stack's
+The suites reach what the world reaches (the admin app and API, the webhooks, the
+unsubscribe page) through the front door, `public_url`, as the world does; the services'
+own ports (`urls`) are for what only operators reach (/readyz, /metrics).
+
+Given: E2E_PUBLIC_URL (the front door; E2E_CA_FILE when its certificate is from a
+private CA, as Caddy's internal one for localhost), E2E_GATEWAY_URL, E2E_INGEST_URL,
+E2E_UNSUBSCRIBE_URL, E2E_SENDER_URL, E2E_PROJECTOR_URL, E2E_SES_URL, DATABASE_URL (for the audits), the stack's
 ADMIN_JWT_SECRET and SES_WEBHOOK_SECRET, and the fault commands
 E2E_KILL_COMMAND (with {service}; e.g. `docker compose kill -s KILL {service}`),
 E2E_RESTART_RABBITMQ and E2E_RESTART_POSTGRES. Not given: this module starts
@@ -16,6 +21,7 @@ import contextlib
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -35,7 +41,8 @@ PORT_VARIABLES = {
 
 @dataclass
 class Stack:
-    urls: dict[str, str]  # service -> base URL
+    public_url: str  # the front door: one origin for everything public
+    urls: dict[str, str]  # service -> its own base URL (operators' routes)
     ses_url: str
     database_url: str
     admin_secret: str
@@ -45,6 +52,12 @@ class Stack:
     run_dir: Path | None = None
     faults: list[str] = field(default_factory=list)  # what was done, for the report
     fault_times: list[tuple[float, str]] = field(default_factory=list)  # (epoch seconds, what)
+    ca_file: str | None = None  # the front door's CA when it is not a public one
+
+    def client(self, **kwargs) -> aiohttp.ClientSession:
+        """An HTTP client that trusts the front door's certificate."""
+        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context or True), **kwargs)
 
     def _note(self, what: str) -> None:
         self.faults.append(what)
@@ -57,12 +70,14 @@ class Stack:
         return {"Authorization": f"Bearer {jwt.encode(claims, self.admin_secret, algorithm='HS256')}"}
 
     async def ready(self, timeout: float = 60) -> None:
-        """Every service answers /readyz (database and broker reachable)."""
-        async with aiohttp.ClientSession() as http, asyncio.timeout(timeout):
-            for url in self.urls.values():
+        """Every service answers /readyz (database and broker reachable), and the front door
+        routes to the gateway."""
+        checks = [f"{url}/readyz" for url in self.urls.values()] + [f"{self.public_url}/admin/"]
+        async with self.client() as http, asyncio.timeout(timeout):
+            for check in checks:
                 while True:
                     with contextlib.suppress(aiohttp.ClientError):
-                        async with http.get(f"{url}/readyz") as response:
+                        async with http.get(check) as response:
                             if response.status == 200:
                                 break
                     await asyncio.sleep(0.2)
@@ -108,6 +123,8 @@ def given_stack() -> Stack | None:
     names = {"api-gateway": "GATEWAY", "event-ingest": "INGEST", "unsubscribe": "UNSUBSCRIBE",
              "sender": "SENDER", "projector": "PROJECTOR"}  # fmt: skip
     return Stack(
+        public_url=os.environ["E2E_PUBLIC_URL"].rstrip("/"),
+        ca_file=os.environ.get("E2E_CA_FILE") or None,
         urls={service: os.environ[f"E2E_{name}_URL"] for service, name in names.items()},
         ses_url=os.environ["E2E_SES_URL"],
         database_url=os.environ["DATABASE_URL"],
@@ -128,7 +145,7 @@ async def local_stack(
 ) -> AsyncIterator[Stack]:
     """`make run` (infra/run_local.py) on the given database and vhost, on free ports."""
     ports = {service: _free_port() for service in SERVICES}
-    ses_port = _free_port()
+    ses_port, public_port = _free_port(), _free_port()
     secrets = {
         "ADMIN_JWT_SECRET": "e2e-admin-jwt-secret-0123456789abcdef",
         "SES_WEBHOOK_SECRET": "e2e-webhook-secret-012345",
@@ -138,7 +155,8 @@ async def local_stack(
     env = {
         **os.environ, "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "OUTREACH_RUN_DIR": str(run_dir),
         "SES_EMULATOR_PORT": str(ses_port), "LOG_FORMAT": "json", "LOG_LEVEL": "warning",
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['unsubscribe']}", "OUTBOX_POLL_SECONDS": "0.5",
+        "PUBLIC_PORT": str(public_port), "PUBLIC_BASE_URL": f"http://127.0.0.1:{public_port}",
+        "OUTBOX_POLL_SECONDS": "0.5",
         **{PORT_VARIABLES[s]: str(p) for s, p in ports.items()}, **secrets, **settings,
     }  # fmt: skip
     env.pop("SES_ENDPOINT_URL", None)
@@ -147,6 +165,7 @@ async def local_stack(
         sys.executable, str(ROOT / "infra" / "run_local.py"), env=env, stdout=log, stderr=log
     )
     stack = Stack(
+        public_url=f"http://127.0.0.1:{public_port}",
         urls={s: f"http://127.0.0.1:{p}" for s, p in ports.items()}, ses_url=f"http://127.0.0.1:{ses_port}",
         database_url=database_url, admin_secret=secrets["ADMIN_JWT_SECRET"],
         webhook_secret=secrets["SES_WEBHOOK_SECRET"], run_dir=run_dir, amqp_url=amqp_url,

@@ -19,10 +19,17 @@ async def test_make_run_says_where_everything_is_once_all_is_ready(stack: Stack)
         while "Outreach is running." not in log.read_text(errors="replace"):
             await asyncio.sleep(0.2)
     block = log.read_text(errors="replace").split("Outreach is running.", 1)[1]
-    gateway = stack.urls["api-gateway"].rsplit(":", 1)[1]
-    assert f"http://localhost:{gateway}/admin" in block
+    origin = f"http://localhost:{stack.public_url.rsplit(':', 1)[1]}"
+    for path in (
+        "/admin",
+        "/api/openapi.json",
+        "/api/unsubscribe",
+        "/api/webhooks/ses-events",
+        "/api/webhooks/ses-inbound",
+    ):
+        assert f"{origin}{path}" in block, path
     assert "make admin EMAIL=" in block
-    assert f"{stack.urls['unsubscribe'].rsplit(':', 1)[1]}/api/unsubscribe" in block
+    assert all(f"{service} {url.rsplit(':', 1)[1]}" in block for service, url in stack.urls.items())
     assert "RabbitMQ console" in block and ("15672" in block or "rabbitmq-plugins enable" in block)
     assert f"the local SES emulator at {stack.ses_url}" in block
     assert "Ctrl-C" in block

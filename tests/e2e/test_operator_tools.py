@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import aiohttp
 import pytest
 
 from tests.e2e.stack import Stack, _shell
@@ -19,8 +18,8 @@ def operator_env(stack: Stack) -> dict[str, str]:
     return {
         "DATABASE_URL": stack.database_url, "AMQP_URL": stack.amqp_url, "SES_MODE": "emulator",
         "SES_ENDPOINT_URL": stack.ses_url, "SES_FROM_EMAIL": "outreach@example.com",
-        "PUBLIC_BASE_URL": stack.urls["unsubscribe"], "SES_WEBHOOK_SECRET": stack.webhook_secret,
-        "OUTREACH_API_URL": stack.urls["api-gateway"], "PROXY_SHARED_SECRET": stack.proxy_secret,
+        "PUBLIC_BASE_URL": stack.public_url, "SES_WEBHOOK_SECRET": stack.webhook_secret,
+        "OUTREACH_API_URL": stack.public_url, "PROXY_SHARED_SECRET": stack.proxy_secret,
         "SMOKE_TIMEOUT": "60",
     }  # fmt: skip
 
@@ -41,9 +40,9 @@ async def test_smoke_test_sends_one_message_and_watches_it(stack: Stack):
 
 
 async def test_smoke_test_refuses_to_mail_other_prospects(stack: Stack):
-    prospects = f"{stack.urls['api-gateway']}/api/prospects"
+    prospects = f"{stack.public_url}/api/prospects"
     async with (
-        aiohttp.ClientSession(headers=stack.admin_headers()) as http,
+        stack.client(headers=stack.admin_headers()) as http,
         http.post(prospects, json={"email": "else@example.com"}) as response,
     ):
         assert response.status == 201

@@ -11,7 +11,6 @@ import random
 import time
 import uuid
 
-import aiohttp
 import asyncpg
 import pytest
 
@@ -74,7 +73,7 @@ async def test_a_redelivery_storm_leaves_exact_stats(stack: Stack):
         bodies += [json.dumps(first).encode(), json.dumps(again).encode()]
     rng.shuffle(bodies)
 
-    url = f"{stack.urls['event-ingest']}/api/webhooks/ses-events"
+    url = f"{stack.public_url}/api/webhooks/ses-events"
     headers = {"X-Webhook-Secret": stack.webhook_secret, "Content-Type": "application/json"}
     queue: asyncio.Queue[bytes] = asyncio.Queue()
     for body in bodies:
@@ -82,7 +81,7 @@ async def test_a_redelivery_storm_leaves_exact_stats(stack: Stack):
     results: dict[str, int] = {}
 
     async def client() -> None:
-        async with aiohttp.ClientSession() as http:
+        async with stack.client() as http:
             while not queue.empty():
                 body = queue.get_nowait()
                 async with http.post(url, data=body, headers=headers) as response:

