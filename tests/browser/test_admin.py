@@ -84,10 +84,12 @@ class AdminPage:
 
 @contextlib.asynccontextmanager
 async def signed_in_admin(browser, database_url: str, amqp_url: str) -> AsyncIterator[AdminPage]:
-    """A gateway on the database, an admin account, and a page signed in at /admin, 1280 px wide."""
+    """A gateway on the database behind the front door, an admin account, and a page signed in
+    at /admin, 1280 px wide."""
     async with (
         db.pool_context(database_url) as pool,
-        serving(create_gateway(gateway_settings(database_url, amqp_url))) as base,
+        serving(create_gateway(gateway_settings(database_url, amqp_url))) as gateway_base,
+        front_door(free_port(), gateway=gateway_base) as base,
     ):
         await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))
         context = await browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})

@@ -9,6 +9,7 @@ from aiohttp.test_utils import TestServer
 
 from shared import db
 from tests.browser.conftest import SCREENSHOTS, axe_violations
+from tests.harness.front_door import free_port, front_door
 from tests.harness.roles import as_service
 from tests.harness.sending import request_send, running_sender, seed_campaign, seed_prospects, wait_for_status
 from unsubscribe.app import create_app
@@ -31,8 +32,12 @@ async def test_the_link_from_a_sent_message_unsubscribes_in_one_click(
     )
     await server.start_server()
     try:
-        base = str(server.make_url("")).rstrip("/")
-        async with db.pool_context(database_url) as pool:
+        async with (
+            db.pool_context(database_url) as pool,
+            front_door(
+                free_port(), unsubscribe=str(server.make_url(""))
+            ) as base,  # the link's origin, as deployed
+        ):
             [prospect] = await seed_prospects(pool, 1)
             campaign_id = await seed_campaign(pool)
             async with running_sender(
