@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 COMPOSE := $(shell if docker compose version >/dev/null 2>&1; then echo "docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo docker-compose; fi)
 
-.PHONY: help install up down run admin test test-unit test-integration test-faults test-browser compose-test compose-check migrate lint bench lock clean
+.PHONY: help install up down run admin test test-unit test-integration test-faults test-browser test-content compose-test compose-check migrate lint bench lock clean
 AXE := tests/browser/node_modules/axe-core/axe.min.js
 
 help:
@@ -58,6 +58,10 @@ test-browser: $(STAMP) $(AXE) ## headless Chromium (Debian's /usr/bin/chromium) 
 	@test -x /usr/bin/chromium || { echo "test-browser needs Chromium: apt-get install -y chromium"; exit 1; }
 	$(BIN)/python -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
+test-content: $(STAMP) ## typical messages scored by SpamAssassin (Debian's package), local tests only
+	@command -v spamassassin >/dev/null || { echo "test-content needs SpamAssassin: apt-get install -y spamassassin"; exit 1; }
+	$(BIN)/python -m pytest -m content_filter tests/content -s $(PYTEST_ARGS)
+
 $(AXE): tests/browser/package.json tests/browser/package-lock.json
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 	touch $(AXE)
@@ -68,6 +72,7 @@ compose-check: ## validate the Compose files with docker-compose (offline); the 
 	@! docker-compose -f docker-compose.prod.yml config -q 2>/dev/null || { echo "docker-compose.prod.yml must refuse unset secrets"; exit 1; }
 	POSTGRES_PASSWORD=check RABBITMQ_PASSWORD=check AWS_REGION=us-east-1 SES_CONFIGURATION_SET=check \
 	SES_FROM_EMAIL=check@example.com PUBLIC_BASE_URL=https://check.example.com PUBLIC_HOSTNAME=check.example.com \
+	SENDER_POSTAL_ADDRESS=check \
 	PROXY_SHARED_SECRET=check \
 	ADMIN_JWT_SECRET=check SUPPRESSION_HASH_KEY=check SES_WEBHOOK_SECRET=check \
 	$(foreach role,GATEWAY INGEST UNSUBSCRIBE SENDER PROJECTOR,OUTREACH_$(role)_DB_PASSWORD=check) \

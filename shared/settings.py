@@ -101,6 +101,10 @@ def production_problems(settings: Settings) -> list[str]:
         if isinstance(value := getattr(settings, name), SecretStr)
         and (problem := secret_problem(name, value.get_secret_value()))
     ]
+    if isinstance(settings, MessageIdentity) and not (settings.sender_postal_address or "").strip():
+        problems.append(
+            "SENDER_POSTAL_ADDRESS is not set (every message must carry the sender's postal address)"
+        )
     if (urlsplit(settings.database_url).password or "") in EXAMPLE_SECRETS:
         problems.append("DATABASE_URL holds a published example password; set a password of your own")
     for name, why in settings.https_in_production.items():
@@ -164,6 +168,11 @@ class MessageIdentity(BaseSettings):
     # The base of the unsubscribe link in every message.
     public_base_url: AnyHttpUrl
     reply_domain: ReplyDomain = None
+    # The sender's postal address, in every message's footer (shared.footer; CAN-SPAM and
+    # the bulk-sender rules). Lines separated by a newline or " | ". Required in production.
+    sender_postal_address: str | None = Field(
+        default=None, max_length=500, pattern=r"^[^\r\x00-\x09\x0b-\x1f]*$"
+    )
 
 
 class ConfigError(SystemExit):

@@ -215,6 +215,10 @@ async def test_an_admin_runs_a_campaign_from_the_browser(browser, make_database,
         await expect(page.locator("#preview-subject")).to_have_text("Subject: Hello Grace")
         frame = page.frame_locator("iframe[title='Preview of the HTML message']")
         await expect(frame.locator("p").first).to_have_text("Hi Grace of Navy,")
+        # The body has no postal address: the footer is added, and the editor says so.
+        await expect(page.locator("#preview-footer")).to_be_visible()
+        await expect(frame.locator(".outreach-footer")).to_contain_text("Outreach Test Ltd1 Test Street")
+        await expect(page.get_by_label("Plain-text part")).to_contain_text("Testville TS1 1AA\nUnsubscribe (")
         await expect(page.get_by_label("Message headers")).to_contain_text(
             "List-Unsubscribe-Post: List-Unsubscribe=One-Click"
         )

@@ -20,6 +20,7 @@ PROXY_SECRET = "test-proxy-secret-0123456789"
 ADDRESS_KEY = b"test-suppression-hash-key-0123456789"
 FROM_EMAIL = "outreach@example.com"
 PUBLIC_BASE_URL = "https://links.example.com"
+POSTAL_ADDRESS = "Outreach Test Ltd | 1 Test Street | Testville TS1 1AA"
 
 
 def gateway_settings(database_url: str, amqp_url: str, **overrides: Any) -> GatewaySettings:
@@ -28,7 +29,7 @@ def gateway_settings(database_url: str, amqp_url: str, **overrides: Any) -> Gate
         "suppression_hash_key": ADDRESS_KEY.decode(),
         "proxy_shared_secret": PROXY_SECRET, "ses_from_email": FROM_EMAIL, "public_base_url": PUBLIC_BASE_URL,
         # What `make run` and the browser suite run with: the local SES emulator.
-        "ses_mode": "emulator", "ses_endpoint_url": "http://127.0.0.1:4566",
+        "ses_mode": "emulator", "ses_endpoint_url": "http://127.0.0.1:4566", "sender_postal_address": POSTAL_ADDRESS,
     }  # fmt: skip
     values = {**values, **overrides}
     return GatewaySettings(**{**values, "database_url": as_service(values["database_url"], "api-gateway")})

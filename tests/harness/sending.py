@@ -16,7 +16,7 @@ from sender.app import CLOCK, RUNNER, create_app
 from sender.settings import SenderSettings
 from sender.work import Clock
 from shared.lifecycle import campaign as campaigns
-from tests.harness.gateway import ADDRESS_KEY
+from tests.harness.gateway import ADDRESS_KEY, POSTAL_ADDRESS
 from tests.harness.roles import as_service
 
 FROM_EMAIL = "outreach@example.com"
@@ -57,7 +57,9 @@ async def seed_campaign(pool: asyncpg.Pool, **overrides: Any) -> uuid.UUID:
     return row["id"]
 
 
-RULES = gateway_campaigns.CampaignRules(ses_from_email=FROM_EMAIL, public_base_url=PUBLIC_BASE_URL)
+RULES = gateway_campaigns.CampaignRules(
+    ses_from_email=FROM_EMAIL, public_base_url=PUBLIC_BASE_URL, postal_address=POSTAL_ADDRESS
+)
 
 
 async def request_send(pool: asyncpg.Pool, campaign_id: uuid.UUID, rules: Any = RULES) -> str:
@@ -99,6 +101,7 @@ def sender_settings(database_url: str, amqp_url: str, ses_endpoint: str, **overr
         "ses_endpoint_url": ses_endpoint,
         "ses_from_email": FROM_EMAIL,
         "public_base_url": PUBLIC_BASE_URL,
+        "sender_postal_address": POSTAL_ADDRESS,
         "ses_configuration_set": "outreach-test",
         "send_rate_per_second": 50,
         "outbox_poll_seconds": 0.5,

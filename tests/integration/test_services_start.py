@@ -43,7 +43,8 @@ def production_env(database_url: str, amqp_url: str, **changes: str) -> dict[str
         "HTTP_HOST": "127.0.0.1", "PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "j" * 32,
         "SUPPRESSION_HASH_KEY": "k" * 32,
         "SES_WEBHOOK_SECRET": "w" * 32, "SES_FROM_EMAIL": "outreach@example.com",
-        "PUBLIC_BASE_URL": "https://links.example.com", "LOG_FORMAT": "json", **changes,
+        "PUBLIC_BASE_URL": "https://links.example.com", "SENDER_POSTAL_ADDRESS": "Example Ltd | 1 Main Street",
+        "LOG_FORMAT": "json", **changes,
     }  # fmt: skip
 
 
@@ -79,6 +80,7 @@ REFUSED = [
     ("event_ingest", "SES_WEBHOOK_SECRET", "dev-webhook-secret-change-me"),
     ("event_ingest", "SES_WEBHOOK_SECRET", "w" * 31),
     ("sender", "PUBLIC_BASE_URL", "http://localhost:8082"),
+    ("sender", "SENDER_POSTAL_ADDRESS", " "),
 ]
 
 

@@ -4,6 +4,7 @@ as `make -n` prints them, are checked instead."""
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -21,9 +22,11 @@ COMPOSE = "docker compose -f docker-compose.yml -f docker-compose.ports.yml"
 @pytest.fixture(scope="module")
 def compose_test() -> list[str]:
     """The recipe's lines, with the install's (-B: as on a fresh clone, nothing installed)."""
+    # As from a shell: not as a sub-make of `make test` (which would print its directories).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     printed = subprocess.run(
-        ["make", "-n", "-B", "compose-test", "COMPOSE=docker compose"], cwd=ROOT, capture_output=True,
-        text=True, check=True,
+        ["make", "--no-print-directory", "-n", "-B", "compose-test", "COMPOSE=docker compose"], cwd=ROOT,
+        capture_output=True, text=True, check=True, env=env,
     ).stdout  # fmt: skip
     return printed.replace("\\\n", " ").splitlines()
 

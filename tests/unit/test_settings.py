@@ -159,7 +159,7 @@ def test_where_mail_goes_is_said_and_never_silently_wrong(monkeypatch, mode, end
 PRODUCTION_GATEWAY = {
     "OUTREACH_ENV": "production", "SES_FROM_EMAIL": "outreach@example.com",
     "PUBLIC_BASE_URL": "https://links.example.com", "PROXY_SHARED_SECRET": "p" * 32, "ADMIN_JWT_SECRET": "a" * 32,
-    "SUPPRESSION_HASH_KEY": "k" * 32,
+    "SUPPRESSION_HASH_KEY": "k" * 32, "SENDER_POSTAL_ADDRESS": "Example Ltd | 1 Main Street | Springfield",
 }  # fmt: skip
 
 
@@ -191,6 +191,8 @@ def test_production_is_the_default_and_takes_real_settings(monkeypatch):
          "SUPPRESSION_HASH_KEY is a published example value"),
         (GatewaySettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
         (SenderSettings, {"PUBLIC_BASE_URL": "http://links.example.com"}, "PUBLIC_BASE_URL must be https://"),
+        (SenderSettings, {"SENDER_POSTAL_ADDRESS": "   "}, "SENDER_POSTAL_ADDRESS is not set"),
+        (GatewaySettings, {"SENDER_POSTAL_ADDRESS": "   "}, "SENDER_POSTAL_ADDRESS is not set"),
         (SenderSettings, {"DATABASE_URL": "postgresql://outreach_sender:dev-db-password-change-me@db/outreach"},
          "DATABASE_URL holds a published example password"),
         (EventIngestSettings, {"SES_WEBHOOK_SECRET": "dev-webhook-secret-change-me"},

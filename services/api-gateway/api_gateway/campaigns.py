@@ -35,6 +35,7 @@ from shared.events import (
     CampaignResumed,
     CampaignResumedData,
 )
+from shared.footer import with_footer
 from shared.ids import uuid7
 from shared.lifecycle import campaign as lifecycle
 from shared.lifecycle import send as sends
@@ -42,7 +43,7 @@ from shared.lifecycle import sequence as sequences
 from shared.links import unsubscribe_url
 from shared.mime import header_items
 from shared.rendering import CampaignTemplates, Recipient, TemplateError, parse_campaign
-from shared.sequence import DEFAULT_STOP_ON, FIRST_STEP, follow_up_subject, thread_headers
+from shared.sequence import DEFAULT_STOP_ON, FIRST_STEP, follow_up_subject, steps_of, thread_headers
 
 PREVIEW_TOKEN = "preview-token"  # noqa: S105 - a visible stand-in, not a credential
 SAMPLE_RECIPIENT = Recipient(
@@ -60,6 +61,7 @@ class CampaignRules:
     public_base_url: str
     sender_lease_seconds: float = lifecycle.LEASE_SECONDS
     message_id_domain: str = "email.amazonses.com"
+    postal_address: str | None = None  # SENDER_POSTAL_ADDRESS: the compliance footer's
 
 
 def parse_templates(
@@ -75,6 +77,18 @@ def parse_templates(
         ) from None
 
 
+def footer_appended(campaign: Mapping[str, Any], rules: CampaignRules) -> bool:
+    """Whether any of the campaign's messages gets the compliance footer (a body of a step
+    lacks the postal address or the unsubscribe link): said in the campaign's answer."""
+    return any(
+        with_footer(
+            parse_campaign(step.subject or "Re:", step.body_html, step.body_text, custom_fields=None),
+            rules.postal_address,
+        ).appended
+        for step in steps_of(campaign)
+    )
+
+
 def compose_for(
     campaign: Mapping[str, Any], recipient: Recipient, rules: CampaignRules, *, field: str = "campaign",
     custom_fields: Collection[str] | None = None, thread: Thread | None = None,
@@ -82,9 +96,10 @@ def compose_for(
     """The message as the sender would build it. A campaign that cannot be built is
     refused here (at save, for the sample recipient, with the custom fields that exist;
     in the preview of a saved one, for the chosen prospect), never discovered by the sender."""
-    templates = parse_templates(
-        campaign["subject"], campaign["body_html"], campaign["body_text"], custom_fields
-    )
+    templates = with_footer(
+        parse_templates(campaign["subject"], campaign["body_html"], campaign["body_text"], custom_fields),
+        rules.postal_address,
+    ).templates
     try:
         link = unsubscribe_url(rules.public_base_url, PREVIEW_TOKEN)
         return compose(campaign, templates, recipient, link, thread)

@@ -401,6 +401,9 @@ class Campaign(BaseModel):
     updated_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
+    # A body lacked the sender's postal address or a visible unsubscribe link, so the
+    # standard footer with both is appended to it (the preview shows it).
+    footer_appended: bool = False
 
 
 class Retryable(BaseModel):

@@ -67,6 +67,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
                 public_base_url=str(settings.public_base_url),
                 failure_run_pause=settings.send_failure_run_pause,
                 message_id_domain=settings.message_id_domain, reply_domain=settings.reply_domain,
+                postal_address=settings.sender_postal_address,
             ),
             clock=app.get(CLOCK),
         )  # fmt: skip

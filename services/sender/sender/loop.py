@@ -63,6 +63,7 @@ class SenderConfig:
     failure_run_pause: int = 10
     message_id_domain: str = "email.amazonses.com"
     reply_domain: str | None = None  # REPLY_DOMAIN: each send's own Reply-To, for matching replies
+    postal_address: str | None = None  # SENDER_POSTAL_ADDRESS: the compliance footer's (shared.footer)
 
 
 @dataclass
@@ -134,7 +135,7 @@ class ChunkRunner:
                 return
             try:
                 # Validated by the gateway at save; any custom field it accepted renders here.
-                plan = CampaignPlan.of(campaign, self._config.message_id_domain)
+                plan = CampaignPlan.of(campaign, self._config.message_id_domain, self._config.postal_address)
             except (TemplateError, ValueError) as exc:
                 problem = f"the template is invalid: {exc}"
             interrupted = await sends.reconcile(conn, campaign_id, cause)

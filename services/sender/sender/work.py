@@ -19,6 +19,7 @@ import asyncpg
 
 from shared import eligibility
 from shared.compose import Thread
+from shared.footer import with_footer
 from shared.lifecycle import sequence as progress
 from shared.rendering import CampaignTemplates, parse_campaign
 from shared.schedule import PROSPECT_ZONE, Schedule, day_start, due_at, zone
@@ -67,12 +68,21 @@ class CampaignPlan:
     message_id_domain: str
 
     @classmethod
-    def of(cls, campaign: asyncpg.Record | dict[str, Any], message_id_domain: str) -> CampaignPlan:
-        """Raises TemplateError (or ValueError for a stored step the gateway would refuse)."""
+    def of(
+        cls,
+        campaign: asyncpg.Record | dict[str, Any],
+        message_id_domain: str,
+        postal_address: str | None = None,
+    ) -> CampaignPlan:
+        """Raises TemplateError (or ValueError for a stored step the gateway would refuse).
+        Each step's bodies carry the compliance footer where they lack it (shared.footer)."""
         steps = steps_of(campaign)
         templates = {
             # A follow-up without a subject of its own has "Re: " + step 1's as received.
-            step.id: parse_campaign(step.subject or "Re:", step.body_html, step.body_text, custom_fields=None)
+            step.id: with_footer(
+                parse_campaign(step.subject or "Re:", step.body_html, step.body_text, custom_fields=None),
+                postal_address,
+            ).templates
             for step in steps
         }
         return cls(

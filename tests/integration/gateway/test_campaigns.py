@@ -344,3 +344,32 @@ async def test_retry_answers_what_it_requeued_and_refuses_what_cannot_be_retried
     detail = await (await client.get(f"/api/campaigns/{draft['id']}", headers=ADMIN)).json()
     assert detail["retryable"] == {"failed": 0, "unknown": 1}
     assert await campaign_events(gw_pool, draft["id"]) == ["campaign.retry_requested"]
+
+
+async def test_a_campaign_without_the_postal_address_gets_the_footer_in_its_answer_and_preview(client):
+    campaign = await new_campaign(client)  # it has the link, not the sender's postal address
+    assert campaign["footer_appended"] is True
+    preview = await (await client.get(f"/api/campaigns/{campaign['id']}/preview", headers=ADMIN)).json()
+    assert 'class="outreach-footer"' in preview["html"]
+    assert "Outreach Test Ltd<br>1 Test Street<br>Testville TS1 1AA<br>" in preview["html"]
+    assert preview["text"].endswith("Outreach Test Ltd\n1 Test Street\nTestville TS1 1AA\nUnsubscribe: "
+                                    "https://links.example.com/api/unsubscribe?token=preview-token\n")  # fmt: skip
+
+    complete = {
+        "body_html": VALID["body_html"] + "<p>Outreach Test Ltd, 1 Test Street, Testville TS1 1AA</p>",
+        "body_text": VALID["body_text"] + "\nOutreach Test Ltd, 1 Test Street, Testville TS1 1AA",
+    }
+    response = await client.patch(f"/api/campaigns/{campaign['id']}", json=complete, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    assert (await response.json())["footer_appended"] is False
+    got = await (await client.get(f"/api/campaigns/{campaign['id']}", headers=ADMIN)).json()
+    assert got["campaign"]["footer_appended"] is False
+    preview = await (await client.get(f"/api/campaigns/{campaign['id']}/preview", headers=ADMIN)).json()
+    assert "outreach-footer" not in preview["html"]
+
+    # A follow-up that lacks them is enough to say so.
+    steps = {"steps": [{"wait": "P2D", "body_html": "<p>Just checking in.</p>"}]}
+    response = await client.patch(f"/api/campaigns/{campaign['id']}", json=steps, headers=ADMIN)
+    assert (await response.json())["footer_appended"] is True
+    listed = await (await client.get("/api/campaigns", headers=ADMIN)).json()
+    assert [c["footer_appended"] for c in listed["items"] if c["id"] == campaign["id"]] == [True]

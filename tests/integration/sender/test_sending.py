@@ -14,6 +14,7 @@ import pytest
 from api_gateway import campaigns
 from tests.harness.sending import (
     PUBLIC_BASE_URL,
+    RULES,
     campaign_status,
     outcomes,
     request_send,
@@ -88,6 +89,10 @@ async def test_every_eligible_prospect_gets_exactly_one_rendered_message(backend
         text = mime.get_body(("plain",)).get_content()
         assert f'href="{link}"' in html
         assert link in text
+        # The campaign's bodies lack the postal address: both parts carry the footer.
+        assert "Outreach Test Ltd<br>1 Test Street<br>Testville TS1 1AA<br>" in html
+        assert "Outreach Test Ltd\r\n1 Test Street\r\nTestville TS1 1AA\r\n" in text  # CRLF: QP's line ends
+        assert {part["Content-Transfer-Encoding"] for part in mime.iter_parts()} == {"quoted-printable"}
         if to == prospects[0]["email"]:
             assert mime["Subject"] == "Hello <b>Ann & Co</b>"
             assert "&lt;b&gt;Ann &amp; Co&lt;/b&gt;" in html
@@ -221,8 +226,8 @@ async def test_the_preview_is_byte_for_byte_the_message_the_sender_sends(backend
     token = await pool.fetchval(
         "SELECT unsubscribe_token FROM email_sends WHERE campaign_id = $1", campaign_id
     )
-    rules = campaigns.CampaignRules(ses_from_email="outreach@example.com", public_base_url=PUBLIC_BASE_URL)
-    preview = await campaigns.preview(pool, campaign_id, prospect["id"], rules)
+    # The gateway's rules of the harness: the sender's address, base URL and postal address.
+    preview = await campaigns.preview(pool, campaign_id, prospect["id"], RULES)
 
     def normalized(raw: str, own_token: str) -> list[tuple[list[tuple[str, str]], bytes | None]]:
         """Every part's headers exactly as on the wire and its decoded body, with the token

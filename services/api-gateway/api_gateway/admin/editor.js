@@ -116,6 +116,9 @@ export async function campaignEditor({ id }) {
   const prospectPicker = h("select", { id: "preview-prospect" }, h("option", { value: "" }, "A sample prospect"));
   const eligible = h("p", { className: "count", id: "preview-audience", "aria-live": "polite" });
   const warnings = h("ul", { className: "warnings", id: "preview-missing", hidden: true });
+  const footerNote = h("p", { className: "note", id: "preview-footer", hidden: true },
+    "A footer with your postal address and an unsubscribe link is added to each body that lacks either " +
+    "(the law and the large mailbox providers require both): the preview shows it.");
   const stepLabel = h("span", { id: "preview-member" });
   const previous = h("button", { type: "button", className: "quiet", onclick: () => step(-1) }, "Previous member");
   const next = h("button", { type: "button", className: "quiet", onclick: () => step(1) }, "Next member");
@@ -125,7 +128,7 @@ export async function campaignEditor({ id }) {
   const previewText = h("pre", { className: "headers", "aria-label": "Plain-text part" });
   const previewHeaders = h("pre", { className: "headers", "aria-label": "Message headers" });
   const previewBox = h("section", { "aria-labelledby": "preview-heading" },
-    h("h2", { id: "preview-heading" }, "Preview"), eligible, warnings,
+    h("h2", { id: "preview-heading" }, "Preview"), eligible, warnings, footerNote,
     field("Preview for", prospectPicker, "The message exactly as this prospect would get it."),
     field("Step", stepPicker, "A follow-up shows its thread headers (In-Reply-To, References)."),
     h("div", { className: "pager", role: "group", "aria-label": "Step through the audience" }, previous, stepLabel, next),
@@ -147,6 +150,7 @@ export async function campaignEditor({ id }) {
         "(a step already sent to someone is never sent to them again); pause it to edit the rest.");
     }
     for (const [name] of FIELDS) controls[name].value = campaign[name] ?? "";
+    footerNote.hidden = !campaign.footer_appended;
     audience.set(campaign.audience, campaign.frequency_cap_days);
     sequence.set(campaign);
     schedule.set(campaign.schedule);
@@ -197,6 +201,7 @@ export async function campaignEditor({ id }) {
       for (const step of sequence.steps) for (const wrapper of Object.values(step.fields)) wrapper.showError("");
       if (!sequenceOnly) alert.show("");
       saved.textContent = `Draft saved at ${new Date().toLocaleTimeString()}.`;
+      footerNote.hidden = !result.footer_appended;
       if (!campaignId) {
         campaignId = result.id;
         back.setAttribute("href", `#/campaigns/${campaignId}`);

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiohttp import web
 
 from api_gateway import campaigns
@@ -30,9 +33,17 @@ from shared.http import REQUEST_ID, model_response
 from shared.requests import json_body, path_uuid, query
 
 
+def _fields(request: web.Request, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**dict(row), "footer_appended": campaigns.footer_appended(row, rules(request))}
+
+
+def _answer(request: web.Request, row: Mapping[str, Any]) -> Campaign:
+    return Campaign.model_validate(_fields(request, row))
+
+
 async def create_campaign(request: web.Request) -> web.Response:
     row = await campaigns.create(pool(request), await json_body(request, CampaignCreate), rules(request))
-    return model_response(Campaign.model_validate(dict(row)), status=201)
+    return model_response(_answer(request, row), status=201)
 
 
 async def list_campaigns(request: web.Request) -> web.Response:
@@ -40,7 +51,9 @@ async def list_campaigns(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         rows, total = await store.page(conn, limit=params.limit, offset=(params.page - 1) * params.limit)
     items = [
-        CampaignSummary.model_validate({**dict(row), "stats": CampaignStats(**store.stats_of(row))})
+        CampaignSummary.model_validate(
+            {**_fields(request, row), "stats": CampaignStats(**store.stats_of(row))}
+        )
         for row in rows
     ]
     return model_response(
@@ -52,7 +65,7 @@ async def get_campaign(request: web.Request) -> web.Response:
     row, stats, retryable = await campaigns.get_with_stats(pool(request), path_uuid(request))
     return model_response(
         CampaignWithStats(
-            campaign=Campaign.model_validate(dict(row)),
+            campaign=_answer(request, row),
             stats=CampaignStats(**stats),
             retryable=Retryable(**retryable),
         )
@@ -68,7 +81,7 @@ async def retry_campaign(request: web.Request) -> web.Response:
 async def update_campaign(request: web.Request) -> web.Response:
     data = await json_body(request, CampaignUpdate)
     row = await campaigns.update(pool(request), path_uuid(request), data, rules(request), **who(request))
-    return model_response(Campaign.model_validate(dict(row)))
+    return model_response(_answer(request, row))
 
 
 async def send_campaign(request: web.Request) -> web.Response:

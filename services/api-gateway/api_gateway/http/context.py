@@ -27,6 +27,7 @@ def rules(request: web.Request) -> CampaignRules:
     return CampaignRules(
         ses_from_email=config.ses_from_email, public_base_url=str(config.public_base_url),
         sender_lease_seconds=config.sender_lease_seconds, message_id_domain=config.message_id_domain,
+        postal_address=config.sender_postal_address,
     )  # fmt: skip
 
 
