@@ -24,6 +24,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
+# GDPR Article 6(1) (migration 0025's check).
+LAWFUL_BASES = (
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+)
+# What a prospect's source records (shared.lifecycle.prospect, migration 0025).
+SOURCE_KEYS = ("via", "file", "note", "by")
 MAX_TAGS = 50
 MAX_TAG_CHARS = 64
 MAX_DEPTH = 10
@@ -218,6 +229,16 @@ class _Compiler:
             return ("eq", "in"), self.status
         if field == "email_domain":
             return ("eq", "in"), self.email_domain
+        if field == "lawful_basis":
+            return ("eq", "in", "exists"), self.lawful_basis
+        if field.startswith("source."):
+            key = field.removeprefix("source.")
+            if key not in SOURCE_KEYS:
+                raise RuleError(
+                    f"{path}.field", f"source.{' or source.'.join(SOURCE_KEYS)}; got {_show(field)}"
+                )
+            column = f"({self.t}.source ->> '{key}')"  # key: one of SOURCE_KEYS, never user text
+            return ("eq", "contains"), lambda op, value, where: self.text(column, op, value, where)
         if field in TIME_FIELDS:
             column = f"{self.t}.{TIME_FIELDS[field]}"
             return ("before", "after"), lambda op, value, where: self.time(column, op, value, where)
@@ -235,7 +256,8 @@ class _Compiler:
             )
         raise RuleError(
             f"{path}.field",
-            "one of tags, status, email_domain, created_at, updated_at, company, title, attributes.<key>; "
+            "one of tags, status, email_domain, lawful_basis, source.<via|file|note|by>, created_at, updated_at, "
+            "company, title, attributes.<key>; "
             f"got {_show(field)}",
         )
 
@@ -255,6 +277,22 @@ class _Compiler:
         if op == "eq":
             return f"{self.t}.status = {self.bind(one(value, where), '::text')}"
         return f"{self.t}.status = ANY({self.bind(_list(value, where, one), '::text[]')})"
+
+    def lawful_basis(self, op: str, value: Any, where: str) -> str:
+        def one(v: Any, at: str) -> str:
+            if v not in LAWFUL_BASES:
+                raise RuleError(at, f"one of {', '.join(LAWFUL_BASES)}; got {_show(v)}")
+            return str(v)
+
+        if op == "exists":
+            if value is not None and not isinstance(value, bool):
+                raise RuleError(where, "true or false (or left out: true)")
+            return f"({self.t}.lawful_basis IS {'NULL' if value is False else 'NOT NULL'})"
+        if op == "eq":
+            return f"coalesce({self.t}.lawful_basis = {self.bind(one(value, where), '::text')}, false)"
+        return (
+            f"coalesce({self.t}.lawful_basis = ANY({self.bind(_list(value, where, one), '::text[]')}), false)"
+        )
 
     def email_domain(self, op: str, value: Any, where: str) -> str:
         def one(v: Any, at: str) -> str:

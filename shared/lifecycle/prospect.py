@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
 
@@ -83,21 +84,22 @@ def _suppressed_status_sql(reason: str) -> str:
 
 COLUMNS = (
     "id, email, first_name, last_name, company, title, timezone, attributes, tags, status, status_reason, "
-    "created_at, updated_at"
+    "source, lawful_basis, created_at, updated_at"
 )
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
 # What substring search looks in (prospect_search, migration 0020), and the fields it is made of.
 SEARCH_TEXT = "outreach_search_text(email, first_name, last_name, company)"
 SEARCHED_FIELDS = frozenset({"first_name", "last_name", "company"})
-# What the admin edits directly (the status moves through change_status).
-EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags", "timezone"}
+# What the admin edits directly (the status moves through change_status; the source is
+# set at creation and kept).
+EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags", "timezone", "lawful_basis"}
 
 # A re-created address that was erased after opting out comes back suppressed.
 INSERT_ONE = f"""
 WITH inserted AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
-                           tags, timezone, status, status_reason)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
+                           tags, timezone, source, lawful_basis, status, status_reason)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
            COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
            (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
     ON CONFLICT (email_hash) DO NOTHING
@@ -140,15 +142,19 @@ async def register_attribute_keys(conn: asyncpg.Connection, keys: Iterable[str])
         await conn.execute(REGISTER_KEYS, wanted)
 
 
-async def insert(conn: asyncpg.Connection, fields: Mapping[str, Any], key: bytes) -> asyncpg.Record | None:
-    """The new row, or None when the address exists already. `key`: SUPPRESSION_HASH_KEY."""
+async def insert(
+    conn: asyncpg.Connection, fields: Mapping[str, Any], key: bytes, source: Mapping[str, Any] | None = None
+) -> asyncpg.Record | None:
+    """The new row, or None when the address exists already. `key`: SUPPRESSION_HASH_KEY;
+    `source`: where it came from (migration 0025), kept for good."""
     address_hash = email_hash(fields["email"], key)
     await conn.execute(LEGACY_SEEN_ONE, fields["email"], address_hash)
     await register_attribute_keys(conn, fields.get("attributes") or {})
     return await conn.fetchrow(
         INSERT_ONE, uuid7(), fields["email"], address_hash, fields.get("first_name"),
         fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
-        fields.get("tags") or [], fields.get("timezone"),
+        fields.get("tags") or [], fields.get("timezone"), dict(source) if source else None,
+        fields.get("lawful_basis"),
     )  # fmt: skip
 
 
@@ -172,6 +178,15 @@ async def edit(
     )
 
 
+@dataclass(frozen=True)
+class ImportOrigin:
+    """What an import records of itself on the prospects it creates (source) and, when
+    given, on every prospect of the file (lawful basis)."""
+
+    source: Mapping[str, Any]
+    lawful_basis: str | None = None
+
+
 STAGING_COLUMNS = (
     "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "timezone",
     "attribute_values", "tags",
@@ -190,7 +205,9 @@ CREATE TEMP TABLE import_seen (email_hash bytea PRIMARY KEY) ON COMMIT DROP;
 """
 
 
-# One statement a chunk ($1: the names of the file's custom columns). Within the chunk the
+# One statement a chunk ($1: the names of the file's custom columns; $2 the import's source,
+# which new prospects get and existing ones keep their own; $3 its lawful basis or null,
+# which an existing prospect takes when given and otherwise keeps). Within the chunk the
 # last line of an address wins; a line repeating an address of an earlier chunk updates
 # what that one wrote and is counted as a duplicate. New addresses are inserted (suppressed
 # ones come back suppressed); existing ones get the file's non-empty values, and their
@@ -223,10 +240,10 @@ WITH chunk AS (
            CASE WHEN p.id IS NULL THEN false
                 WHEN p.updated_at = now() THEN true
                 ELSE EXISTS (SELECT 1 FROM import_seen e WHERE e.email_hash = c.email_hash) END AS repeated,
-           (p.first_name, p.last_name, p.company, p.title, p.timezone, p.attributes) IS DISTINCT FROM
+           (p.first_name, p.last_name, p.company, p.title, p.timezone, p.attributes, p.lawful_basis) IS DISTINCT FROM
            (COALESCE(c.first_name, p.first_name), COALESCE(c.last_name, p.last_name),
             COALESCE(c.company, p.company), COALESCE(c.title, p.title), COALESCE(c.timezone, p.timezone),
-            p.attributes || c.attributes)
+            p.attributes || c.attributes, COALESCE($3::text, p.lawful_basis))
            OR NOT c.tags <@ p.tags AS differs
     FROM chunk c LEFT JOIN prospects p ON p.email_hash = c.email_hash
 ), changed AS (
@@ -237,6 +254,7 @@ WITH chunk AS (
         title = COALESCE(i.title, p.title),
         timezone = COALESCE(i.timezone, p.timezone),
         attributes = p.attributes || i.attributes,
+        lawful_basis = COALESCE($3::text, p.lawful_basis),
         tags = CASE WHEN i.tags <@ p.tags THEN p.tags ELSE {merged_tags("p.tags", "i.tags")} END,
         updated_at = now()
     FROM incoming i
@@ -244,9 +262,9 @@ WITH chunk AS (
     RETURNING i.repeated
 ), added AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, timezone, attributes,
-                           tags, status, status_reason)
+                           tags, source, lawful_basis, status, status_reason)
     SELECT i.id, i.email, i.email_hash, i.first_name, i.last_name, i.company, i.title, i.timezone, i.attributes,
-           i.tags,
+           i.tags, $2::jsonb, $3::text,
            COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
     FROM incoming i
@@ -272,13 +290,17 @@ IMPORT_STATEMENT_TIMEOUT = 3600.0
 RETRIES_ON_A_RACE = 5
 
 
-async def _upsert_chunk(conn: asyncpg.Connection, names: list[str], legacy: bool) -> dict[str, int]:
+async def _upsert_chunk(
+    conn: asyncpg.Connection, names: list[str], legacy: bool, origin: ImportOrigin
+) -> dict[str, int]:
     for attempt in range(RETRIES_ON_A_RACE):
         try:
             async with conn.transaction():  # a savepoint: a race undoes this chunk only
                 if legacy:
                     await conn.execute(LEGACY_SEEN_STAGED, timeout=IMPORT_STATEMENT_TIMEOUT)
-                row = await conn.fetchrow(UPSERT_CHUNK, names, timeout=IMPORT_STATEMENT_TIMEOUT)
+                row = await conn.fetchrow(
+                    UPSERT_CHUNK, names, origin.source, origin.lawful_basis, timeout=IMPORT_STATEMENT_TIMEOUT
+                )
                 return {name: int(row[name]) for name in COUNTS}
         except asyncpg.UniqueViolationError:
             # Created by another writer since this statement's snapshot: it is visible to the next one.
@@ -290,6 +312,7 @@ async def _upsert_chunk(conn: asyncpg.Connection, names: list[str], legacy: bool
 async def bulk_upsert(
     conn: asyncpg.Connection, chunks: AsyncIterable[Sequence[tuple[Any, ...]]], *,
     attribute_names: Callable[[], Sequence[str]], actor: str | None, correlation_id: str,
+    origin: ImportOrigin | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Upsert the file's rows (STAGING_COLUMNS), chunk by chunk, in the caller's
     transaction: while the server writes one chunk, the caller parses the next (`chunks`
@@ -297,6 +320,7 @@ async def bulk_upsert(
     `attribute_names()`, asked once the first chunk is read, names the file's custom
     columns in the order of the rows' values. Search rows are left to the projector's
     indexer (ProspectsImported): the trigram index was the costliest part of a bulk write."""
+    origin = origin or ImportOrigin(source={"via": "import", "by": actor} if actor else {"via": "import"})
     await conn.execute("SET LOCAL work_mem = '64MB'")
     await conn.execute(CREATE_STAGING)
     legacy = bool(await conn.fetchval(ANY_LEGACY))
@@ -316,7 +340,7 @@ async def bulk_upsert(
                 columns=STAGING_COLUMNS,
                 timeout=IMPORT_STATEMENT_TIMEOUT,
             )
-            writing = asyncio.create_task(_upsert_chunk(conn, list(attribute_names()), legacy))
+            writing = asyncio.create_task(_upsert_chunk(conn, list(attribute_names()), legacy, origin))
         if writing is not None:
             for name, n in (await writing).items():
                 totals[name] += n

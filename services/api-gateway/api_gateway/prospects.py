@@ -30,10 +30,13 @@ from shared.errors import Conflict, Invalid, NotFound, TooLarge
 from shared.lifecycle import prospect as lifecycle
 
 
-async def create(pool: asyncpg.Pool, data: ProspectCreate, *, key: bytes) -> asyncpg.Record:
+async def create(
+    pool: asyncpg.Pool, data: ProspectCreate, *, key: bytes, actor: str | None = None
+) -> asyncpg.Record:
     """`key`: SUPPRESSION_HASH_KEY, whose HMAC of the address identifies a prospect."""
+    source = source_of("api", by=actor, note=data.source_note)
     async with pool.acquire() as conn, conn.transaction():
-        row = await lifecycle.insert(conn, data.model_dump(), key)
+        row = await lifecycle.insert(conn, data.model_dump(exclude={"source_note"}), key, source)
         if row is None:
             existing = await store.id_by_hash(conn, email_hash(data.email, key))
             raise Conflict(
@@ -119,12 +122,18 @@ async def erase(pool: asyncpg.Pool, prospect_id: uuid.UUID, *, actor: str, corre
             raise NotFound(f"No prospect {prospect_id}.")
 
 
+def source_of(via: str, **details: str | None) -> dict[str, str]:
+    """A prospect's source as stored (migration 0025): how, and what is known of it."""
+    return {"via": via, **{name: value for name, value in details.items() if value}}
+
+
 async def import_csv(
     pool: asyncpg.Pool, body: AsyncIterator[bytes], *, max_bytes: int, key: bytes, tags: tuple[str, ...] = (),
-    actor: str | None = None, correlation_id: str,
+    actor: str | None = None, correlation_id: str, origin: lifecycle.ImportOrigin | None = None,
 ) -> ImportReport:  # fmt: skip
     """Stream a CSV body into prospects: all valid rows, or (on a file-level error) nothing.
-    `tags` (normalised) are added to every row's."""
+    `tags` (normalised) are added to every row's; `origin`, what the new prospects record
+    of the import (their source) and the lawful basis every row gets."""
     parser = CsvImportParser(key, tags)
 
     async def chunks() -> AsyncIterator[list[StagedRow]]:
@@ -153,7 +162,12 @@ async def import_csv(
 
     async with pool.acquire() as conn, conn.transaction():
         counts = await lifecycle.bulk_upsert(
-            conn, chunks(), attribute_names=attribute_names, actor=actor, correlation_id=correlation_id
+            conn,
+            chunks(),
+            attribute_names=attribute_names,
+            actor=actor,
+            correlation_id=correlation_id,
+            origin=origin,
         )
     tally = parser.tally
     inserted, updated = int(counts["inserted"]), int(counts["updated"])

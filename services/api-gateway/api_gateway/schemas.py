@@ -85,6 +85,13 @@ class Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+# GDPR Article 6(1): the lawful basis for contacting a prospect, when the team records one.
+LawfulBasis = Literal[
+    "consent", "contract", "legal_obligation", "vital_interests", "public_task", "legitimate_interests"
+]
+Note = Annotated[Line, Field(max_length=500)]
+
+
 class ProspectCreate(Input):
     email: Address
     first_name: Annotated[Line, Field(max_length=200)] | None = None
@@ -94,6 +101,9 @@ class ProspectCreate(Input):
     timezone: Timezone | None = None
     attributes: Attributes = Field(default_factory=dict)
     tags: Tags = Field(default_factory=list)
+    lawful_basis: LawfulBasis | None = None
+    # Where the prospect came from, in words (kept in its source with the admin's name).
+    source_note: Note | None = None
 
 
 class ProspectUpdate(Input):
@@ -104,6 +114,7 @@ class ProspectUpdate(Input):
     timezone: Timezone | None = None
     attributes: Attributes | None = None
     tags: Tags | None = None
+    lawful_basis: LawfulBasis | None = None
     status: ProspectStatus | None = None
     override_suppression: bool = False
     status_reason: Annotated[Line, Field(max_length=500)] | None = None
@@ -134,6 +145,10 @@ class Prospect(BaseModel):
     tags: list[str]
     status: ProspectStatus
     status_reason: str | None
+    # Where it came from, set when it was created and kept: {"via": "import" | "api",
+    # "file"?, "note"?, "by"?}; null for prospects created before sources were recorded.
+    source: dict[str, Any] | None = None
+    lawful_basis: LawfulBasis | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -157,6 +172,14 @@ class ProspectPage(BaseModel):
 
 class ImportQuery(Input):
     tag: Tags = Field(default_factory=list, description="Tags added to every row of the file (repeatable)")
+    file_name: Annotated[Line, Field(max_length=255)] | None = Field(
+        None,
+        description="The file's name, kept in the new prospects' source (a multipart part's own by default)",
+    )
+    note: Note | None = Field(None, description="Where the list came from, kept in the new prospects' source")
+    lawful_basis: LawfulBasis | None = Field(
+        None, description="Set on every prospect of the file (new and existing); left out: each keeps its own"
+    )
 
 
 class ImportError_(BaseModel):

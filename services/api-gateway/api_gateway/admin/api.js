@@ -77,12 +77,15 @@ export function query(params) {
 }
 
 // A CSV upload with progress (fetch cannot report upload progress; XMLHttpRequest can).
-export function uploadCsv(file, onProgress, tags = []) {
+// `origin`: what the new prospects record of the import (note, lawful_basis); the file's name too.
+export function uploadCsv(file, onProgress, tags = [], origin = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     const search = new URLSearchParams();
     for (const tag of tags) search.append("tag", tag);
-    xhr.open("POST", `/api/prospects/import${tags.length ? `?${search}` : ""}`);
+    if (file.name) search.append("file_name", file.name.slice(0, 255));
+    for (const [name, value] of Object.entries(origin)) if (value) search.append(name, value);
+    xhr.open("POST", `/api/prospects/import${search.size ? `?${search}` : ""}`);
     xhr.setRequestHeader("Content-Type", "text/csv");
     const auth = authorization();
     if (auth.Authorization) xhr.setRequestHeader("Authorization", auth.Authorization);

@@ -4,6 +4,22 @@ import { api, query, uploadCsv } from "./api.js";
 import { alertBox, announce, badge, confirmDialog, debounce, field, h, mount, pager, showErrors, table } from "./dom.js";
 
 const STATUSES = ["active", "unsubscribed", "bounced", "complained"];
+// GDPR Article 6(1), as the API names them.
+export const LAWFUL_BASES = [["", "Not recorded"], ["consent", "Consent"], ["contract", "Contract"],
+  ["legal_obligation", "Legal obligation"], ["vital_interests", "Vital interests"], ["public_task", "Public task"],
+  ["legitimate_interests", "Legitimate interests"]];
+
+function basisPicker(id, chosen, emptyLabel) {
+  return h("select", { id }, LAWFUL_BASES.map(([value, label]) =>
+    h("option", { value, selected: value === (chosen ?? "") }, value ? label : emptyLabel)));
+}
+
+// Where a prospect came from, in one line.
+function sourceText(source) {
+  if (!source) return "Not recorded (added before sources were kept).";
+  const how = source.via === "import" ? `Imported${source.file ? ` from ${source.file}` : ""}` : "Added through the API";
+  return [how, source.by ? `by ${source.by}` : null, source.note ? `— ${source.note}` : null].filter(Boolean).join(" ");
+}
 
 // "a, b; c" -> ["a", "b", "c"] (the server normalises case and spacing).
 function splitTags(text) {
@@ -28,6 +44,10 @@ function importPanel(onDone) {
     field("CSV file", input, "Columns: email (required), first_name, last_name, company, title, tags; others become custom fields."),
     progress);
   const tagsField = field("Tags for every row", importTags, "Optional, separated by commas; added to each imported prospect's own.");
+  const importNote = h("input", { type: "text", id: "import-note", autocomplete: "off", maxLength: 500 });
+  const noteField = field("Where the list came from", importNote, "Optional; kept with the file's name on each new prospect.");
+  const importBasis = basisPicker("import-basis", "", "Leave each prospect's as it is");
+  const basisField = field("Lawful basis", importBasis, "Optional; set on every prospect of the file.");
 
   async function upload(file) {
     if (!file) return;
@@ -37,7 +57,7 @@ function importPanel(onDone) {
     progress.value = 0;
     try {
       const result = await uploadCsv(file, (loaded, total) => { progress.value = Math.round((loaded / total) * 100); },
-        splitTags(importTags.value));
+        splitTags(importTags.value), { note: importNote.value.trim(), lawful_basis: importBasis.value });
       progress.value = 100;
       report.replaceChildren(
         h("p", { className: "note" }, `Imported ${file.name}: ${result.inserted} new, ${result.updated} updated, ` +
@@ -64,7 +84,7 @@ function importPanel(onDone) {
     upload(event.dataTransfer.files[0]);
   });
   return h("section", { "aria-labelledby": "import-heading" },
-    h("h2", { id: "import-heading" }, "Import from CSV"), tagsField, drop, alert, report);
+    h("h2", { id: "import-heading" }, "Import from CSV"), tagsField, noteField, basisField, drop, alert, report);
 }
 
 // The list's filter as an audience rule (what bulk changes act on); null when it has none.
@@ -232,6 +252,9 @@ export async function prospectEditor({ id }) {
   controls.status = h("select", { id: "prospect-status-edit" }, STATUSES.map((s) =>
     h("option", { value: s, selected: s === prospect.status }, s)));
   fields.status = field("Status", controls.status, "Setting an opted-out prospect back to active is refused while their address is suppressed.");
+  controls.lawful_basis = basisPicker("prospect-lawful-basis", prospect.lawful_basis, "Not recorded");
+  fields.lawful_basis = field("Lawful basis", controls.lawful_basis, "Why you may contact them (GDPR Article 6).");
+  const source = h("p", { id: "prospect-source" }, h("strong", {}, "Source: "), sourceText(prospect.source));
   let tags = [...prospect.tags];
   const tagList = h("div", {});
   const renderTags = () => tagList.replaceChildren(tags.length
@@ -257,6 +280,7 @@ export async function prospectEditor({ id }) {
     const data = {};
     for (const [name] of names) data[name] = controls[name].value.trim() || null;
     if (controls.status.value !== prospect.status) data.status = controls.status.value;
+    if (controls.lawful_basis.value !== (prospect.lawful_basis ?? "")) data.lawful_basis = controls.lawful_basis.value || null;
     if (controls.tags.value.trim()) addTag();
     data.tags = tags;
     try {
@@ -265,5 +289,5 @@ export async function prospectEditor({ id }) {
       location.hash = "#/prospects";
     } catch (error) { showErrors(error, fields, alert); }
   });
-  mount(h("h1", {}, `Edit ${prospect.email}`), alert, form);
+  mount(h("h1", {}, `Edit ${prospect.email}`), source, alert, form);
 }

@@ -2,6 +2,7 @@
 // is also the campaign editor's audience rule (docs/audiences.md has the rule's shape).
 import { api } from "./api.js";
 import { alertBox, announce, confirmDialog, debounce, field, h, mount, showErrors, table } from "./dom.js";
+import { LAWFUL_BASES } from "./prospects.js";
 
 const STATUSES = ["active", "unsubscribed", "bounced", "complained"];
 const ENGAGEMENTS = ["sent", "opened", "clicked", "replied", "bounced"];
@@ -12,6 +13,9 @@ const FIELDS = [
   ["email_domain", "Email domain", [["eq", "is"], ["in", "is one of"]]],
   ["company", "Company", [["eq", "is"], ["contains", "contains"]]],
   ["title", "Title", [["eq", "is"], ["contains", "contains"]]],
+  ["lawful_basis", "Lawful basis", [["eq", "is"], ["in", "is one of"], ["exists", "is recorded"]]],
+  ["source.file", "Imported from file", [["eq", "is"], ["contains", "contains"]]],
+  ["source.note", "Source note", [["eq", "is"], ["contains", "contains"]]],
   ["created_at", "Added", [["after", "after"], ["before", "before"]]],
   ["updated_at", "Last changed", [["after", "after"], ["before", "before"]]],
 ];
@@ -98,6 +102,8 @@ export function ruleBuilder({ id, attributeKeys = [], campaigns = [], onChange }
       const initialValue = Array.isArray(initial?.value) ? initial.value.join(", ") : initial?.value ?? "";
       if (fieldSelect.value === "status" && op === "eq") {
         control = h("select", { id: `${id}-value-${n}` }, options(STATUSES.map((s) => [s, s]), initialValue));
+      } else if (fieldSelect.value === "lawful_basis" && op === "eq") {
+        control = h("select", { id: `${id}-value-${n}` }, options(LAWFUL_BASES.filter(([v]) => v), initialValue));
       } else if (fieldSelect.value.endsWith("_at")) {
         control = h("input", { id: `${id}-value-${n}`, type: "date", value: String(initialValue).slice(0, 10) });
       } else {

@@ -6,6 +6,7 @@ from aiohttp import BodyPartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from api_gateway import prospects
+from api_gateway.auth import actor
 from api_gateway.http.context import pool, settings, who
 from api_gateway.schemas import (
     ImportQuery,
@@ -17,6 +18,7 @@ from api_gateway.schemas import (
 )
 from shared.errors import ApiError, TooLarge
 from shared.http import model_response
+from shared.lifecycle.prospect import ImportOrigin
 from shared.requests import json_body, path_uuid, query, validate
 
 # Not text/plain: a cross-site form can post text/plain (and multipart) without a preflight.
@@ -29,7 +31,7 @@ CHUNK_BYTES = 256 * 1024
 
 async def create_prospect(request: web.Request) -> web.Response:
     data = await json_body(request, ProspectCreate)
-    row = await prospects.create(pool(request), data, key=settings(request).address_key)
+    row = await prospects.create(pool(request), data, key=settings(request).address_key, actor=actor(request))
     return model_response(Prospect.model_validate(dict(row)), status=201)
 
 
@@ -66,20 +68,31 @@ async def import_prospects(request: web.Request) -> web.Response:
             "Send the file as text/csv, or as the part `file` of multipart/form-data.",
         )
     # ?tag= repeats: every value counts (the generic reader keeps the last of a repeated key).
-    options = validate(ImportQuery, {key: request.query.getall(key) for key in request.query})
+    options = validate(
+        ImportQuery,
+        {key: request.query.getall(key) if key == "tag" else request.query[key] for key in request.query},
+    )
     limit = settings(request).import_max_bytes
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge(f"The file is larger than the limit of {limit} bytes; nothing was imported.")
+    file_name = options.file_name
     if request.content_type == MULTIPART:
-        chunks = _file_part(await _find_file_part(request))
+        part = await _find_file_part(request)
+        file_name = file_name or (part.filename or "")[:255] or None
+        chunks = _file_part(part)
     else:
         chunks = request.content.iter_chunked(CHUNK_BYTES)
+    origin = ImportOrigin(
+        source=prospects.source_of("import", file=file_name, note=options.note, by=actor(request)),
+        lawful_basis=options.lawful_basis,
+    )
     report = await prospects.import_csv(
         pool(request),
         chunks,
         max_bytes=limit,
         key=settings(request).address_key,
         tags=tuple(options.tag),
+        origin=origin,
         **who(request),
     )
     return model_response(report)
