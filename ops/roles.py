@@ -54,6 +54,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "sequence_stops": "SELECT, INSERT", "sequence_progress": READ,
         # The replies inbox (marked handled there; erasure deletes a person's mail).
         "inbound_mail": "SELECT, UPDATE, DELETE", "reply_forwards": READ,
+        # The domains of new prospects, queued for the MX check.
+        "email_domains": "SELECT, INSERT",
     },
     "outreach_sender": {
         **COMMON, **APPENDS,
@@ -89,6 +91,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "prospect_counts": "SELECT, INSERT, DELETE",
         # The stops that follow events (a reply, an unsubscribe, ... as stop_on says).
         "sequence_stops": "SELECT, INSERT",
+        # The MX check: what DNS said of each domain (flags its prospects no_mx).
+        "email_domains": "SELECT, UPDATE",
     },
     "outreach_unsubscribe": {
         **COMMON, **APPENDS,

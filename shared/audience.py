@@ -33,6 +33,8 @@ LAWFUL_BASES = (
     "public_task",
     "legitimate_interests",
 )
+# shared.address_checks.FLAGS (migration 0026's check).
+ADDRESS_FLAGS = ("role", "disposable", "no_mx")
 # What a prospect's source records (shared.lifecycle.prospect, migration 0025).
 SOURCE_KEYS = ("via", "file", "note", "by")
 MAX_TAGS = 50
@@ -229,6 +231,8 @@ class _Compiler:
             return ("eq", "in"), self.status
         if field == "email_domain":
             return ("eq", "in"), self.email_domain
+        if field == "address_flags":
+            return ("has",), self.address_flag
         if field == "lawful_basis":
             return ("eq", "in", "exists"), self.lawful_basis
         if field.startswith("source."):
@@ -256,7 +260,8 @@ class _Compiler:
             )
         raise RuleError(
             f"{path}.field",
-            "one of tags, status, email_domain, lawful_basis, source.<via|file|note|by>, created_at, updated_at, "
+            "one of tags, status, email_domain, address_flags, lawful_basis, source.<via|file|note|by>, created_at, "
+            "updated_at, "
             "company, title, attributes.<key>; "
             f"got {_show(field)}",
         )
@@ -277,6 +282,11 @@ class _Compiler:
         if op == "eq":
             return f"{self.t}.status = {self.bind(one(value, where), '::text')}"
         return f"{self.t}.status = ANY({self.bind(_list(value, where, one), '::text[]')})"
+
+    def address_flag(self, op: str, value: Any, where: str) -> str:
+        if value not in ADDRESS_FLAGS:
+            raise RuleError(where, f"one of {', '.join(ADDRESS_FLAGS)}; got {_show(value)}")
+        return f"{self.t}.address_flags @> ARRAY[{self.bind(value, '::text')}]"
 
     def lawful_basis(self, op: str, value: Any, where: str) -> str:
         def one(v: Any, at: str) -> str:

@@ -3,8 +3,9 @@ and by the gateway and the operator to count it.
 
 Eligible = in the campaign's audience ∧ active ∧ not suppressed ∧ not yet claimed for
 this campaign ∧ (with a frequency cap) not claimed by another campaign in its last N
-days. The audience is read with each batch: a prospect who joins the segment
-mid-campaign is reached, one who leaves it is not.
+days ∧ (unless the campaign opts in) no address flag (shared.address_checks). The
+audience is read with each batch: a prospect who joins the segment mid-campaign is
+reached, one who leaves it is not.
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ PLANNER_SETTINGS = {"enable_material": "off"}
 ALL = 2_147_483_647
 
 CAMPAIGN_AUDIENCE = """
-SELECT c.audience, c.frequency_cap_days, s.rule AS segment_rule, s.id IS NOT NULL AS segment_found
+SELECT c.audience, c.frequency_cap_days, c.include_flagged, s.rule AS segment_rule,
+       s.id IS NOT NULL AS segment_found
 FROM email_campaigns c
 LEFT JOIN segments s ON s.id = (c.audience ->> 'segment_id')::uuid
 WHERE c.id = $1
@@ -70,6 +72,7 @@ class AudienceGone(LookupError):
 class Audience:
     rule: Any | None = None  # None: every active prospect
     frequency_cap_days: int | None = None
+    include_flagged: bool = False  # role, disposable and no-MX addresses too
 
 
 @dataclass(frozen=True)
@@ -86,19 +89,24 @@ class OpenWindow:
 
 async def audience_of(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID) -> Audience:
     row = await conn.fetchrow(CAMPAIGN_AUDIENCE, campaign_id)
-    if row is None or row["audience"] is None:
-        return Audience(frequency_cap_days=row["frequency_cap_days"] if row else None)
+    if row is None:
+        return Audience()
+    cap, flagged = row["frequency_cap_days"], row["include_flagged"]
+    if row["audience"] is None:
+        return Audience(None, cap, flagged)
     audience = dict(row["audience"])
     if "segment_id" in audience:
         if not row["segment_found"]:
             raise AudienceGone(f"campaign {campaign_id}: segment {audience['segment_id']} no longer exists")
-        return Audience(row["segment_rule"], row["frequency_cap_days"])
-    return Audience(audience.get("rule"), row["frequency_cap_days"])
+        return Audience(row["segment_rule"], cap, flagged)
+    return Audience(audience.get("rule"), cap, flagged)
 
 
 def statement(audience: Audience, window: OpenWindow | None = None) -> tuple[str, tuple[Any, ...]]:
     """The batch query for this audience, and its parameters after the first three."""
     sql, args = BASE, tuple[Any, ...]()
+    if not audience.include_flagged:
+        sql += "  AND p.address_flags = '{}'\n"
     if audience.rule is not None:
         predicate: Predicate = compile_rule(audience.rule, first=4, table="p")
         sql += f"  AND {predicate.sql}\n"

@@ -24,6 +24,9 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 # Tests use short made-up secrets and http URLs, as `make run` does; the production rules
 # are tested where a test sets OUTREACH_ENV=production itself.
 os.environ.setdefault("OUTREACH_ENV", "development")
+# Test prospects live at reserved names (example.com, *.example): a real resolver would
+# flag them no_mx. The MX check's own tests turn it on against a local DNS server.
+os.environ.setdefault("MX_CHECK_ENABLED", "false")
 
 
 @pytest.fixture(scope="session")

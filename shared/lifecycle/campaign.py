@@ -158,12 +158,12 @@ def check_redraftable(status: str) -> None:
 
 COLUMNS = (
     "id, name, subject, body_html, body_text, from_email, from_name, reply_to, audience, frequency_cap_days, "
-    "steps, stop_on, schedule, daily_new_limit, plan_version, next_send_at, "
+    "include_flagged, steps, stop_on, schedule, daily_new_limit, plan_version, next_send_at, "
     "status, status_reason, pause_reason, resumes_at, created_at, updated_at, started_at, completed_at"
 )
 CONTENT_FIELDS = frozenset(
     {"name", "subject", "body_html", "body_text", "from_email", "from_name", "reply_to", "audience",
-     "frequency_cap_days"}
+     "frequency_cap_days", "include_flagged"}
 )  # fmt: skip
 # The sequence may change while the campaign sends (shared.lifecycle.sequence): a step
 # already sent to someone is never sent again, a removed one goes to nobody more.
@@ -173,9 +173,10 @@ REPLANNING_FIELDS = frozenset({"steps", "schedule"})
 
 INSERT = f"""
 INSERT INTO email_campaigns (id, name, subject, body_html, body_text, from_email, from_name, reply_to,
-                             audience, frequency_cap_days, steps, stop_on, schedule, daily_new_limit)
+                             audience, frequency_cap_days, steps, stop_on, schedule, daily_new_limit,
+                             include_flagged)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, '[]'::jsonb),
-        COALESCE($12, '{{reply,unsubscribe,complaint,bounce}}'::text[]), $13, $14)
+        COALESCE($12, '{{reply,unsubscribe,complaint,bounce}}'::text[]), $13, $14, COALESCE($15, false))
 RETURNING {COLUMNS}
 """
 
@@ -240,7 +241,7 @@ async def insert(conn: asyncpg.Connection | asyncpg.Pool, fields: Mapping[str, A
         INSERT, uuid7(), fields["name"], fields["subject"], fields["body_html"], fields.get("body_text") or "",
         fields["from_email"], fields.get("from_name"), fields.get("reply_to"), fields.get("audience"),
         fields.get("frequency_cap_days"), fields.get("steps"), fields.get("stop_on"), fields.get("schedule"),
-        fields.get("daily_new_limit"),
+        fields.get("daily_new_limit"), fields.get("include_flagged"),
     )  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from typing import Any, get_args
 
 import asyncpg
 
+from shared.address_checks import flags_of
 from shared.addresses import email_hash, key_fingerprint
 from shared.audience import Predicate
 from shared.db import set_clause
@@ -43,6 +44,7 @@ from shared.events import (
     ProspectUnsubscribedV2,
 )
 from shared.ids import uuid7
+from shared.lifecycle import domains
 
 STATUSES: tuple[str, ...] = get_args(ProspectStatus)
 # The order in which SES facts and the recipient may raise a status; SQL gets it as a parameter.
@@ -84,8 +86,15 @@ def _suppressed_status_sql(reason: str) -> str:
 
 COLUMNS = (
     "id, email, first_name, last_name, company, title, timezone, attributes, tags, status, status_reason, "
-    "source, lawful_basis, created_at, updated_at"
+    "source, lawful_basis, address_flags, created_at, updated_at"
 )
+# The domain of a stored address (lower-cased after the last @), in SQL.
+DOMAIN_OF = "substring({email} from '[^@]*$')"
+# A new prospect's flags: its own (shared.address_checks), and no_mx when the MX check
+# already found its domain takes no mail.
+FLAGS_WITH_MX = """({flags}::text[] || CASE WHEN EXISTS (
+    SELECT 1 FROM email_domains d WHERE d.domain = substring({email} from '[^@]*$') AND d.accepts_mail = false
+) THEN ARRAY['no_mx'] ELSE '{{}}'::text[] END)"""
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
 # What substring search looks in (prospect_search, migration 0020), and the fields it is made of.
 SEARCH_TEXT = "outreach_search_text(email, first_name, last_name, company)"
@@ -98,14 +107,16 @@ EDITABLE_FIELDS = PERSONAL_FIELDS | {"tags", "timezone", "lawful_basis"}
 INSERT_ONE = f"""
 WITH inserted AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, attributes,
-                           tags, timezone, source, lawful_basis, status, status_reason)
-    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                           tags, timezone, source, lawful_basis, address_flags, status, status_reason)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, {FLAGS_WITH_MX.format(flags="$13", email="$2")},
            COALESCE((SELECT {_suppressed_status_sql("reason")} FROM suppressions WHERE email_hash = $3), 'active'),
            (SELECT 'suppressed before: ' || reason FROM suppressions WHERE email_hash = $3)
     ON CONFLICT (email_hash) DO NOTHING
     RETURNING {COLUMNS}
 ), searchable AS (
     INSERT INTO prospect_search (id, search_text) SELECT id, {SEARCH_TEXT} FROM inserted
+), queued AS (  -- its domain, for the MX check
+    {domains.QUEUE.format(domains=f"SELECT {DOMAIN_OF.format(email='email')} FROM inserted")}
 )
 SELECT * FROM inserted
 """
@@ -137,6 +148,25 @@ ON CONFLICT DO NOTHING
 """
 
 
+# The MX check's verdicts on prospects (projector.mx_checker): no_mx on the prospects of
+# the domains found to take no mail ($1), off those of the domains that take it again ($2).
+# One pass over prospects for all of a round's flipped domains.
+FLAG_DOMAINS = """
+UPDATE prospects SET address_flags = CASE
+        WHEN substring(email from '[^@]*$') = ANY($1::text[]) THEN address_flags || ARRAY['no_mx']
+        ELSE array_remove(address_flags, 'no_mx') END
+WHERE (substring(email from '[^@]*$') = ANY($1::text[]) AND NOT address_flags @> ARRAY['no_mx'])
+   OR (substring(email from '[^@]*$') = ANY($2::text[]) AND address_flags @> ARRAY['no_mx'])
+"""
+
+
+async def flag_domains(conn: asyncpg.Connection, no_mail: list[str], mail: list[str]) -> int:
+    """The number of prospects whose no_mx flag changed."""
+    if not no_mail and not mail:
+        return 0
+    return int((await conn.execute(FLAG_DOMAINS, no_mail, mail)).split()[-1])
+
+
 async def register_attribute_keys(conn: asyncpg.Connection, keys: Iterable[str]) -> None:
     if wanted := sorted(set(keys)):
         await conn.execute(REGISTER_KEYS, wanted)
@@ -154,7 +184,7 @@ async def insert(
         INSERT_ONE, uuid7(), fields["email"], address_hash, fields.get("first_name"),
         fields.get("last_name"), fields.get("company"), fields.get("title"), fields.get("attributes") or {},
         fields.get("tags") or [], fields.get("timezone"), dict(source) if source else None,
-        fields.get("lawful_basis"),
+        fields.get("lawful_basis"), flags_of(fields["email"]),
     )  # fmt: skip
 
 
@@ -189,7 +219,7 @@ class ImportOrigin:
 
 STAGING_COLUMNS = (
     "line", "id", "email", "email_hash", "first_name", "last_name", "company", "title", "timezone",
-    "attribute_values", "tags",
+    "attribute_values", "tags", "address_flags",
 )  # fmt: skip
 
 # import_chunk holds the rows of one chunk of the file; import_seen the existing addresses
@@ -199,7 +229,7 @@ STAGING_COLUMNS = (
 CREATE_STAGING = """
 CREATE TEMP TABLE import_chunk (
     line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
-    company text, title text, timezone text, attribute_values text[], tags text[]
+    company text, title text, timezone text, attribute_values text[], tags text[], address_flags text[]
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_seen (email_hash bytea PRIMARY KEY) ON COMMIT DROP;
 """
@@ -226,6 +256,7 @@ def merged_tags(own: str, added: str, removed: str = "'{}'::text[]") -> str:
 ) AS kept)"""
 
 
+NEW_DOMAINS = f"SELECT DISTINCT {DOMAIN_OF.format(email='i.email')} FROM incoming i WHERE i.existing IS NULL"
 UPSERT_CHUNK = f"""
 WITH chunk AS (
     -- The chunk's last line of each address, in the order of the address index: the
@@ -262,15 +293,17 @@ WITH chunk AS (
     RETURNING i.repeated
 ), added AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, timezone, attributes,
-                           tags, source, lawful_basis, status, status_reason)
+                           tags, source, lawful_basis, address_flags, status, status_reason)
     SELECT i.id, i.email, i.email_hash, i.first_name, i.last_name, i.company, i.title, i.timezone, i.attributes,
-           i.tags, $2::jsonb, $3::text,
+           i.tags, $2::jsonb, $3::text, {FLAGS_WITH_MX.format(flags="i.address_flags", email="i.email")},
            COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
     FROM incoming i
     LEFT JOIN suppressions sup ON sup.email_hash = i.email_hash
     WHERE i.existing IS NULL
     RETURNING status
+), queued AS (  -- the new prospects' domains, for the MX check
+    {domains.QUEUE.format(domains=NEW_DOMAINS)}
 ), left_alone AS (
     INSERT INTO import_seen (email_hash)
     SELECT email_hash FROM incoming WHERE existing IS NOT NULL AND NOT differs AND NOT repeated

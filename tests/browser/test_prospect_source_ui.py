@@ -11,7 +11,9 @@ from tests.browser.test_admin import TIMEOUT, audit, narrow, signed_in_admin
 
 pytestmark = pytest.mark.browser
 
-CSV = "email,first_name\nada@recipients.example,Ada\ngrace@recipients.example,Grace\n"
+CSV = (
+    "email,first_name\nada@recipients.example,Ada\ngrace@recipients.example,Grace\ninfo@recipients.example,\n"
+)
 
 
 async def test_an_admin_records_and_sees_where_prospects_came_from(browser, make_database, make_vhost):
@@ -23,7 +25,7 @@ async def test_an_admin_records_and_sees_where_prospects_came_from(browser, make
         await page.get_by_label("CSV file").set_input_files(
             files=[{"name": "lisbon-fair.csv", "mimeType": "text/csv", "buffer": CSV.encode()}]
         )
-        await expect(page.locator(".note")).to_contain_text("2 new", timeout=TIMEOUT)
+        await expect(page.locator(".note")).to_contain_text("3 new", timeout=TIMEOUT)
         await audit(page, "source-import")
 
         await page.get_by_role("link", name="Edit ada@recipients.example").click()
@@ -43,6 +45,12 @@ async def test_an_admin_records_and_sees_where_prospects_came_from(browser, make
         )
         assert row["lawful_basis"] == "consent"
         assert row["source"]["file"] == "lisbon-fair.csv"  # kept through the edit
+
+        # A role address says why campaigns leave it out.
+        await page.get_by_role("link", name="Edit info@recipients.example").click()
+        await expect(page.locator("#prospect-flags")).to_contain_text("Flagged: a role address")
+        await audit(page, "source-flagged")
+        await page.get_by_role("link", name="Back to prospects").click()
 
         # A segment on the basis counts the one with consent.
         await page.get_by_role("link", name="Segments", exact=True).click()

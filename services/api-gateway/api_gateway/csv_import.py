@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
+from shared.address_checks import flags_of
 from shared.addresses import MAX_ADDRESS_LENGTH, InvalidAddress, email_hash, normalize_email
 from shared.audience import MAX_TAGS, TAG_SEPARATORS, normalize_tag
 from shared.errors import Invalid
@@ -81,7 +82,8 @@ class ImportTally:
 
 
 # (line, id, email, email_hash, first_name, last_name, company, title, timezone, custom field
-# values, tags): the values in the order of Header.attribute_positions (None: empty), or None when all are.
+# values, tags, address flags): the values in the order of Header.attribute_positions (None:
+# empty), or None when all are.
 StagedRow = tuple[
     int,
     str,
@@ -93,6 +95,7 @@ StagedRow = tuple[
     str | None,
     str | None,
     list[str | None] | None,
+    list[str],
     list[str],
 ]
 
@@ -316,4 +319,5 @@ class CsvImportParser:
             if len(tags) > MAX_TAGS:
                 self.tally.reject(line, f"{len(tags)} tags; a prospect carries at most {MAX_TAGS}")
                 return None
-        return (line, self._next_id(), email, email_hash(email, self._key), *values, attributes, tags)  # type: ignore[return-value]
+        flags = flags_of(email)
+        return (line, self._next_id(), email, email_hash(email, self._key), *values, attributes, tags, flags)  # type: ignore[return-value]

@@ -149,6 +149,9 @@ class Prospect(BaseModel):
     # "file"?, "note"?, "by"?}; null for prospects created before sources were recorded.
     source: dict[str, Any] | None = None
     lawful_basis: LawfulBasis | None = None
+    # role, disposable (the address itself), no_mx (its domain takes no mail): left out of
+    # campaigns unless one opts in (include_flagged).
+    address_flags: list[str] = []
     created_at: datetime
     updated_at: datetime
 
@@ -300,6 +303,8 @@ class CampaignCreate(Input):
     reply_to: Address | None = None
     audience: CampaignAudience | None = None
     frequency_cap_days: FrequencyCap | None = None
+    # Role, disposable and no-MX addresses too (shared.address_checks); left out by default.
+    include_flagged: bool = False
     steps: Steps = []
     stop_on: StopOn = list(DEFAULT_STOP_ON)
     schedule: CampaignSchedule | None = None
@@ -316,6 +321,7 @@ class CampaignUpdate(Input):
     reply_to: Address | None = None
     audience: CampaignAudience | None = None
     frequency_cap_days: FrequencyCap | None = None
+    include_flagged: bool | None = None
     # The sequence may change while the campaign sends.
     steps: Steps | None = None
     stop_on: StopOn | None = None
@@ -407,6 +413,7 @@ class Campaign(BaseModel):
     reply_to: str | None
     audience: dict[str, Any] | None = None
     frequency_cap_days: int | None = None
+    include_flagged: bool = False
     steps: list[dict[str, Any]] = []
     stop_on: list[str] = list(DEFAULT_STOP_ON)
     schedule: dict[str, Any] | None = None

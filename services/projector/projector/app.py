@@ -9,6 +9,7 @@ from functools import partial
 from aiohttp import web
 
 from projector.handlers import ProjectionOptions, project
+from projector.mx_checker import MxChecker, resolver_for
 from projector.policy import ReputationLimits
 from projector.search_indexer import SearchIndexer
 from projector.settings import ProjectorSettings
@@ -38,6 +39,8 @@ def create_app(settings: ProjectorSettings) -> web.Application:
     app[PROJECTOR_SETTINGS] = settings
     app.cleanup_ctx.append(_consumer_ctx)
     app.cleanup_ctx.append(_search_indexer_ctx)
+    if settings.mx_check_enabled:
+        app.cleanup_ctx.append(_mx_checker_ctx)
     return app
 
 
@@ -54,6 +57,18 @@ async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:
     await consumer.start(app[AMQP])
     yield
     await consumer.stop(timeout=settings.shutdown_timeout_seconds)
+
+
+async def _mx_checker_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[PROJECTOR_SETTINGS]
+    checker = MxChecker(
+        app[DB_POOL], resolver_for(settings.dns_nameservers, settings.mx_check_timeout_seconds),
+        concurrency=settings.mx_check_concurrency, poll_seconds=settings.mx_check_poll_seconds,
+    )  # fmt: skip
+    task = asyncio.create_task(checker.run(), name="mx-checker")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _search_indexer_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -11,3 +11,8 @@ SEQUENCE_STOPS = Counter(
     "Prospects' sequences ended by an event their campaign's stop_on lists",
     ["reason"],
 )
+MX_CHECKED = Counter(
+    "outreach_mx_checks_total",
+    "Prospects' domains asked of DNS, by verdict (mail, no_mail, unknown)",
+    ["verdict"],
+)

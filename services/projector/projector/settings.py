@@ -10,3 +10,10 @@ class ProjectorSettings(Settings):
     reputation_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)
     # How often the search indexer looks for imports to index (projector.search_indexer).
     search_index_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # The MX check of prospects' domains (projector.mx_checker): on by default.
+    mx_check_enabled: bool = True
+    # host or host:port, comma-separated; none: the system's resolvers (/etc/resolv.conf).
+    dns_nameservers: str = ""
+    mx_check_concurrency: int = Field(default=20, ge=1, le=500)
+    mx_check_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    mx_check_poll_seconds: float = Field(default=5.0, gt=0, le=3600)

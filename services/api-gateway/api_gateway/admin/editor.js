@@ -47,9 +47,12 @@ function audiencePicker(segments, attributeKeys, campaigns) {
   const cap = h("input", { id: "campaign-frequency_cap_days", type: "number", min: 1, max: 365, inputmode: "numeric" });
   const capField = field("Frequency cap (days)", cap,
     "Optional: leave out whoever another campaign emailed in this many days.");
+  const flagged = h("input", { type: "checkbox", id: "campaign-include_flagged" });
+  const flaggedChoice = h("div", { className: "choice" }, flagged, h("label", { for: flagged.id },
+    "Also role addresses (info@, sales@…), disposable ones and domains that take no mail"));
   const error = h("p", { className: "field-error", hidden: true });
   const element = h("fieldset", { id: "campaign-audience" }, h("legend", {}, "Audience"),
-    allChoice, segmentChoice, segmentField, ruleChoice, ruleBox, capField, error);
+    allChoice, segmentChoice, segmentField, ruleChoice, ruleBox, capField, flaggedChoice, error);
 
   function kind() { return [allRadio, segmentRadio, ruleRadio].find((r) => r.checked).value; }
   function show() {
@@ -65,9 +68,11 @@ function audiencePicker(segments, attributeKeys, campaigns) {
     value() {
       const audience = kind() === "all" ? null
         : kind() === "segment" ? { segment_id: segmentSelect.value || null } : { rule: builder.rule() };
-      return { audience, frequency_cap_days: cap.value.trim() === "" ? null : Number(cap.value) };
+      return { audience, frequency_cap_days: cap.value.trim() === "" ? null : Number(cap.value),
+               include_flagged: flagged.checked };
     },
-    set(audience, capDays) {
+    set(audience, capDays, includeFlagged) {
+      flagged.checked = Boolean(includeFlagged);
       if (audience?.segment_id) { segmentRadio.checked = true; segmentSelect.value = audience.segment_id; }
       else if (audience?.rule) { ruleRadio.checked = true; builder.set(audience.rule); }
       else allRadio.checked = true;
@@ -151,7 +156,7 @@ export async function campaignEditor({ id }) {
     }
     for (const [name] of FIELDS) controls[name].value = campaign[name] ?? "";
     footerNote.hidden = !campaign.footer_appended;
-    audience.set(campaign.audience, campaign.frequency_cap_days);
+    audience.set(campaign.audience, campaign.frequency_cap_days, campaign.include_flagged);
     sequence.set(campaign);
     schedule.set(campaign.schedule);
     labelSteps();

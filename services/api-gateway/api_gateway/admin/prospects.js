@@ -14,6 +14,8 @@ function basisPicker(id, chosen, emptyLabel) {
     h("option", { value, selected: value === (chosen ?? "") }, value ? label : emptyLabel)));
 }
 
+const FLAG_TEXT = { role: "a role address", disposable: "a disposable address", no_mx: "its domain takes no mail" };
+
 // Where a prospect came from, in one line.
 function sourceText(source) {
   if (!source) return "Not recorded (added before sources were kept).";
@@ -255,6 +257,9 @@ export async function prospectEditor({ id }) {
   controls.lawful_basis = basisPicker("prospect-lawful-basis", prospect.lawful_basis, "Not recorded");
   fields.lawful_basis = field("Lawful basis", controls.lawful_basis, "Why you may contact them (GDPR Article 6).");
   const source = h("p", { id: "prospect-source" }, h("strong", {}, "Source: "), sourceText(prospect.source));
+  const flags = prospect.address_flags.length ? h("p", { id: "prospect-flags", className: "note" },
+    `Flagged: ${prospect.address_flags.map((f) => FLAG_TEXT[f] || f).join(", ")}. Campaigns leave this address ` +
+    "out unless they include flagged ones.") : null;
   let tags = [...prospect.tags];
   const tagList = h("div", {});
   const renderTags = () => tagList.replaceChildren(tags.length
@@ -289,5 +294,5 @@ export async function prospectEditor({ id }) {
       location.hash = "#/prospects";
     } catch (error) { showErrors(error, fields, alert); }
   });
-  mount(h("h1", {}, `Edit ${prospect.email}`), source, alert, form);
+  mount(h("h1", {}, `Edit ${prospect.email}`), source, flags, alert, form);
 }

@@ -13,6 +13,7 @@ const FIELDS = [
   ["email_domain", "Email domain", [["eq", "is"], ["in", "is one of"]]],
   ["company", "Company", [["eq", "is"], ["contains", "contains"]]],
   ["title", "Title", [["eq", "is"], ["contains", "contains"]]],
+  ["address_flags", "Address flag", [["has", "is"]]],
   ["lawful_basis", "Lawful basis", [["eq", "is"], ["in", "is one of"], ["exists", "is recorded"]]],
   ["source.file", "Imported from file", [["eq", "is"], ["contains", "contains"]]],
   ["source.note", "Source note", [["eq", "is"], ["contains", "contains"]]],
@@ -102,6 +103,9 @@ export function ruleBuilder({ id, attributeKeys = [], campaigns = [], onChange }
       const initialValue = Array.isArray(initial?.value) ? initial.value.join(", ") : initial?.value ?? "";
       if (fieldSelect.value === "status" && op === "eq") {
         control = h("select", { id: `${id}-value-${n}` }, options(STATUSES.map((s) => [s, s]), initialValue));
+      } else if (fieldSelect.value === "address_flags") {
+        control = h("select", { id: `${id}-value-${n}` },
+          options([["role", "role address"], ["disposable", "disposable"], ["no_mx", "no mail domain"]], initialValue));
       } else if (fieldSelect.value === "lawful_basis" && op === "eq") {
         control = h("select", { id: `${id}-value-${n}` }, options(LAWFUL_BASES.filter(([v]) => v), initialValue));
       } else if (fieldSelect.value.endsWith("_at")) {
