@@ -91,8 +91,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "prospect_counts": "SELECT, INSERT, DELETE",
         # The stops that follow events (a reply, an unsubscribe, ... as stop_on says).
         "sequence_stops": "SELECT, INSERT",
-        # The MX check: what DNS said of each domain (flags its prospects no_mx).
-        "email_domains": "SELECT, UPDATE",
+        # The MX check: imported prospects' domains queued (the indexer), what DNS said.
+        "email_domains": "SELECT, INSERT, UPDATE",
     },
     "outreach_unsubscribe": {
         **COMMON, **APPENDS,

@@ -33,12 +33,10 @@ ROLE_LOCAL_PARTS = frozenset({
 def flags_of(email: str) -> list[str]:
     """The flags a normalised address carries by itself (no DNS): role, disposable."""
     local, _, domain = email.rpartition("@")
-    flags = []
-    if local.lower().split("+", 1)[0] in ROLE_LOCAL_PARTS:
-        flags.append("role")
+    role = local.split("+", 1)[0].lower() in ROLE_LOCAL_PARTS
     if is_disposable(domain):
-        flags.append("disposable")
-    return flags
+        return ["role", "disposable"] if role else ["disposable"]
+    return ["role"] if role else []
 
 
 @lru_cache(maxsize=65_536)  # an import repeats its domains: each is looked up once

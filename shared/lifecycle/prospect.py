@@ -229,7 +229,7 @@ STAGING_COLUMNS = (
 CREATE_STAGING = """
 CREATE TEMP TABLE import_chunk (
     line integer, id uuid, email text, email_hash bytea, first_name text, last_name text,
-    company text, title text, timezone text, attribute_values text[], tags text[], address_flags text[]
+    company text, title text, timezone text, attribute_values text[], tags text[], address_flags text
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_seen (email_hash bytea PRIMARY KEY) ON COMMIT DROP;
 """
@@ -256,7 +256,6 @@ def merged_tags(own: str, added: str, removed: str = "'{}'::text[]") -> str:
 ) AS kept)"""
 
 
-NEW_DOMAINS = f"SELECT DISTINCT {DOMAIN_OF.format(email='i.email')} FROM incoming i WHERE i.existing IS NULL"
 UPSERT_CHUNK = f"""
 WITH chunk AS (
     -- The chunk's last line of each address, in the order of the address index: the
@@ -295,15 +294,13 @@ WITH chunk AS (
     INSERT INTO prospects (id, email, email_hash, first_name, last_name, company, title, timezone, attributes,
                            tags, source, lawful_basis, address_flags, status, status_reason)
     SELECT i.id, i.email, i.email_hash, i.first_name, i.last_name, i.company, i.title, i.timezone, i.attributes,
-           i.tags, $2::jsonb, $3::text, {FLAGS_WITH_MX.format(flags="i.address_flags", email="i.email")},
+           i.tags, $2::jsonb, $3::text, COALESCE(string_to_array(i.address_flags, ','), '{{}}'),
            COALESCE({_suppressed_status_sql("sup.reason")}, 'active'),
            CASE WHEN sup.reason IS NOT NULL THEN 'suppressed before: ' || sup.reason END
     FROM incoming i
     LEFT JOIN suppressions sup ON sup.email_hash = i.email_hash
     WHERE i.existing IS NULL
     RETURNING status
-), queued AS (  -- the new prospects' domains, for the MX check
-    {domains.QUEUE.format(domains=NEW_DOMAINS)}
 ), left_alone AS (
     INSERT INTO import_seen (email_hash)
     SELECT email_hash FROM incoming WHERE existing IS NOT NULL AND NOT differs AND NOT repeated
@@ -410,17 +407,25 @@ async def compact_counts(conn: asyncpg.Connection | asyncpg.Pool) -> None:
 
 
 # The search indexer's step (services/projector): the next `limit` prospects, in id order
-# after $2, written at or after $1, get their search row; answers the last id looked at
+# after $2, written at or after $1, get their search row (and their domains are queued for
+# the MX check, flagged no_mx at once when it knows the domain takes no mail); answers the last id looked at
 # (NULL: none left) and how many it looked at. Rows whose text did not change are not written.
 REFRESH_SEARCH = f"""
 WITH batch AS (
-    SELECT id, {SEARCH_TEXT} AS search_text FROM prospects
+    SELECT id, {SEARCH_TEXT} AS search_text, {DOMAIN_OF.format(email="email")} AS domain, address_flags
+    FROM prospects
     WHERE updated_at >= $1 AND id > $2
     ORDER BY id LIMIT $3
 ), written AS (
     INSERT INTO prospect_search AS s (id, search_text) SELECT id, search_text FROM batch
     ON CONFLICT (id) DO UPDATE SET search_text = EXCLUDED.search_text
     WHERE s.search_text IS DISTINCT FROM EXCLUDED.search_text
+), queued AS (  -- their domains, for the MX check (off the import's path, as the search rows)
+    {domains.QUEUE.format(domains="SELECT DISTINCT domain FROM batch")}
+), known_no_mail AS (  -- at a domain the MX check already found takes no mail
+    UPDATE prospects p SET address_flags = p.address_flags || ARRAY['no_mx']
+    FROM batch b JOIN email_domains d ON d.domain = b.domain AND d.accepts_mail = false
+    WHERE p.id = b.id AND NOT b.address_flags @> ARRAY['no_mx']
 )
 SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last, (SELECT count(*) FROM batch) AS rows
 """

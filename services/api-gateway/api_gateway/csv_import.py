@@ -82,8 +82,8 @@ class ImportTally:
 
 
 # (line, id, email, email_hash, first_name, last_name, company, title, timezone, custom field
-# values, tags, address flags): the values in the order of Header.attribute_positions (None:
-# empty), or None when all are.
+# values, tags, address flags joined by commas or None): the values in the order of
+# Header.attribute_positions (None: empty), or None when all are.
 StagedRow = tuple[
     int,
     str,
@@ -96,7 +96,7 @@ StagedRow = tuple[
     str | None,
     list[str | None] | None,
     list[str],
-    list[str],
+    str | None,
 ]
 
 
@@ -319,5 +319,5 @@ class CsvImportParser:
             if len(tags) > MAX_TAGS:
                 self.tally.reject(line, f"{len(tags)} tags; a prospect carries at most {MAX_TAGS}")
                 return None
-        flags = flags_of(email)
+        flags = ",".join(flags_of(email)) or None  # most have none: NULL is the cheapest to copy
         return (line, self._next_id(), email, email_hash(email, self._key), *values, attributes, tags, flags)  # type: ignore[return-value]
