@@ -109,6 +109,9 @@ ROUTES: tuple[Route, ...] = (
           response=s.ReplyDetail, errors=(400, 404)),
     Route("PATCH", "/api/replies/{id}", rp.update_reply, "Mark a received mail handled (or not)",
           body=s.ReplyUpdate, response=s.ReplyDetail, errors=(400, 404, 415)),
+    Route("GET", "/api/ses/reputation", r.reputation,
+          "Bounce and complaint rates per sending domain (24 h, 7 days, daily) against SES's review rates",
+          query=s.ReputationQuery, response=s.Reputation, errors=(400,)),
     Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",
           auth="proxy", body=s.CampaignRef, response=s.SendAccepted, status=202, errors=(400, 404, 409, 415)),
 )  # fmt: skip

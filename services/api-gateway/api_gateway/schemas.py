@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -770,3 +770,34 @@ class ReplyDetail(ReplySummary):
 
 class ReplyUpdate(Input):
     handled: bool
+
+
+class ReputationQuery(Input):
+    days: Annotated[int, Field(ge=1, le=30)] = 14
+
+
+class ReputationWindow(BaseModel):
+    sent: int
+    bounced: int  # permanent bounces of these sends
+    complained: int
+    bounce_rate: float
+    complaint_rate: float
+    # ok, review (at or over a rate at which SES reviews the account), pause (at or over
+    # one at which it may pause sending)
+    state: Literal["ok", "review", "pause"]
+
+
+class ReputationDay(ReputationWindow):
+    day: date  # UTC
+
+
+class ReputationDomain(BaseModel):
+    domain: str  # the campaigns' sending domain (their from address's)
+    last_24h: ReputationWindow
+    last_7d: ReputationWindow
+    daily: list[ReputationDay]  # days with sends, oldest first
+
+
+class Reputation(BaseModel):
+    thresholds: dict[str, dict[str, float]]
+    domains: list[ReputationDomain]

@@ -102,3 +102,30 @@ async def timeline(conn: asyncpg.Connection, campaign_id: uuid.UUID) -> tuple[in
 
 async def feedback(conn: asyncpg.Connection, campaign_id: uuid.UUID, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(FEEDBACK, campaign_id, limit)
+
+
+# Per sending domain and UTC day of the last $1 days (and at least the last 7): the sends,
+# their permanent bounces and complaints, and the same for the sends of the last 24 hours
+# and 7 days (a rolling window, not calendar days).
+REPUTATION = """
+SELECT lower(split_part(c.from_email, '@', 2)) AS domain, date_trunc('day', s.sent_at, 'UTC')::date AS day,
+       count(*) AS sent, count(s.bounced_at) AS bounced, count(s.complained_at) AS complained,
+       count(*) FILTER (WHERE s.sent_at >= now() - interval '24 hours') AS sent_24h,
+       count(s.bounced_at) FILTER (WHERE s.sent_at >= now() - interval '24 hours') AS bounced_24h,
+       count(s.complained_at) FILTER (WHERE s.sent_at >= now() - interval '24 hours') AS complained_24h,
+       count(*) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS sent_7d,
+       count(s.bounced_at) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS bounced_7d,
+       count(s.complained_at) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS complained_7d
+FROM send_status s JOIN email_campaigns c ON c.id = s.campaign_id
+WHERE s.sent_at >= least(now() - interval '7 days',
+                         date_trunc('day', now(), 'UTC') - make_interval(days => $1 - 1))
+GROUP BY 1, 2
+ORDER BY 1, 2
+"""
+
+
+async def reputation(conn: asyncpg.Connection, days: int) -> list[asyncpg.Record]:
+    rows = await conn.fetch(REPUTATION, days)
+    # The days before the asked-for ones were read for the 7-day window only.
+    first = max(row["day"] for row in rows) if rows else None
+    return [row for row in rows if first is None or (first - row["day"]).days < days]

@@ -5,6 +5,7 @@ import { alertBox, field, h, mount } from "./dom.js";
 import { campaignEditor } from "./editor.js";
 import { prospectEditor, prospectList } from "./prospects.js";
 import { refreshUnread, replyDetail, replyList } from "./replies.js";
+import { reputationView } from "./reputation.js";
 import { segmentEditor, segmentList } from "./segments.js";
 
 const ROUTES = [
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^#\/segments$/, segmentList, "Segments"],
   [/^#\/replies\/(?<id>[0-9a-f-]{36})$/, replyDetail, "Reply"],
   [/^#\/replies$/, replyList, "Replies"],
+  [/^#\/reputation$/, reputationView, "Reputation"],
 ];
 
 // What a view leaves running (polling) stops when the admin goes elsewhere.

@@ -18,7 +18,7 @@ export function h(tag, attributes = {}, ...children) {
 
 export function mount(...children) {
   const main = document.getElementById("main");
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.flat().filter((child) => child !== undefined && child !== null && child !== false));
   return main;
 }
 

@@ -11,9 +11,11 @@ from aiohttp import web
 from api_gateway.adapters import campaigns as campaign_store
 from api_gateway.adapters import reports as store
 from api_gateway.http.context import pool
+from api_gateway.reputation import summarize
 from api_gateway.schemas import (
     FeedbackItem,
     FeedbackList,
+    ReputationQuery,
     SendPage,
     SendQuery,
     SendRow,
@@ -71,3 +73,10 @@ async def feedback(request: web.Request) -> web.Response:
     async with pool(request).acquire() as conn:
         rows = await store.feedback(conn, await _campaign(conn, request), FEEDBACK_LIMIT)
     return model_response(FeedbackList(items=[FeedbackItem.model_validate(dict(row)) for row in rows]))
+
+
+async def reputation(request: web.Request) -> web.Response:
+    params = query(request, ReputationQuery)
+    async with pool(request).acquire() as conn:
+        rows = await store.reputation(conn, params.days)
+    return model_response(summarize(rows))

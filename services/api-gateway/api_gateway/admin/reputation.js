@@ -1,0 +1,55 @@
+// Reputation: per sending domain, our own bounce and complaint rates (last 24 h, last 7
+// days, day by day) against the rates at which SES reviews an account and may pause it.
+import { api, query } from "./api.js";
+import { alertBox, badge, h, mount, table } from "./dom.js";
+
+const STATE_TEXT = { ok: "ok", review: "under review at SES's rate", pause: "SES may pause sending" };
+const percent = (rate) => `${(rate * 100).toFixed(rate && rate < 0.01 ? 2 : 1)} %`;
+
+function windowRow(label, w) {
+  return [label, w.sent.toLocaleString(), w.bounced.toLocaleString(), percent(w.bounce_rate),
+    w.complained.toLocaleString(), percent(w.complaint_rate), h("span", {}, badge(w.state), " ", STATE_TEXT[w.state])];
+}
+
+function chart(container, domain, thresholds) {
+  if (!window.uPlot || !domain.daily.length) return;
+  const xs = domain.daily.map((d) => Date.parse(`${d.day}T00:00:00Z`) / 1000);
+  const flat = (value) => xs.map(() => value * 100);
+  const data = [xs, domain.daily.map((d) => d.bounce_rate * 100), domain.daily.map((d) => d.complaint_rate * 100),
+    flat(thresholds.bounce_rate.review), flat(thresholds.complaint_rate.review)];
+  const width = Math.max(240, container.clientWidth || 600);
+  const plot = new window.uPlot({
+    width, height: 220,
+    series: [{}, { label: "bounce rate %", stroke: "#b45309", width: 2 }, { label: "complaint rate %", stroke: "#b91c1c", width: 2 },
+      { label: "bounce review %", stroke: "#b45309", dash: [6, 4] }, { label: "complaint review %", stroke: "#b91c1c", dash: [2, 4] }],
+    axes: [{}, { label: "%" }],
+  }, data, container);
+  new ResizeObserver(() => plot.setSize({ width: Math.max(240, container.clientWidth), height: 220 })).observe(container);
+  plot.root.setAttribute("role", "img");
+  plot.root.setAttribute("aria-label", `Daily bounce and complaint rates of ${domain.domain}, with SES's review rates`);
+}
+
+export async function reputationView() {
+  const alert = alertBox();
+  let result;
+  try {
+    result = await api("GET", `/api/ses/reputation${query({ days: 14 })}`);
+  } catch (error) { alert.show(error.message); mount(h("h1", {}, "Reputation"), alert); return; }
+  const t = result.thresholds;
+  const intro = h("p", { className: "hint" },
+    `Our own counts of each sending domain's sends, their permanent bounces and complaints. SES reviews an ` +
+    `account at ${percent(t.bounce_rate.review)} bounces or ${percent(t.complaint_rate.review)} complaints and ` +
+    `may pause its sending at ${percent(t.bounce_rate.pause)} or ${percent(t.complaint_rate.pause)}.`);
+  const sections = result.domains.map((domain) => {
+    const plot = h("div", { className: "chart" });
+    const section = h("section", { "aria-labelledby": `rep-${domain.domain}` },
+      h("h2", { id: `rep-${domain.domain}` }, domain.domain),
+      table(`Rates of ${domain.domain}`, ["Window", "Sent", "Bounced", "Bounce rate", "Complained", "Complaint rate", "State"],
+        [windowRow("Last 24 hours", domain.last_24h), windowRow("Last 7 days", domain.last_7d)], { numeric: [1, 2, 3, 4, 5] }),
+      plot);
+    requestAnimationFrame(() => chart(plot, domain, t));
+    return section;
+  });
+  mount(h("h1", {}, "Reputation"), intro, alert,
+    ...(sections.length ? sections : [h("p", {}, "Nothing sent in the last 14 days.")]));
+}
