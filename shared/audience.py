@@ -274,14 +274,31 @@ class _Compiler:
         return f"{self.t}.tags @> ARRAY[{self.bind(tag, '::text')}]"
 
     def status(self, op: str, value: Any, where: str) -> str:
+        return self.choice(f"{self.t}.status", STATUSES, op, value, where)
+
+    def choice(
+        self,
+        column: str,
+        allowed: tuple[str, ...],
+        op: str,
+        value: Any,
+        where: str,
+        *,
+        nullable: bool = False,
+    ) -> str:
+        """`eq` or `in` over a column of named values. In a `nullable` one a NULL matches
+        neither (so that under "not" it does)."""
+
         def one(v: Any, at: str) -> str:
-            if v not in STATUSES:
-                raise RuleError(at, f"one of {', '.join(STATUSES)}; got {_show(v)}")
+            if v not in allowed:
+                raise RuleError(at, f"one of {', '.join(allowed)}; got {_show(v)}")
             return str(v)
 
         if op == "eq":
-            return f"{self.t}.status = {self.bind(one(value, where), '::text')}"
-        return f"{self.t}.status = ANY({self.bind(_list(value, where, one), '::text[]')})"
+            test = f"{column} = {self.bind(one(value, where), '::text')}"
+        else:
+            test = f"{column} = ANY({self.bind(_list(value, where, one), '::text[]')})"
+        return f"coalesce({test}, false)" if nullable else test
 
     def address_flag(self, op: str, value: Any, where: str) -> str:
         if value not in ADDRESS_FLAGS:
@@ -289,20 +306,11 @@ class _Compiler:
         return f"{self.t}.address_flags @> ARRAY[{self.bind(value, '::text')}]"
 
     def lawful_basis(self, op: str, value: Any, where: str) -> str:
-        def one(v: Any, at: str) -> str:
-            if v not in LAWFUL_BASES:
-                raise RuleError(at, f"one of {', '.join(LAWFUL_BASES)}; got {_show(v)}")
-            return str(v)
-
         if op == "exists":
             if value is not None and not isinstance(value, bool):
                 raise RuleError(where, "true or false (or left out: true)")
             return f"({self.t}.lawful_basis IS {'NULL' if value is False else 'NOT NULL'})"
-        if op == "eq":
-            return f"coalesce({self.t}.lawful_basis = {self.bind(one(value, where), '::text')}, false)"
-        return (
-            f"coalesce({self.t}.lawful_basis = ANY({self.bind(_list(value, where, one), '::text[]')}), false)"
-        )
+        return self.choice(f"{self.t}.lawful_basis", LAWFUL_BASES, op, value, where, nullable=True)
 
     def email_domain(self, op: str, value: Any, where: str) -> str:
         def one(v: Any, at: str) -> str:

@@ -20,6 +20,7 @@ import dns.exception
 import dns.resolver
 
 from projector.metrics import MX_CHECKED
+from projector.upkeep import every
 from shared.lifecycle import domains
 from shared.lifecycle import prospect as prospects
 from shared.lifecycle.domains import Verdict
@@ -110,15 +111,4 @@ class MxChecker:
         return checked
 
     async def run(self) -> None:
-        backoff = 0.1
-        while True:
-            try:
-                await self.drain()
-                backoff = 0.1
-                await asyncio.sleep(self._poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("MX check interrupted; retrying", error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+        await every(self.drain, seconds=self._poll_seconds, what="MX check", max_backoff=30.0)

@@ -13,7 +13,6 @@ The same task folds prospect_counts every half minute (shared.lifecycle.prospect
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import datetime
 
@@ -21,10 +20,9 @@ import asyncpg
 
 from projector.adapters import store
 from projector.metrics import SEARCH_INDEXED, SEARCH_PENDING
+from projector.upkeep import every
 from shared.lifecycle import prospect as prospects
-from shared.logging import get_logger
 
-log = get_logger(__name__)
 COMPACT_SECONDS = 30.0
 
 
@@ -58,18 +56,13 @@ class SearchIndexer:
     async def run(self) -> None:
         """Drain, then look again after `poll_seconds`; until cancelled, surviving outages.
         Every `COMPACT_SECONDS` it also folds prospect_counts (the same kind of upkeep)."""
-        backoff, compacted = 0.1, 0.0
-        while True:
-            try:
-                await self.drain()
-                if time.monotonic() - compacted >= COMPACT_SECONDS:
-                    await prospects.compact_counts(self._pool)
-                    compacted = time.monotonic()
-                backoff = 0.1
-                await asyncio.sleep(self._poll_seconds)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("search indexer interrupted; retrying", error=repr(exc), retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+        compacted = 0.0
+
+        async def step() -> None:
+            nonlocal compacted
+            await self.drain()
+            if time.monotonic() - compacted >= COMPACT_SECONDS:
+                await prospects.compact_counts(self._pool)
+                compacted = time.monotonic()
+
+        await every(step, seconds=self._poll_seconds, what="search indexer", max_backoff=5.0)
