@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from shared.audience import Predicate, compile_rule
+from shared.audience import ADDRESS_FLAGS, Predicate, compile_rule
 from shared.schedule import Schedule
 
 # $1 campaign, $2 limit, $3 after this seq; the audience's parameters follow.
@@ -106,7 +106,11 @@ def statement(audience: Audience, window: OpenWindow | None = None) -> tuple[str
     """The batch query for this audience, and its parameters after the first three."""
     sql, args = BASE, tuple[Any, ...]()
     if not audience.include_flagged:
-        sql += "  AND p.address_flags = '{}'\n"
+        # Written as "none of the flags", not "= '{}'": on a table not analysed yet the
+        # planner guesses an equality keeps 0.5 % of the rows and then probes the claims
+        # by campaign alone for each prospect (quadratic: 81 sends/s instead of 444 at
+        # 15K claims); "not any of" it guesses keeps 99.5 %, and it probes (campaign, prospect).
+        sql += f"  AND NOT p.address_flags && '{{{','.join(ADDRESS_FLAGS)}}}'::text[]\n"
     if audience.rule is not None:
         predicate: Predicate = compile_rule(audience.rule, first=4, table="p")
         sql += f"  AND {predicate.sql}\n"
