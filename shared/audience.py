@@ -33,7 +33,7 @@ LAWFUL_BASES = (
     "public_task",
     "legitimate_interests",
 )
-# shared.address_checks.FLAGS (migration 0026's check).
+# What shared.address_checks and the MX check flag (migration 0026's check).
 ADDRESS_FLAGS = ("role", "disposable", "no_mx")
 # What a prospect's source records (shared.lifecycle.prospect, migration 0025).
 SOURCE_KEYS = ("via", "file", "note", "by")
@@ -260,9 +260,8 @@ class _Compiler:
             )
         raise RuleError(
             f"{path}.field",
-            "one of tags, status, email_domain, address_flags, lawful_basis, source.<via|file|note|by>, created_at, "
-            "updated_at, "
-            "company, title, attributes.<key>; "
+            "one of tags, status, email_domain, address_flags, lawful_basis, source.<via|file|note|by>, "
+            "created_at, updated_at, company, title, attributes.<key>; "
             f"got {_show(field)}",
         )
 

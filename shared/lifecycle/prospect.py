@@ -92,9 +92,9 @@ COLUMNS = (
 DOMAIN_OF = "substring({email} from '[^@]*$')"
 # A new prospect's flags: its own (shared.address_checks), and no_mx when the MX check
 # already found its domain takes no mail.
-FLAGS_WITH_MX = """({flags}::text[] || CASE WHEN EXISTS (
-    SELECT 1 FROM email_domains d WHERE d.domain = substring({email} from '[^@]*$') AND d.accepts_mail = false
-) THEN ARRAY['no_mx'] ELSE '{{}}'::text[] END)"""
+FLAGS_WITH_MX = f"""({{flags}}::text[] || CASE WHEN EXISTS (
+    SELECT 1 FROM email_domains d WHERE d.domain = {DOMAIN_OF} AND d.accepts_mail = false
+) THEN ARRAY['no_mx'] ELSE '{{{{}}}}'::text[] END)"""
 PERSONAL_FIELDS = frozenset({"first_name", "last_name", "company", "title", "attributes"})
 # What substring search looks in (prospect_search, migration 0020), and the fields it is made of.
 SEARCH_TEXT = "outreach_search_text(email, first_name, last_name, company)"
@@ -151,12 +151,13 @@ ON CONFLICT DO NOTHING
 # The MX check's verdicts on prospects (projector.mx_checker): no_mx on the prospects of
 # the domains found to take no mail ($1), off those of the domains that take it again ($2).
 # One pass over prospects for all of a round's flipped domains.
-FLAG_DOMAINS = """
+_DOMAIN = DOMAIN_OF.format(email="email")
+FLAG_DOMAINS = f"""
 UPDATE prospects SET address_flags = CASE
-        WHEN substring(email from '[^@]*$') = ANY($1::text[]) THEN address_flags || ARRAY['no_mx']
+        WHEN {_DOMAIN} = ANY($1::text[]) THEN address_flags || ARRAY['no_mx']
         ELSE array_remove(address_flags, 'no_mx') END
-WHERE (substring(email from '[^@]*$') = ANY($1::text[]) AND NOT address_flags @> ARRAY['no_mx'])
-   OR (substring(email from '[^@]*$') = ANY($2::text[]) AND address_flags @> ARRAY['no_mx'])
+WHERE ({_DOMAIN} = ANY($1::text[]) AND NOT address_flags @> ARRAY['no_mx'])
+   OR ({_DOMAIN} = ANY($2::text[]) AND address_flags @> ARRAY['no_mx'])
 """
 
 
