@@ -46,7 +46,8 @@ def window(sent: int, bounced: int, complained: int) -> ReputationWindow:
 
 def summarize(rows: Iterable[Mapping[str, Any]]) -> Reputation:
     """`rows`: one per (domain, day) with the day's counts and those of its sends in the
-    last 24 hours and 7 days (adapters.reports.REPUTATION)."""
+    last 24 hours and 7 days, and whether the day is one asked for (adapters.reports.REPUTATION):
+    the windows count every row, the daily list the days asked for."""
     by_domain: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
         by_domain.setdefault(row["domain"], []).append(row)
@@ -63,7 +64,7 @@ def summarize(rows: Iterable[Mapping[str, Any]]) -> Reputation:
                         day=d["day"], **window(d["sent"], d["bounced"], d["complained"]).model_dump()
                     )
                     for d in days
-                    if d["sent"]
+                    if d["sent"] and d["asked"]
                 ],
             )
         )

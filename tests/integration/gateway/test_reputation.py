@@ -54,6 +54,12 @@ async def test_rates_per_domain_and_window_against_the_thresholds(client, gw_poo
     week = await (await client.get("/api/ses/reputation", params={"days": 7}, headers=ADMIN)).json()
     assert [d["sent"] for d in week["domains"][0]["daily"]] == [1000, 1000]  # the 10-day-old day left out
     assert week["domains"][0]["last_7d"] == com["last_7d"]
+    # One day asked for: the daily list is today's, the 7-day window still all of its sends.
+    today = await (await client.get("/api/ses/reputation", params={"days": 1}, headers=ADMIN)).json()
+    today_com = next(d for d in today["domains"] if d["domain"] == "example.com")
+    sent_today = (now - timedelta(hours=2)).date() == now.date()  # not when run just after midnight UTC
+    assert [d["sent"] for d in today_com["daily"]] == ([1000] if sent_today else [])
+    assert today_com["last_7d"] == com["last_7d"]
 
 
 async def test_no_sends_is_an_empty_list_and_bad_days_are_400(client, gw_pool):

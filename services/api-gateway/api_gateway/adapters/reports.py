@@ -115,7 +115,9 @@ SELECT lower(split_part(c.from_email, '@', 2)) AS domain, date_trunc('day', s.se
        count(s.complained_at) FILTER (WHERE s.sent_at >= now() - interval '24 hours') AS complained_24h,
        count(*) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS sent_7d,
        count(s.bounced_at) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS bounced_7d,
-       count(s.complained_at) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS complained_7d
+       count(s.complained_at) FILTER (WHERE s.sent_at >= now() - interval '7 days') AS complained_7d,
+       -- one of the $1 days asked for (the others were read for the 7-day window only)
+       bool_and(s.sent_at >= date_trunc('day', now(), 'UTC') - make_interval(days => $1 - 1)) AS asked
 FROM send_status s JOIN email_campaigns c ON c.id = s.campaign_id
 WHERE s.sent_at >= least(now() - interval '7 days',
                          date_trunc('day', now(), 'UTC') - make_interval(days => $1 - 1))
@@ -125,7 +127,4 @@ ORDER BY 1, 2
 
 
 async def reputation(conn: asyncpg.Connection, days: int) -> list[asyncpg.Record]:
-    rows = await conn.fetch(REPUTATION, days)
-    # The days before the asked-for ones were read for the 7-day window only.
-    first = max(row["day"] for row in rows) if rows else None
-    return [row for row in rows if first is None or (first - row["day"]).days < days]
+    return await conn.fetch(REPUTATION, days)
