@@ -57,7 +57,8 @@ async def service(module: str, env: dict[str, str], port_variable: str) -> Async
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", module,
-        env={"OUTREACH_ENV": "development", "MX_CHECK_ENABLED": "false", **os.environ, **env, port_variable: str(port),
+        env={"OUTREACH_ENV": "development", "MX_CHECK_ENABLED": "false", "DOMAIN_RATE_PER_MINUTE": "0",
+             "WARMUP_SCHEDULE": "off", **os.environ, **env, port_variable: str(port),
              "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "warning"},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

@@ -30,6 +30,9 @@ outreach smoke-test EMAIL             one message to EMAIL through the running s
                                       OUTREACH_API_URL, PROXY_SHARED_SECRET), each state printed as
                                       SES reports it for up to SMOKE_TIMEOUT s; exit 0 when it was
                                       sent and nothing failed; refuses when other prospects are active
+outreach suppressions sync            import SES's account suppression list (every page) into ours:
+                                      each address suppressed, its prospect bounced or complained;
+                                      needs SUPPRESSION_HASH_KEY; idempotent
 outreach ses-register-identity        register SES_FROM_EMAIL's domain with the SES endpoint
                                       (for an emulator; on real SES, verify the domain instead)
 
@@ -51,11 +54,13 @@ from typing import Any
 
 import aio_pika
 import asyncpg
+from botocore.exceptions import ClientError
 
 from api_gateway.adapters import api_keys as api_key_store
 from api_gateway.adapters.admins import upsert
 from api_gateway.admins import WeakPassword, hash_password
 from api_gateway.api_keys import new_key, parse_scopes
+from ops import suppressions
 from ops.doctor import run_checks
 from ops.roles import OWNER_ROLE, SERVICE_ROLES, prepare_database
 from ops.settings import OperatorSettings
@@ -65,6 +70,7 @@ from projector.rebuild import rebuild
 from shared import db, dead_letters, eligibility, migrations
 from shared.addresses import InvalidAddress, normalize_email
 from shared.campaign_stats import SES_STATS
+from shared.lifecycle import prospect as prospects
 from shared.logging import configure_logging
 from shared.ses import ses_client
 from shared.settings import load_settings
@@ -123,6 +129,28 @@ async def _register_identity(settings: OperatorSettings) -> None:
         with contextlib.suppress(ses.exceptions.AlreadyExistsException):
             await ses.create_email_identity(EmailIdentity=domain)
     print(f"identity {domain} registered at {settings.ses_endpoint_url}")
+
+
+async def _sync_suppressions(settings: OperatorSettings) -> None:
+    if settings.suppression_hash_key is None:
+        raise SystemExit("outreach: SUPPRESSION_HASH_KEY must be set (the gateway's) to suppress addresses")
+    key = settings.suppression_hash_key.get_secret_value().encode("utf-8")
+    await prepare_database(settings.database_url, settings.role_passwords())
+    async with db.pool_context(settings.database_url, max_size=2) as pool, ses_client(settings) as ses:
+        try:
+            await prospects.adopt_suppression_key(pool, key)
+        except prospects.WrongSuppressionKey as exc:
+            raise SystemExit(f"outreach: {exc}") from None
+        try:
+            report = await suppressions.sync(pool, ses, key)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise SystemExit(
+                f"outreach: SES refused ListSuppressedDestinations: {error.get('Code')}: {error.get('Message')}"
+            ) from None
+    print(f"SES account suppression list: {report.listed} addresses in {report.pages} pages; "
+          f"{report.added} newly suppressed here, {report.raised} prospects marked bounced or complained, "
+          f"{report.skipped} skipped")  # fmt: skip
 
 
 async def _doctor(settings: OperatorSettings) -> None:
@@ -304,6 +332,8 @@ def _parser() -> argparse.ArgumentParser:
     wait.set_defaults(run=lambda s, a: _wait_for_schema(s, a.timeout))
     commands.add_parser("doctor").set_defaults(run=lambda s, _: _doctor(s))
     commands.add_parser("ses-register-identity").set_defaults(run=lambda s, _: _register_identity(s))
+    suppressions = commands.add_parser("suppressions").add_subparsers(dest="action", required=True)
+    suppressions.add_parser("sync").set_defaults(run=lambda s, _: _sync_suppressions(s))
     keys = commands.add_parser("api-key").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create")
     create.add_argument("name")

@@ -56,6 +56,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "inbound_mail": "SELECT, UPDATE, DELETE", "reply_forwards": READ,
         # The domains of new prospects, queued for the MX check.
         "email_domains": "SELECT, INSERT",
+        # The warm-up's figures, marked warm or restarted by an admin; the kill switch's re-enable.
+        "sending_domains": WRITE, "sending_switch": "SELECT, UPDATE",
     },
     "outreach_sender": {
         **COMMON, **APPENDS,
@@ -67,6 +69,9 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "sequence_progress": WRITE, "sequence_stops": READ,
         # Forwarding replies: the original, and the forward's claim and outcome.
         "inbound_mail": READ, "reply_forwards": "SELECT, UPDATE",
+        # The warm-up (a domain's row made on its first send); the SES suppression list
+        # (pushed, and synced back); the kill switch, applied to SES.
+        "sending_domains": "SELECT, INSERT", "ses_suppression_pushes": WRITE, "sending_switch": "SELECT, UPDATE",
     },
     "outreach_ingest": {
         **COMMON, **APPENDS,
@@ -93,6 +98,8 @@ GRANTS: Mapping[str, Mapping[str, str]] = {
         "sequence_stops": "SELECT, INSERT",
         # The MX check: imported prospects' domains queued (the indexer), what DNS said.
         "email_domains": "SELECT, INSERT, UPDATE",
+        # The account-level reputation guard turns the kill switch off.
+        "sending_switch": "SELECT, UPDATE",
     },
     "outreach_unsubscribe": {
         **COMMON, **APPENDS,

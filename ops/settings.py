@@ -23,6 +23,8 @@ class OperatorSettings(Settings, SesAccess):
     outreach_api_url: str = "http://localhost:8080"
     proxy_shared_secret: SecretStr | None = None
     smoke_timeout: float = Field(default=90.0, gt=0)
+    # suppressions sync: the gateway's key, to hash the addresses SES lists.
+    suppression_hash_key: SecretStr | None = None
     # `outreach migrate` sets each service role's password (ops.roles); unset: left as it is
     # (local trust or peer authentication needs none).
     outreach_gateway_db_password: SecretStr | None = None

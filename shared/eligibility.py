@@ -11,6 +11,7 @@ reached, one who leaves it is not.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 
 from shared.audience import ADDRESS_FLAGS, Predicate, compile_rule
+from shared.lifecycle.domains import DOMAIN_OF
 from shared.schedule import Schedule
 
 # $1 campaign, $2 limit, $3 after this seq; the audience's parameters follow.
@@ -44,6 +46,8 @@ CAPPED = """
                  )
 """
 ORDER = "ORDER BY p.seq LIMIT $2"
+# The sender's per-domain pacing: domains it already holds enough of (sender.pacing).
+SKIP_DOMAINS = f"  AND NOT {DOMAIN_OF.format(email='p.email')} = ANY({{param}}::text[])\n"
 # For the pools that run these statements on the send path (the sender's). With statistics
 # that say a campaign has no claims yet (a new campaign, autovacuum behind or off), the
 # planner materialised the campaign's claims under a nested-loop anti-join and compared
@@ -102,7 +106,9 @@ async def audience_of(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid
     return Audience(audience.get("rule"), cap, flagged)
 
 
-def statement(audience: Audience, window: OpenWindow | None = None) -> tuple[str, tuple[Any, ...]]:
+def statement(
+    audience: Audience, window: OpenWindow | None = None, skip_domains: Sequence[str] = ()
+) -> tuple[str, tuple[Any, ...]]:
     """The batch query for this audience, and its parameters after the first three."""
     sql, args = BASE, tuple[Any, ...]()
     if not audience.include_flagged:
@@ -123,14 +129,17 @@ def statement(audience: Audience, window: OpenWindow | None = None) -> tuple[str
         names = ("at", "fallback", "days", "opens", "closes")
         sql += IN_WINDOW.format(**{name: f"${first + i}" for i, name in enumerate(names)})
         args = (*args, *window.args())
+    if skip_domains:
+        sql += SKIP_DOMAINS.format(param=f"${4 + len(args)}")
+        args = (*args, list(skip_domains))
     return sql + ORDER, args
 
 
 async def batch(
     conn: asyncpg.Connection | asyncpg.Pool, campaign_id: uuid.UUID, limit: int, after_seq: int,
-    window: OpenWindow | None = None,
+    window: OpenWindow | None = None, skip_domains: Sequence[str] = (),
 ) -> list[asyncpg.Record]:  # fmt: skip
-    sql, args = statement(await audience_of(conn, campaign_id), window)
+    sql, args = statement(await audience_of(conn, campaign_id), window, skip_domains)
     return await conn.fetch(sql, campaign_id, limit, after_seq, *args)
 
 
@@ -160,6 +169,7 @@ async def due(
     *,
     until: datetime,
     version: int,
+    skip_domains: Sequence[str] = (),
 ) -> list[asyncpg.Record]:
     """The follow-ups due by `until`, earliest first (`until` FAR_FUTURE: the next ones, however far)."""
     audience = await audience_of(conn, campaign_id)
@@ -167,6 +177,9 @@ async def due(
     if audience.rule is not None:
         predicate: Predicate = compile_rule(audience.rule, first=5, table="p")
         sql, args = sql + f"  AND {predicate.sql}\n", predicate.args
+    if skip_domains:
+        sql += SKIP_DOMAINS.format(param=f"${5 + len(args)}")
+        args = (*args, list(skip_domains))
     return await conn.fetch(sql + DUE_ORDER, campaign_id, limit, until, version, *args)
 
 

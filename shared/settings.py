@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal, Self, TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.sequence import message_id_domain
+from shared.warmup import Ramp, parse_schedule
 
 MIN_SECRET_LENGTH = 16
 # In production a secret is at least this long and none of the published examples.
@@ -173,6 +175,33 @@ class MessageIdentity(BaseSettings):
     sender_postal_address: str | None = Field(
         default=None, max_length=500, pattern=r"^[^\r\x00-\x09\x0b-\x1f]*$"
     )
+
+
+DEFAULT_WARMUP = "50,100,200,400,800,1600,3200,6400,12800,25600,51200"
+
+
+class WarmupRamp(BaseSettings):
+    """The warm-up of a new sending domain (shared.warmup), read alike by the sender and the gateway."""
+
+    model_config = Settings.model_config
+    # Sends a day on the domain's first, second … day; "off": no warm-up. Past the list
+    # (or from the day it reaches the account's daily quota) the domain is warm.
+    warmup_schedule: str = Field(default=DEFAULT_WARMUP, max_length=2000)
+    # Where a warm-up day begins and ends (an IANA zone name).
+    warmup_timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _ramp_parses(self) -> Self:
+        self.ramp  # noqa: B018 - raises ValueError with what is wrong
+        return self
+
+    @property
+    def ramp(self) -> Ramp:
+        try:
+            zone = ZoneInfo(self.warmup_timezone)
+        except (ValueError, KeyError) as exc:  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"WARMUP_TIMEZONE is not a time zone name: {self.warmup_timezone!r}") from exc
+        return Ramp(parse_schedule(self.warmup_schedule), zone)
 
 
 class ConfigError(SystemExit):

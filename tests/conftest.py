@@ -27,6 +27,10 @@ os.environ.setdefault("OUTREACH_ENV", "development")
 # Test prospects live at reserved names (example.com, *.example): a real resolver would
 # flag them no_mx. The MX check's own tests turn it on against a local DNS server.
 os.environ.setdefault("MX_CHECK_ENABLED", "false")
+# Test prospects share a domain or two, and a test database is a new sender each time:
+# per-domain pacing and the warm-up are off but where a test turns them on.
+os.environ.setdefault("DOMAIN_RATE_PER_MINUTE", "0")
+os.environ.setdefault("WARMUP_SCHEDULE", "off")
 
 
 @pytest.fixture(scope="session")

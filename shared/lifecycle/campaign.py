@@ -158,7 +158,7 @@ def check_redraftable(status: str) -> None:
 
 COLUMNS = (
     "id, name, subject, body_html, body_text, from_email, from_name, reply_to, audience, frequency_cap_days, "
-    "include_flagged, steps, stop_on, schedule, daily_new_limit, plan_version, next_send_at, "
+    "include_flagged, steps, stop_on, schedule, daily_new_limit, plan_version, next_send_at, wait_reason, "
     "status, status_reason, pause_reason, resumes_at, created_at, updated_at, started_at, completed_at"
 )
 CONTENT_FIELDS = frozenset(
@@ -185,15 +185,15 @@ RETURNING {COLUMNS}
 # before the work counts as lost.
 START = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       started_at = COALESCE(started_at, now()), completed_at = NULL, sender_lease_at = now(), next_send_at = NULL,
-       updated_at = now()
+       started_at = COALESCE(started_at, now()), completed_at = NULL, sender_lease_at = now(),
+       next_send_at = NULL, wait_reason = NULL, updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[])
 RETURNING id
 """
 # The sender's resume of a pause that lifts by itself: still that pause, and due.
 RESUME_DUE = """
 UPDATE email_campaigns SET status = 'sending', status_reason = NULL, pause_reason = NULL, resumes_at = NULL,
-       sender_lease_at = now(), next_send_at = NULL, updated_at = now()
+       sender_lease_at = now(), next_send_at = NULL, wait_reason = NULL, updated_at = now()
 WHERE id = $1 AND status = ANY($2::text[]) AND pause_reason = ANY($3::text[]) AND resumes_at <= now()
 RETURNING id
 """
@@ -325,14 +325,15 @@ async def pause(
 
 
 async def pause_all_sending(
-    conn: asyncpg.Connection | asyncpg.Pool, reason: str, *, code: PauseCode, by: Actor, cause: Envelope,
-    resumes_at: datetime | None = None,
+    conn: asyncpg.Connection | asyncpg.Pool, reason: str, *, code: PauseCode, by: Actor, cause: Envelope | None,
+    resumes_at: datetime | None = None, correlation_id: str | None = None,
 ) -> list[uuid.UUID]:  # fmt: skip
     """Every sending campaign -> paused (an account-level fault); returns those paused."""
     candidates = [row["id"] for row in await conn.fetch(SENDING)]
     return [
         id_ for id_ in candidates
-        if await pause(conn, id_, reason, code=code, by=by, cause=cause, resumes_at=resumes_at)
+        if await pause(conn, id_, reason, code=code, by=by, cause=cause, resumes_at=resumes_at,
+                       correlation_id=correlation_id)
     ]  # fmt: skip
 
 
@@ -404,13 +405,13 @@ WHERE status = 'sending' AND next_send_at IS NULL
 # Nothing may go before $3 (the schedule, the next step's due time): the run ends without
 # a continuation and its lease with it; the sender's watch asks again then (WAKE).
 WAIT = """
-UPDATE email_campaigns SET next_send_at = $3, sender_lease = NULL, sender_lease_at = now()
+UPDATE email_campaigns SET next_send_at = $3, wait_reason = $4, sender_lease = NULL, sender_lease_at = now()
 WHERE id = $1 AND status = 'sending' AND sender_lease = $2
 RETURNING id
 """
 # $2: the sender's clock. One replica's watch wins; the others find nothing due.
 WAKE = """
-UPDATE email_campaigns SET next_send_at = NULL, sender_lease_at = now()
+UPDATE email_campaigns SET next_send_at = NULL, wait_reason = NULL, sender_lease_at = now()
 WHERE id = $1 AND status = 'sending' AND next_send_at <= $2
 RETURNING id
 """
@@ -452,9 +453,19 @@ async def stalled(conn: asyncpg.Connection | asyncpg.Pool, lease_seconds: float)
     return [row["id"] for row in await conn.fetch(STALLED, lease_seconds)]
 
 
-async def wait(pool: asyncpg.Pool, campaign_id: uuid.UUID, lease: uuid.UUID, until: datetime) -> bool:
-    """The run ends until `until` (the sender's clock): nothing may go before."""
-    return await pool.fetchval(WAIT, campaign_id, lease, until) is not None
+WaitReason = Literal["schedule", "domain_pacing", "warmup"]
+
+
+async def wait(
+    pool: asyncpg.Pool,
+    campaign_id: uuid.UUID,
+    lease: uuid.UUID,
+    until: datetime,
+    *,
+    reason: WaitReason = "schedule",
+) -> bool:
+    """The run ends until `until` (the sender's clock): nothing may go before (`reason`: why)."""
+    return await pool.fetchval(WAIT, campaign_id, lease, until, reason) is not None
 
 
 async def waiting(conn: asyncpg.Connection | asyncpg.Pool) -> list[asyncpg.Record]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+# The domain of a stored address (lower-cased after the last @), in SQL.
+DOMAIN_OF = "substring({email} from '[^@]*$')"
 RECHECK = "30 days"
 # A domain DNS did not answer for is asked again after 1, 2, 4 … minutes, at most a day.
 RETRY_MINUTES_MAX = 24 * 60

@@ -88,8 +88,7 @@ COLUMNS = (
     "id, email, first_name, last_name, company, title, timezone, attributes, tags, status, status_reason, "
     "source, lawful_basis, address_flags, created_at, updated_at"
 )
-# The domain of a stored address (lower-cased after the last @), in SQL.
-DOMAIN_OF = "substring({email} from '[^@]*$')"
+DOMAIN_OF = domains.DOMAIN_OF
 # A new prospect's flags: its own (shared.address_checks), and no_mx when the MX check
 # already found its domain takes no mail.
 FLAGS_WITH_MX = f"""({{flags}}::text[] || CASE WHEN EXISTS (
@@ -485,8 +484,9 @@ async def change_status(
 
 
 async def raise_status(
-    conn: asyncpg.Connection, prospect_id: uuid.UUID, target: ProspectStatus, reason: str, *, cause: Envelope
-) -> bool:
+    conn: asyncpg.Connection, prospect_id: uuid.UUID, target: ProspectStatus, reason: str, *,
+    cause: Envelope | None, correlation_id: str | None = None,
+) -> bool:  # fmt: skip
     """SES said so (a permanent bounce, a complaint): raise the status if it is lower.
     Runs in the caller's transaction (the projector's, with its tracking row)."""
     current = await conn.fetchval("SELECT status FROM prospects WHERE id = $1 FOR UPDATE", prospect_id)
@@ -497,8 +497,44 @@ async def raise_status(
             prospect_id=prospect_id, from_status=current, to_status=target, reason=reason, changed_by="ses"
         ),
         cause=cause,
+        correlation_id=correlation_id,
     )
     return await change_and_append(conn, RAISE, (prospect_id, target, reason, RANK), event) is not None
+
+
+# SES's account suppression list, imported (shared.ses_suppressions): each address's keyed
+# hash suppressed (the first reason kept), and the prospects of those addresses.
+SUPPRESS_HASHES = """
+WITH added AS (
+    INSERT INTO suppressions (email_hash, reason)
+    SELECT h, r FROM unnest($1::bytea[], $2::text[]) AS u (h, r)
+    ON CONFLICT (email_hash) DO NOTHING RETURNING 1
+)
+SELECT count(*) FROM added
+"""
+OF_HASHES = "SELECT id, email_hash FROM prospects WHERE email_hash = ANY($1::bytea[])"
+
+
+async def suppress_from_ses(
+    conn: asyncpg.Connection,
+    addresses: Sequence[tuple[str, ProspectStatus]],
+    key: bytes,
+    *,
+    correlation_id: str,
+) -> tuple[int, int]:
+    """Suppress each (address, "bounced" | "complained") as SES lists it, and raise the
+    status of the prospects among them (one event each, by "ses"). Idempotent. Answers
+    (suppressions added, prospects whose status rose)."""
+    hashes = {email_hash(address, key): status for address, status in addresses}
+    added = int(await conn.fetchval(SUPPRESS_HASHES, list(hashes), list(hashes.values())))
+    raised = 0
+    for row in await conn.fetch(OF_HASHES, list(hashes)):
+        target = hashes[row["email_hash"]]
+        reason = f"on the SES account suppression list ({'BOUNCE' if target == 'bounced' else 'COMPLAINT'})"
+        raised += await raise_status(
+            conn, row["id"], target, reason, cause=None, correlation_id=correlation_id
+        )
+    return added, raised
 
 
 # The recipient's opt-out through a message's link: raise the status, note the link as used,

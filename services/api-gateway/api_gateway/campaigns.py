@@ -39,6 +39,7 @@ from shared.footer import with_footer
 from shared.ids import uuid7
 from shared.lifecycle import campaign as lifecycle
 from shared.lifecycle import send as sends
+from shared.lifecycle import sending_switch
 from shared.lifecycle import sequence as sequences
 from shared.links import unsubscribe_url
 from shared.mime import header_items
@@ -260,6 +261,12 @@ async def request_send(
     async with pool.acquire() as conn, conn.transaction():
         row = await _locked(conn, campaign_id)
         decision = lifecycle.decide_send(row["status"])
+        if decision != "already_sending" and not (switch := await sending_switch.read(conn)).enabled:
+            raise Conflict(
+                "Sending is disabled on the SES configuration set (the kill switch): "
+                f"{switch.reason or 'by an admin'}. Re-enable it on the Reputation page first.",
+                code="sending_disabled",
+            )
         if decision == "already_sending":
             return await _ask_again_if_lost(
                 conn, campaign_id, rules, actor=actor, correlation_id=correlation_id

@@ -16,7 +16,9 @@ from api_gateway.http import campaigns as c
 from api_gateway.http import prospects as p
 from api_gateway.http import replies as rp
 from api_gateway.http import reports as r
+from api_gateway.http import sending as sn
 from api_gateway.http import sessions
+from api_gateway.http import warmup as w
 from shared.ses_account import SesAccount
 
 
@@ -112,6 +114,17 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/ses/reputation", r.reputation,
           "Bounce and complaint rates per sending domain (24 h, 7 days, daily) against SES's review rates",
           query=s.ReputationQuery, response=s.Reputation, errors=(400,)),
+    Route("GET", "/api/ses/warmup", w.get_warmup,
+          "The warm-up of each sending domain: today's allowance, what is sent, what remains", response=s.Warmup),
+    Route("PUT", "/api/ses/warmup/{domain}", w.change_warmup,
+          "Mark a sending domain warm, or start its warm-up again at day 1",
+          body=s.WarmupChange, response=s.WarmupDomain, errors=(400, 415)),
+    Route("GET", "/api/ses/sending", sn.get_sending,
+          "The kill switch: whether sending on the SES configuration set is enabled, and why not",
+          response=s.SendingSwitch),
+    Route("PUT", "/api/ses/sending", sn.change_sending,
+          "Disable sending on the configuration set, or re-enable it (SES then resets its reputation metrics)",
+          body=s.SendingSwitchChange, response=s.SendingSwitch, errors=(400, 415)),
     Route("POST", "/internal/campaigns/continue", c.continue_campaign, "Re-request a sending campaign",
           auth="proxy", body=s.CampaignRef, response=s.SendAccepted, status=202, errors=(400, 404, 409, 415)),
 )  # fmt: skip

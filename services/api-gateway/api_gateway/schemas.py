@@ -421,6 +421,10 @@ class Campaign(BaseModel):
     # While the campaign waits (a follow-up's due time, the schedule's next window,
     # start_at, the daily limit): the earliest instant anything may go.
     next_send_at: datetime | None = None
+    # Why: "schedule" (also a follow-up's wait, start_at, the daily limit), "domain_pacing"
+    # (every recipient domain left must wait: DOMAIN_RATE_PER_MINUTE), "warmup" (the
+    # sending domain's allowance for the day is used: WARMUP_SCHEDULE).
+    wait_reason: Literal["schedule", "domain_pacing", "warmup"] | None = None
     status: str
     status_reason: str | None
     # Why it is paused, for programs (shared.lifecycle.campaign.PAUSE_REASONS), and when
@@ -770,6 +774,50 @@ class ReplyDetail(ReplySummary):
 
 class ReplyUpdate(Input):
     handled: bool
+
+
+class WarmupDomain(BaseModel):
+    domain: str
+    first_send_on: date | None  # day 1 of its ramp; None: never sent from yet
+    day: int | None  # today's day of the ramp
+    warm: bool
+    warm_since: datetime | None
+    marked_by: str | None  # who marked it warm or restarted its ramp (an admin's email)
+    allowance: int | None  # sends it may make today; None: no limit (warm, or no warm-up)
+    sent_today: int
+    remaining: int | None
+
+
+class Warmup(BaseModel):
+    enabled: bool
+    schedule: list[int]  # WARMUP_SCHEDULE: sends a day on day 1, 2 …
+    timezone: str  # WARMUP_TIMEZONE: where a day begins
+    domains: list[WarmupDomain]
+
+
+class WarmupChange(Input):
+    # true: the domain is warm now (it has a sending history elsewhere); false: its ramp
+    # starts again today at day 1.
+    warm: bool
+
+
+class SendingSwitch(BaseModel):
+    enabled: bool  # whether sending on the SES configuration set should be enabled
+    reason: str | None
+    changed_by: str | None  # "reputation" (the account's guard) or an admin's email
+    changed_at: datetime
+    applied: bool  # the sender told SES (PutConfigurationSetSendingOptions)
+    applied_at: datetime | None
+    apply_error: str | None  # what SES answered, when it did not take the change
+    guard_from: datetime | None  # the account's guard counts sends from here (set by a re-enable)
+    configuration_set: str | None
+
+
+class SendingSwitchChange(Input):
+    enabled: bool
+    reason: str | None = Field(default=None, max_length=500)
+    # Re-enabling: SES resets the configuration set's reputation metrics; say you know.
+    acknowledge_reset: bool = False
 
 
 class ReputationQuery(Input):

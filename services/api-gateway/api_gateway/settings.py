@@ -3,10 +3,10 @@ from typing import ClassVar
 from pydantic import AnyHttpUrl, Field, SecretStr
 
 from shared.lifecycle.campaign import LEASE_SECONDS
-from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, SesAccess, Settings
+from shared.settings import MIN_SECRET_LENGTH, MessageIdentity, SesAccess, Settings, WarmupRamp
 
 
-class GatewaySettings(Settings, MessageIdentity, SesAccess):
+class GatewaySettings(Settings, MessageIdentity, SesAccess, WarmupRamp):
     https_in_production: ClassVar[dict[str, str]] = {
         **Settings.https_in_production,
         "admin_jwks_url": "keys fetched over plain http could be swapped on the way",

@@ -8,11 +8,13 @@ from functools import partial
 
 from aiohttp import web
 
+from projector import account_guard
 from projector.handlers import ProjectionOptions, project
 from projector.mx_checker import MxChecker, resolver_for
 from projector.policy import ReputationLimits
 from projector.search_indexer import SearchIndexer
 from projector.settings import ProjectorSettings
+from projector.upkeep import every
 from shared.consumer import Consumer
 from shared.events import CATALOG
 from shared.http import AMQP, DB_POOL, create_base_app
@@ -41,7 +43,26 @@ def create_app(settings: ProjectorSettings) -> web.Application:
     app.cleanup_ctx.append(_search_indexer_ctx)
     if settings.mx_check_enabled:
         app.cleanup_ctx.append(_mx_checker_ctx)
+    if settings.account_guard_seconds:
+        app.cleanup_ctx.append(_account_guard_ctx)
     return app
+
+
+async def _account_guard_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[PROJECTOR_SETTINGS]
+    limits = ReputationLimits(
+        min_sends=settings.account_guard_min_sends,
+        max_bounce_rate=settings.account_max_bounce_rate,
+        max_complaint_rate=settings.account_max_complaint_rate,
+    )
+    task = asyncio.create_task(
+        every(partial(account_guard.check, app[DB_POOL], limits), seconds=settings.account_guard_seconds,
+              what="the account's reputation guard", max_backoff=30.0),
+        name="account-guard",
+    )  # fmt: skip
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:

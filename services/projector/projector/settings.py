@@ -8,6 +8,12 @@ class ProjectorSettings(Settings):
     reputation_min_sends: int = Field(default=100, ge=1)
     reputation_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
     reputation_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)
+    # The account-level guard (projector.account_guard): across campaigns, since the kill
+    # switch's last re-enable (at most 7 days back); 0 seconds: off.
+    account_guard_seconds: float = Field(default=60.0, ge=0)
+    account_guard_min_sends: int = Field(default=500, ge=1)
+    account_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
+    account_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)
     # How often the search indexer looks for imports to index (projector.search_indexer).
     search_index_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # The MX check of prospects' domains (projector.mx_checker): on by default.

@@ -6,15 +6,20 @@ import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 
+import asyncpg
 from aiohttp import web
 
+from sender.adapters import store
 from sender.adapters.ses import SesGateway
 from sender.domain import Cadence
 from sender.forwarding import INTERRUPTED_AFTER_SECONDS, ForwardRules, on_forward_requested
 from sender.handlers import on_campaign_requested, on_chunk_completed
 from sender.loop import ChunkRunner, SenderConfig
+from sender.pacing import DomainPacer
 from sender.quota import QuotaKeeper
+from sender.safety_nets import SafetyNets
 from sender.settings import SenderSettings
+from sender.warmup import WarmupGuard
 from sender.watch import watch
 from sender.work import Clock
 from shared import eligibility
@@ -57,6 +62,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
             cap_zone=settings.daily_send_cap_timezone,
         )  # fmt: skip
         await quota.refresh()
+        pacer = await _pacer(app[DB_POOL], settings.domain_rate_per_minute)
         runner = ChunkRunner(
             pool=app[DB_POOL], ses=ses, cadence=cadence, quota=quota,
             config=SenderConfig(
@@ -69,7 +75,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
                 message_id_domain=settings.message_id_domain, reply_domain=settings.reply_domain,
                 postal_address=settings.sender_postal_address,
             ),
-            clock=app.get(CLOCK),
+            clock=app.get(CLOCK), pacer=pacer, warmup=WarmupGuard(app[DB_POOL], settings.ramp),
         )  # fmt: skip
         app[RUNNER] = runner
         consumer = Consumer(
@@ -93,6 +99,7 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
                 lease_seconds=settings.sender_lease_seconds,
                 clock=runner.clock,
                 changed=runner.waiting_changed,
+                nets=SafetyNets(app[DB_POOL], ses, push_suppressions=settings.ses_suppression_push),
             ),
             name="sender-watch",
         )
@@ -103,6 +110,16 @@ async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
         if forwarder is not None:
             await forwarder.stop(timeout=settings.shutdown_timeout_seconds)
         await asyncio.gather(watching, return_exceptions=True)
+
+
+async def _pacer(pool: asyncpg.Pool, per_minute: int) -> DomainPacer:
+    """The per-domain pacing, with the sends of the last interval before a restart counted."""
+    pacer = DomainPacer(per_minute or None)
+    if pacer.interval:
+        now = asyncio.get_running_loop().time()
+        ago = await store.last_sends_to_domains(pool, pacer.interval)
+        pacer.seed({domain: now - seconds for domain, seconds in ago.items()})
+    return pacer
 
 
 async def _forwarder(

@@ -108,6 +108,10 @@ class Cadence:
     interval: float
     _next: float = -math.inf
 
+    def peek(self, now: float) -> float:
+        """The slot `next_slot(now)` would book, not booked."""
+        return max(self._next, now)
+
     def next_slot(self, now: float) -> float:
         slot = max(self._next, now)
         self._next = slot + self.interval

@@ -9,6 +9,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TypeVar
 
 import asyncpg
@@ -17,24 +18,28 @@ from sender.adapters import store
 from sender.adapters.ses import SesGateway
 from sender.domain import LIMIT_REASONS, Cadence, SesOutcome, Verdict, redact, throttle_backoff
 from sender.metrics import ACHIEVED_RATE, ELIGIBLE_REMAINING, SENDS
+from sender.pacing import DomainPacer, PacedQueue
 from sender.quota import QuotaKeeper
-from sender.work import CampaignPlan, Clock, Item, WorkReader, plan_all
+from sender.warmup import WarmupGuard
+from sender.work import MIN_WAIT, CampaignPlan, Clock, Item, WorkReader, plan_all
 from shared import eligibility
 from shared.compose import UNBUILDABLE, compose, reply_address
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import send as sends
-from shared.lifecycle import sequence
+from shared.lifecycle import sending_switch, sequence
 from shared.lifecycle.campaign import Actor
 from shared.links import unsubscribe_url
 from shared.logging import get_logger
 from shared.rendering import Recipient, TemplateError, render
 from shared.sequence import FIRST_STEP, Step
+from shared.warmup import campaign_domain
 
 log = get_logger(__name__)
 T = TypeVar("T")
 OUTAGE_ATTEMPTS = 20  # about 45 s of waiting in all
+KILL_SWITCH = "sending is disabled on the SES configuration set (the kill switch); an admin re-enables it"
 PROSPECT_FIELDS = (
     "SELECT email, first_name, last_name, company, title, attributes FROM prospects WHERE id = $1"
 )
@@ -81,6 +86,12 @@ class ChunkState:
     back_off: bool = False  # SES kept throttling: a moment before the next chunk
     failure: BaseException | None = None  # a send that failed unexpectedly: the chunk fails with it
     max_seq: int = 0
+    queue: PacedQueue[Item] = field(default_factory=lambda: PacedQueue(DomainPacer(None)))
+    warmup_used: bool = False  # the sending domain's warm-up allowance ran out in this chunk
+
+    @property
+    def sending_domain(self) -> str:
+        return campaign_domain(self.campaign["from_email"])
 
 
 class RateMeter:
@@ -101,9 +112,11 @@ class RateMeter:
 class ChunkRunner:
     def __init__(
         self, *, pool: asyncpg.Pool, ses: SesGateway, cadence: Cadence, quota: QuotaKeeper, config: SenderConfig,
-        clock: Clock | None = None,
+        clock: Clock | None = None, pacer: DomainPacer | None = None, warmup: WarmupGuard | None = None,
     ) -> None:  # fmt: skip
         self._pool = pool
+        self.pacer = pacer or DomainPacer(None)
+        self._warmup = warmup or WarmupGuard(pool, None)
         self.clock = clock or Clock()
         # Set when a run ends waiting: the watch looks at its next moment.
         self.waiting_changed = asyncio.Event()
@@ -149,19 +162,35 @@ class ChunkRunner:
                 self._pool, campaign_id, problem or "invalid", code="template", by="sender", cause=cause
             )
             return
+        if not (await sending_switch.read(self._pool)).enabled:
+            await campaigns.pause(
+                self._pool, campaign_id, KILL_SWITCH, code="reputation", by="sender", cause=cause
+            )
+            return
         await plan_all(self._pool, plan)
         state = ChunkState(
-            campaign_id, lease, cause, plan, campaign, WorkReader(self._pool, plan, self.clock)
-        )
+            campaign_id, lease, cause, plan, campaign, WorkReader(self._pool, plan, self.clock),
+            queue=PacedQueue(self.pacer),
+        )  # fmt: skip
         await self._quota.refresh_if_due()
         if (limit := self._quota.quota.exhausted()) is not None:
             await self._pause_for_limit(limit, cause)
+            return
+        if not await self._warmup.begin(
+            state.sending_domain, self.clock.now(), self._quota.quota.max_24_hour_send
+        ):
+            await self._wait_for_warmup(state)
             return
         batch = await self._next_batch(state, campaign["cursor_seq"])
         if not batch:
             await self._wait_or_complete(state)
             return
         await self._send_batches(state, batch)
+        if state.warmup_used and self._warmup.used_today(state.sending_domain, self.clock.now()):
+            await self._wait_for_warmup(state)
+            return
+        if await self._wait_for_domains(state):
+            return
         await self._end_chunk(state, run_id, chunk)
 
     async def _advance_interrupted(
@@ -200,50 +229,102 @@ class ChunkRunner:
             log.info("campaign waiting", campaign_id=str(state.campaign_id), until=moment.isoformat())
             self.waiting_changed.set()
 
+    async def _wait_for_warmup(self, state: ChunkState) -> None:
+        """The sending domain has used the day's warm-up allowance: the campaign waits for the next day."""
+        assert self._warmup.ramp is not None
+        moment = self._warmup.ramp.next_day(self.clock.now())
+        if await campaigns.wait(self._pool, state.campaign_id, state.lease, moment, reason="warmup"):
+            log.info("campaign waiting for the warm-up's next day", campaign_id=str(state.campaign_id),
+                     domain=state.sending_domain, until=moment.isoformat())  # fmt: skip
+            self.waiting_changed.set()
+
+    async def _wait_for_domains(self, state: ChunkState) -> bool:
+        """A chunk that sent nothing because every domain it holds must wait (a low
+        DOMAIN_RATE_PER_MINUTE): the campaign waits for the first to open, and the others take their turn."""
+        opening = state.queue.next_opening()
+        if state.stop or opening is None or any(state.counts.values()):
+            return False
+        ahead = timedelta(seconds=max(0.0, opening - asyncio.get_running_loop().time()))
+        moment = self.clock.now() + max(ahead, MIN_WAIT)
+        if await campaigns.wait(self._pool, state.campaign_id, state.lease, moment, reason="domain_pacing"):
+            log.info("campaign waiting for its recipients' domains", campaign_id=str(state.campaign_id),
+                     domains=len(state.queue.held_domains), until=moment.isoformat())  # fmt: skip
+            self.waiting_changed.set()
+        return True
+
     async def _next_batch(self, state: ChunkState, cursor: int) -> list[Item]:
         batch = await self._read_batch(state, cursor)
         if not batch and cursor > 0:  # the final sweep: prospects re-activated behind the cursor
             batch = await self._read_batch(state, 0)
         return batch
 
-    async def _send_batches(self, state: ChunkState, batch: list[asyncpg.Record]) -> None:
+    async def _send_batches(self, state: ChunkState, batch: list[Item]) -> None:
         """Send the batch; at high rates, go on with further batches until the chunk has
         run chunk_min_seconds, so the hand-off between chunks (through the outbox and the
-        broker) stays a small share of the time. The next batch is read while this one sends."""
+        broker) stays a small share of the time. The next batch is read while this one sends.
+        Items whose domain must wait (sender.pacing) are held while the others go on; the
+        reads skip the held domains, and when only held items are left the chunk waits for
+        the first to open, within its time."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self._config.chunk_max_seconds
+        queue = state.queue
+        queue.add(batch)
+        found_nothing: list[str] | None = None  # the skipped domains of a read that found nothing
         while True:
             after = max((i.prospect["seq"] for i in batch if i.step.id == FIRST_STEP), default=state.max_seq)
+            skip = queue.held_domains
             # Cursor form only: the final sweep behind the cursor is the next chunk's business.
-            following = asyncio.create_task(self._read_batch(state, after, exclude={i.key for i in batch}))
+            following = (
+                asyncio.create_task(self._read_batch(state, after, queue.keys(), skip))
+                if skip != found_nothing
+                else None
+            )
             try:
-                await self._send_batch(state, batch, deadline)
+                await self._send_batch(state, deadline)
                 if state.stop or loop.time() - started >= self._config.chunk_min_seconds:
                     return
                 if await store.plan_version(self._pool, state.campaign_id) != state.plan.version:
                     return  # the steps or schedule were edited: the next chunk plans again
-                batch = await following
+                batch = await following if following is not None else []
             finally:
-                following.cancel()
-            if not batch:
+                if following is not None:
+                    following.cancel()
+            if batch:
+                queue.add(batch)
+                found_nothing = None
+                continue
+            found_nothing = skip
+            opening = queue.next_opening()
+            if opening is None or opening - started >= self._config.chunk_min_seconds:
                 return
+            await asyncio.sleep(max(0.0, opening - loop.time()))
 
     async def _read_batch(
-        self, state: ChunkState, after_seq: int, exclude: set[tuple[uuid.UUID, uuid.UUID]] | None = None
-    ) -> list[Item]:
-        return await state.reader.read(after_seq, self._config.batch_size, exclude or set())
+        self, state: ChunkState, after_seq: int, exclude: set[tuple[uuid.UUID, uuid.UUID]] | None = None,
+        skip_domains: list[str] | None = None,
+    ) -> list[Item]:  # fmt: skip
+        return await state.reader.read(
+            after_seq, self._config.batch_size, exclude or set(), skip_domains or []
+        )
 
-    async def _send_batch(self, state: ChunkState, batch: list[Item], deadline: float) -> None:
+    async def _send_batch(self, state: ChunkState, deadline: float) -> None:
+        """Send what the chunk's queue lets go now, each at its slot of the cadence."""
         loop = asyncio.get_running_loop()
         slots = asyncio.Semaphore(self._config.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
         shut_out: list[Item] = []  # the window closed before their turn
-        for item in batch:
+        while True:
             await slots.acquire()
             if self._stopping:
                 state.stop = state.stop or "the sender is shutting down"
             if state.stop or loop.time() > deadline:
+                slots.release()
+                break
+            now = loop.time()
+            # The item's domain is booked for the slot it is about to get (nothing awaited between).
+            item = state.queue.take(self._cadence.peek(now))
+            if item is None:
                 slots.release()
                 break
             # Asked before the slot (a shut window costs no slot) and at it (the exact instant).
@@ -251,7 +332,7 @@ class ChunkRunner:
                 shut_out.append(item)
                 slots.release()
                 continue
-            await self._wait_for_slot(loop)
+            await self._wait_for_slot(loop, now)
             if state.stop:
                 slots.release()
                 break
@@ -281,22 +362,26 @@ class ChunkRunner:
             # failed send left, instead of a later chunk finding it by chance.
             raise state.failure
 
-    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop) -> None:
-        slot = self._cadence.next_slot(loop.time())
+    async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, now: float | None = None) -> None:
+        slot = self._cadence.next_slot(loop.time() if now is None else now)
         delay = slot - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
         self._meter.tick(loop.time())
 
     async def _send_one(self, state: ChunkState, item: Item) -> None:
-        quota = self._quota.quota
-        if not quota.try_reserve():
+        if not self._quota.quota.try_reserve():
             await self._stop_for_quota(state)
+            return
+        if not self._warmup.try_reserve(state.sending_domain, self.clock.now()):
+            self._quota.quota.unreserve()
+            state.warmup_used = True
+            state.stop = state.stop or "the sending domain's warm-up allowance for the day is used"
             return
         prospect, step = item.prospect, item.step
         claim = await self._claim(state, prospect["id"], step)
         if claim is None:
-            quota.unreserve()
+            self._unreserve(state)
             if not await store.still_ours(self._pool, state.campaign_id, state.lease):
                 state.stop = state.stop or "the campaign stopped or another sender took over"
             elif (
@@ -320,7 +405,7 @@ class ChunkRunner:
         except UNBUILDABLE as exc:
             # This prospect's message cannot be built (a personal field the email package
             # refuses): that one send fails with the reason; the chunk goes on.
-            quota.unreserve()
+            self._unreserve(state)
             await self._record(state, claim, "failed", code="RenderError", message=redact(str(exc), 500))
             return
         tags = {
@@ -352,7 +437,7 @@ class ChunkRunner:
             self._failure_streaks.pop(state.campaign_id, None)
             await self._record(state, claim, "sent", subject=subject, message_id=outcome.message_id)
         elif verdict is Verdict.FAILED:
-            self._quota.quota.unreserve()
+            self._unreserve(state)
             await self._record(
                 state, claim, "failed", subject=subject, code=outcome.code, message=outcome.message
             )
@@ -369,10 +454,15 @@ class ChunkRunner:
                     self._pool, state.campaign_id, reason, code="ses_unavailable", by="sender", cause=state.cause
                 )  # fmt: skip
         else:  # PAUSE, or still THROTTLED / NOT_SENT after the retries: not accepted, stays eligible
-            self._quota.quota.unreserve()
+            self._unreserve(state)
             await sends.release(self._pool, claim)
             SENDS.labels("released").inc()
             await self._refused(state, outcome)
+
+    def _unreserve(self, state: ChunkState) -> None:
+        """The send did not count after all (not accepted, or failed before SES took it)."""
+        self._quota.quota.unreserve()
+        self._warmup.unreserve(state.sending_domain)
 
     async def _refused(self, state: ChunkState, outcome: SesOutcome) -> None:
         """SES did not take the message: the chunk ends; an account-level refusal pauses."""

@@ -3,10 +3,10 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 
 from shared.lifecycle.campaign import LEASE_SECONDS
-from shared.settings import MessageIdentity, SesAccess, Settings
+from shared.settings import MessageIdentity, SesAccess, Settings, WarmupRamp
 
 
-class SenderSettings(Settings, SesAccess, MessageIdentity):
+class SenderSettings(Settings, SesAccess, MessageIdentity, WarmupRamp):
     sender_port: int = 8083
     send_rate_per_second: float = Field(default=5.0, gt=0, le=100_000)
     send_batch_size: int = Field(default=1000, ge=1, le=10_000)
@@ -34,6 +34,11 @@ class SenderSettings(Settings, SesAccess, MessageIdentity):
     # Ambiguous SES failures in a row (timeouts, 5xx) before the campaign pauses.
     ambiguous_failures_to_pause: int = Field(default=3, ge=1)
     quota_refresh_seconds: float = Field(default=60.0, gt=0)
+    # At most this many sends a minute to any one recipient domain, spaced evenly
+    # (sender.pacing); 0: no pacing.
+    domain_rate_per_minute: int = Field(default=60, ge=0, le=60_000)
+    # Bounced and complained prospects are put on the SES account suppression list.
+    ses_suppression_push: bool = True
 
     @field_validator("daily_send_cap_timezone", mode="before")
     @classmethod

@@ -1,7 +1,8 @@
 """The sender's watch: every WATCH_SECONDS it resumes the pauses that lift by themselves
 (daily quota, daily cap) once their time has come and the limit allows again, and asks
 again for sending campaigns whose work was lost (no lease taken, no claim, for longer
-than SENDER_LEASE_SECONDS: a dead-lettered chunk, a message lost with a broker).
+than SENDER_LEASE_SECONDS: a dead-lettered chunk, a message lost with a broker), and keeps
+SES's safety nets in step (sender.safety_nets: the kill switch, the suppression list).
 
 A campaign waiting for its next moment (a follow-up's due time, the schedule's next
 window) is asked for again at that moment: the watch sleeps until the earliest one, or
@@ -23,6 +24,7 @@ from typing import Any
 import asyncpg
 
 from sender.quota import QuotaKeeper
+from sender.safety_nets import SafetyNets
 from sender.work import Clock
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignRequested, CampaignRequestedData, CampaignResumed, CampaignResumedData
@@ -114,7 +116,7 @@ class Listener:
 
 async def watch(
     pool: asyncpg.Pool, quota: QuotaKeeper, *, every: float, lease_seconds: float, clock: Clock | None = None,
-    changed: asyncio.Event | None = None,
+    changed: asyncio.Event | None = None, nets: SafetyNets | None = None,
 ) -> None:  # fmt: skip
     """Run until cancelled; a database that is away is waited out."""
     clock = clock or Clock()
@@ -127,6 +129,8 @@ async def watch(
                 await listener.ensure()
                 await resume_due_pauses(pool, quota)
                 await rerequest_lost_work(pool, lease_seconds)
+                if nets is not None:
+                    await nets.look()
                 _, earliest = await wake_waiting(pool, clock)
                 if earliest is not None:
                     delay = min(every, max(0.01, (earliest - clock.now()).total_seconds()))

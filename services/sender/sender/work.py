@@ -10,6 +10,7 @@ shared.eligibility's.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,6 +54,10 @@ class Item:
     @property
     def key(self) -> tuple[uuid.UUID, uuid.UUID]:
         return self.prospect["id"], self.step.id
+
+    @property
+    def email(self) -> str:
+        return str(self.prospect["email"])
 
 
 @dataclass(frozen=True)
@@ -132,10 +137,17 @@ class WorkReader:
         self._plan = plan
         self._clock = clock
 
-    async def read(self, after_seq: int, limit: int, exclude: set[tuple[uuid.UUID, uuid.UUID]]) -> list[Item]:
-        """Due follow-ups (earliest first), then first steps after `after_seq`."""
+    async def read(
+        self,
+        after_seq: int,
+        limit: int,
+        exclude: set[tuple[uuid.UUID, uuid.UUID]],
+        skip_domains: Sequence[str] = (),
+    ) -> list[Item]:
+        """Due follow-ups (earliest first), then first steps after `after_seq`; none to
+        `skip_domains` (those the chunk holds enough of already: sender.pacing)."""
         now, plan = self._clock.now(), self._plan
-        items = await self._follow_ups(now, limit, exclude)
+        items = await self._follow_ups(now, limit, exclude, skip_domains)
         # The batch in hand (`exclude`) may not be claimed yet: its first steps count against
         # the day's limit already (counted twice once claimed: this read is then short, and
         # the next one exact).
@@ -147,19 +159,27 @@ class WorkReader:
                 if plan.schedule and self._in_prospect_time
                 else None
             )
-            rows = await eligibility.batch(self._pool, plan.campaign_id, room, after_seq, window)
+            rows = await eligibility.batch(
+                self._pool, plan.campaign_id, room, after_seq, window, skip_domains
+            )
             items.extend(
                 Item(row, plan.steps[0], None) for row in rows if (row["id"], FIRST_STEP) not in exclude
             )
         return items
 
     async def _follow_ups(
-        self, now: datetime, limit: int, exclude: set[tuple[uuid.UUID, uuid.UUID]]
+        self,
+        now: datetime,
+        limit: int,
+        exclude: set[tuple[uuid.UUID, uuid.UUID]],
+        skip_domains: Sequence[str],
     ) -> list[Item]:
         plan = self._plan
         if len(plan.steps) == 1:
             return []
-        rows = await eligibility.due(self._pool, plan.campaign_id, limit, until=now, version=plan.version)
+        rows = await eligibility.due(
+            self._pool, plan.campaign_id, limit, until=now, version=plan.version, skip_domains=skip_domains
+        )
         items, closed = [], []
         by_id = plan.by_id
         for row in rows:

@@ -31,6 +31,12 @@ export async function campaignList(_params, life) {
 }
 
 // What each pause code means for the admin, and what lifts it (docs/operations.md).
+// Why a sending campaign waits (its wait_reason).
+const WAIT_REASONS = {
+  schedule: "the schedule, a follow-up's wait or the daily limit",
+  domain_pacing: "every recipient domain left has had its share this minute: DOMAIN_RATE_PER_MINUTE",
+  warmup: "the sending domain's warm-up allowance for today is used; see the Warm-up page",
+};
 const PAUSES = {
   manual: ["Paused by an admin", "Resume it when you are ready."],
   credentials: ["AWS refused the credentials", "Every sending campaign paused. Fix the AWS keys, then resume."],
@@ -265,7 +271,7 @@ export async function campaignDetail({ id }, life) {
           " · From ", campaign.from_name ? `${campaign.from_name} <${campaign.from_email}>` : campaign.from_email),
         paused ? pauseNote(campaign) : "",
         campaign.next_send_at ? h("p", { id: "campaign-next-send" },
-          `Waiting: nothing may go before ${when(campaign.next_send_at)} (the schedule, a follow-up's wait or the daily limit).`) : "",
+          `Waiting: nothing may go before ${when(campaign.next_send_at)} (${WAIT_REASONS[campaign.wait_reason] || WAIT_REASONS.schedule}).`) : "",
         h("div", { className: "stats", "aria-label": "Counts" },
           [["Eligible now", stats.eligible ?? "–"], ["Sent", stats.sent], ["Bounced", stats.bounced],
            ["Complained", stats.complained], ["Unsubscribed", stats.unsubscribed], ["Failed", stats.failed],

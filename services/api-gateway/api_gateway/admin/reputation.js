@@ -1,7 +1,7 @@
 // Reputation: per sending domain, our own bounce and complaint rates (last 24 h, last 7
 // days, day by day) against the rates at which SES reviews an account and may pause it.
 import { api, query } from "./api.js";
-import { alertBox, badge, h, mount, table } from "./dom.js";
+import { alertBox, announce, badge, confirmDialog, h, mount, table } from "./dom.js";
 
 const STATE_TEXT = { ok: "ok", review: "under review at SES's rate", pause: "SES may pause sending" };
 const percent = (rate) => `${(rate * 100).toFixed(rate && rate < 0.01 ? 2 : 1)} %`;
@@ -29,11 +29,51 @@ function chart(container, domain, thresholds) {
   plot.root.setAttribute("aria-label", `Daily bounce and complaint rates of ${domain.domain}, with SES's review rates`);
 }
 
+// The warm-up: each sending domain's allowance today (WARMUP_SCHEDULE), and the admin's
+// "this domain is warm" or "start its ramp again".
+function warmupSection(warmup, alert, reload) {
+  const heading = h("h2", { id: "warmup-heading" }, "Warm-up");
+  if (!warmup.enabled) {
+    return h("section", { id: "warmup", "aria-labelledby": "warmup-heading" }, heading,
+      h("p", {}, "No warm-up: WARMUP_SCHEDULE is off, so new sending domains send at the full quota from day 1."));
+  }
+  const change = async (domain, warm) => {
+    const ok = await confirmDialog(warm
+      ? { title: `Mark ${domain.domain} warm?`, confirm: "Mark warm",
+          body: "Its daily volume is then limited only by the SES quota and the daily cap. Do this for a domain with a sending history elsewhere." }
+      : { title: `Restart the warm-up of ${domain.domain}?`, confirm: "Restart at day 1",
+          body: `Its daily volume follows the schedule again from today: ${warmup.schedule[0]} sends today.` });
+    if (!ok) return;
+    try {
+      await api("PUT", `/api/ses/warmup/${encodeURIComponent(domain.domain)}`, { warm });
+      announce(warm ? `${domain.domain} is warm.` : `${domain.domain} starts its warm-up again.`);
+      await reload();
+    } catch (error) { alert.show(error.message); }
+  };
+  const rows = warmup.domains.map((d) => [
+    d.domain,
+    d.warm ? h("span", {}, badge("warm"), d.marked_by ? ` (marked by ${d.marked_by})` : "")
+      : d.day ? `day ${d.day} of ${warmup.schedule.length}` : "not sent from yet",
+    d.allowance == null ? "no limit" : d.allowance.toLocaleString(),
+    d.sent_today.toLocaleString(),
+    d.remaining == null ? "–" : d.remaining.toLocaleString(),
+    d.warm ? h("button", { type: "button", className: "secondary", onclick: () => change(d, false) }, "Restart warm-up")
+      : h("button", { type: "button", onclick: () => change(d, true) }, "Mark warm"),
+  ]);
+  return h("section", { id: "warmup", "aria-labelledby": "warmup-heading" }, heading,
+    h("p", { className: "hint" },
+      `A new sending domain sends at most ${warmup.schedule.slice(0, 4).join(", ")}${warmup.schedule.length > 4 ? " …" : ""} ` +
+      `messages on its first days (days in ${warmup.timezone}); a campaign whose domain has used the day's allowance waits ` +
+      "for the next day (\"warmup\") and goes on by itself."),
+    table("Warm-up of the sending domains", ["Domain", "Ramp", "Allowed today", "Sent today", "Remaining", "Action"],
+      rows, { numeric: [2, 3, 4] }));
+}
+
 export async function reputationView() {
   const alert = alertBox();
-  let result;
+  let result, warmup;
   try {
-    result = await api("GET", `/api/ses/reputation${query({ days: 14 })}`);
+    [result, warmup] = await Promise.all([api("GET", `/api/ses/reputation${query({ days: 14 })}`), api("GET", "/api/ses/warmup")]);
   } catch (error) { alert.show(error.message); mount(h("h1", {}, "Reputation"), alert); return; }
   const t = result.thresholds;
   const intro = h("p", { className: "hint" },
@@ -51,5 +91,6 @@ export async function reputationView() {
     return section;
   });
   mount(h("h1", {}, "Reputation"), intro, alert,
-    ...(sections.length ? sections : [h("p", {}, "Nothing sent in the last 14 days.")]));
+    ...(sections.length ? sections : [h("p", {}, "Nothing sent in the last 14 days.")]),
+    warmupSection(warmup, alert, reputationView));
 }

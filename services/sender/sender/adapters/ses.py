@@ -94,3 +94,30 @@ class SesGateway:
             sent_last_24_hours=float(quota.get("SentLast24Hours", 0)),
             sending_enabled=bool(account.get("SendingEnabled", True)),
         )
+
+    async def put_suppressed(self, address: str, reason: str) -> str | None:
+        """Put an address on the account's suppression list; None when done, else the error code
+        (UNAVAILABLE among them: this account or emulator lacks the call)."""
+        return await self._call("put_suppressed_destination", EmailAddress=address, Reason=reason)
+
+    async def set_sending_enabled(self, enabled: bool) -> str | None:
+        """Enable or disable sending on the configuration set; None when done, else the error."""
+        if not self._configuration_set:
+            return "no configuration set (SES_CONFIGURATION_SET) to switch"
+        return await self._call(
+            "put_configuration_set_sending_options",
+            ConfigurationSetName=self._configuration_set, SendingEnabled=enabled,
+        )  # fmt: skip
+
+    async def _call(self, operation: str, **request: Any) -> str | None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await getattr(self._client, operation)(**request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+            code = str(error.get("Code", "")) or status
+            return f"{code}: {redact(str(error.get('Message', '')), 200)}".rstrip(": ")
+        except Exception as exc:  # unreachable, timed out: told again at the next look
+            return f"{type(exc).__name__}: {redact(str(exc), 200)}".rstrip(": ")
+        return None

@@ -11,6 +11,8 @@ from datetime import datetime
 
 import asyncpg
 
+from shared.lifecycle.domains import DOMAIN_OF
+
 STILL_OURS = "SELECT status = 'sending' AND sender_lease = $2 FROM email_campaigns WHERE id = $1"
 # Our sends that count against a daily limit: accepted, or maybe accepted.
 _COUNTED = "attempted_at >= $1 AND outcome IN ('sent', 'unknown')"
@@ -35,3 +37,17 @@ async def sent_since(pool: asyncpg.Pool, since: datetime) -> int:
 
 async def oldest_send_since(pool: asyncpg.Pool, since: datetime) -> datetime | None:
     return await pool.fetchval(f"SELECT min(attempted_at) FROM email_sends WHERE {_COUNTED}", since)
+
+
+# The last send to each recipient domain in the last $1 seconds, and how long ago (sender.pacing).
+LAST_TO_DOMAINS = f"""
+SELECT {DOMAIN_OF.format(email="p.email")} AS domain, extract(epoch FROM now() - max(es.attempted_at)) AS ago
+FROM email_sends es JOIN prospects p ON p.id = es.prospect_id
+WHERE es.attempted_at > now() - make_interval(secs => $1) AND es.outcome IN ('sent', 'unknown')
+GROUP BY 1
+"""
+
+
+async def last_sends_to_domains(pool: asyncpg.Pool, within_seconds: float) -> dict[str, float]:
+    """Seconds since the last send to each domain that had one in the last `within_seconds`."""
+    return {row["domain"]: float(row["ago"]) for row in await pool.fetch(LAST_TO_DOMAINS, within_seconds)}
