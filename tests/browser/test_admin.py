@@ -8,6 +8,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import pytest
@@ -83,12 +84,14 @@ class AdminPage:
 
 
 @contextlib.asynccontextmanager
-async def signed_in_admin(browser, database_url: str, amqp_url: str) -> AsyncIterator[AdminPage]:
+async def signed_in_admin(
+    browser, database_url: str, amqp_url: str, **settings: Any
+) -> AsyncIterator[AdminPage]:
     """A gateway on the database behind the front door, an admin account, and a page signed in
-    at /admin, 1280 px wide."""
+    at /admin, 1280 px wide (`settings`: the gateway's, beyond the tests' own)."""
     async with (
         db.pool_context(database_url) as pool,
-        serving(create_gateway(gateway_settings(database_url, amqp_url))) as gateway_base,
+        serving(create_gateway(gateway_settings(database_url, amqp_url, **settings))) as gateway_base,
         front_door(free_port(), gateway=gateway_base) as base,
     ):
         await upsert(pool, ADMIN_EMAIL, hash_password(PASSWORD))

@@ -1,7 +1,7 @@
 // Reputation: per sending domain, our own bounce and complaint rates (last 24 h, last 7
 // days, day by day) against the rates at which SES reviews an account and may pause it.
 import { api, query } from "./api.js";
-import { alertBox, announce, badge, confirmDialog, h, mount, table } from "./dom.js";
+import { alertBox, announce, badge, confirmDialog, h, mount, table, when } from "./dom.js";
 
 const STATE_TEXT = { ok: "ok", review: "under review at SES's rate", pause: "SES may pause sending" };
 const percent = (rate) => `${(rate * 100).toFixed(rate && rate < 0.01 ? 2 : 1)} %`;
@@ -69,11 +69,42 @@ function warmupSection(warmup, alert, reload) {
       rows, { numeric: [2, 3, 4] }));
 }
 
+// The kill switch: sending on the SES configuration set. The account's guard turns it off;
+// only an admin turns it on again, knowing SES then resets the set's reputation metrics.
+function switchSection(state, alert, reload) {
+  const heading = h("h2", { id: "switch-heading" }, "Sending on the configuration set");
+  const where = state.configuration_set ? `configuration set ${state.configuration_set}` : "no configuration set (SES_CONFIGURATION_SET)";
+  const told = state.applied ? `SES was told ${when(state.applied_at)}.`
+    : state.apply_error ? `SES did not take it yet: ${state.apply_error}` : "The sender is telling SES.";
+  const change = async (enabled) => {
+    const ok = await confirmDialog(enabled
+      ? { title: "Re-enable sending?", confirm: "Re-enable sending", danger: true,
+          body: "SES resets the configuration set's reputation metrics when sending is re-enabled, and the account's guard " +
+            "starts counting again from now. Clean the list first: remove the addresses that bounced or complained. " +
+            "Paused campaigns stay paused until you resume them." }
+      : { title: "Disable sending?", confirm: "Disable sending", danger: true,
+          body: "SES refuses every message on the configuration set, from Outreach or any other tool, until it is re-enabled; " +
+            "sending campaigns pause." });
+    if (!ok) return;
+    try {
+      await api("PUT", "/api/ses/sending", enabled ? { enabled, acknowledge_reset: true } : { enabled });
+      announce(enabled ? "Sending re-enabled." : "Sending disabled.");
+      await reload();
+    } catch (error) { alert.show(error.message); }
+  };
+  return h("section", { id: "kill-switch", "aria-labelledby": "switch-heading" }, heading,
+    h("p", { id: "switch-state" }, "Status: ", badge(state.enabled ? "enabled" : "disabled"), ` on ${where}. `,
+      state.enabled ? "" : `${state.reason || ""} (by ${state.changed_by || "?"}, ${when(state.changed_at)}). `, told),
+    h("button", { type: "button", className: state.enabled ? "secondary" : "", onclick: () => change(!state.enabled) },
+      state.enabled ? "Disable sending" : "Re-enable sending"));
+}
+
 export async function reputationView() {
   const alert = alertBox();
-  let result, warmup;
+  let result, warmup, sending;
   try {
-    [result, warmup] = await Promise.all([api("GET", `/api/ses/reputation${query({ days: 14 })}`), api("GET", "/api/ses/warmup")]);
+    [result, warmup, sending] = await Promise.all([api("GET", `/api/ses/reputation${query({ days: 14 })}`),
+      api("GET", "/api/ses/warmup"), api("GET", "/api/ses/sending")]);
   } catch (error) { alert.show(error.message); mount(h("h1", {}, "Reputation"), alert); return; }
   const t = result.thresholds;
   const intro = h("p", { className: "hint" },
@@ -90,7 +121,7 @@ export async function reputationView() {
     requestAnimationFrame(() => chart(plot, domain, t));
     return section;
   });
-  mount(h("h1", {}, "Reputation"), intro, alert,
+  mount(h("h1", {}, "Reputation"), intro, alert, switchSection(sending, alert, reputationView),
     ...(sections.length ? sections : [h("p", {}, "Nothing sent in the last 14 days.")]),
     warmupSection(warmup, alert, reputationView));
 }
