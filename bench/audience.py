@@ -23,7 +23,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from bench.common import bench_vhost, fresh_database, gateway_env, machine, service
+from bench.common import bench_vhost, fresh_database, gateway_env, machine_line, service
 from shared import db
 from shared.audience import compile_rule
 from shared.migrations import migrate_database
@@ -154,7 +154,7 @@ async def main() -> None:
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     url = db.with_database(base, BENCH_DB)
     await db.ensure_database(url)
-    print(f"machine: {machine()}")
+    print(await machine_line(database_url=url))
     await build(url, args.prospects)
     async with bench_vhost(
         os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "audience"

@@ -36,6 +36,51 @@ def machine() -> str:
     )
 
 
+# The calibration workloads (issue 20): fixed, so a figure from one machine can be read on
+# another by the ratio of their calibrations (docs/benchmarks.md lists each machine's).
+PYTHON_LOOP = 10_000_000
+ROUND_TRIPS = 2_000
+
+
+def python_loop_seconds(repeats: int = 3) -> float:
+    """The best of `repeats` runs of a bare 10M-iteration loop that adds (CPU-bound Python)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        total = 0
+        for i in range(PYTHON_LOOP):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+async def round_trip_microseconds(database_url: str, repeats: int = 3) -> float:
+    """The best of `repeats` mean times of SELECT 1 on one connection (PostgreSQL and the loop)."""
+    conn = await asyncpg.connect(db.with_database(database_url, "postgres"))
+    try:
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(ROUND_TRIPS):
+                await conn.fetchval("SELECT 1")
+            best = min(best, (time.perf_counter() - started) / ROUND_TRIPS)
+        return best * 1e6
+    finally:
+        await conn.close()
+
+
+async def machine_line(note: str = "", database_url: str | None = None) -> str:
+    """What every bench prints first: the machine, and its calibration measured now."""
+    url = database_url or os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
+    loop = python_loop_seconds()
+    trip = await round_trip_microseconds(url)
+    return (
+        f"machine: {machine()}{'; ' + note if note else ''}\n"
+        f"calibration: Python loop of {PYTHON_LOOP:,} additions {loop:.3f} s (best of 3); "
+        f"PostgreSQL round trip {trip:.0f} µs (SELECT 1 x {ROUND_TRIPS:,} on one connection, best of 3)"
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

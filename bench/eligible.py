@@ -24,12 +24,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import time
 
 import asyncpg
 
+from bench.common import machine_line
 from shared import db
 from shared.eligibility import DUE, DUE_ORDER, PLANNER_SETTINGS, Audience, statement
 from shared.migrations import migrate
@@ -246,10 +246,7 @@ async def main() -> None:
             for name, value in PLANNER_SETTINGS.items():  # as the sender's pool runs the statements
                 await conn.execute(f"SET {name} = {value}")
         version = await conn.fetchval("SHOW server_version")
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}, PostgreSQL {version}"
-        )
+        print(await machine_line(f"PostgreSQL {version}", url))
         await tag(conn)
         print(f"the eligible batch (shared/eligibility.py), {args.batch} rows, {args.runs} runs each:")
         reference = 0.0

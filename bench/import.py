@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 
-from bench.common import bench_vhost, fresh_database, gateway_env, machine, peak_rss_mb, service
+from bench.common import bench_vhost, fresh_database, gateway_env, machine_line, peak_rss_mb, service
 from tests.harness.gateway import ADMIN
 
 BENCH_DB = "outreach_bench_import"
@@ -141,7 +141,7 @@ async def main() -> None:
 
 
 async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
-    print(f"machine: {machine()}")
+    print(await machine_line(database_url=base))
     with tempfile.TemporaryDirectory() as tmp:
         for rows in args.sizes:
             path, floor_path = Path(tmp) / f"prospects-{rows}.csv", Path(tmp) / f"floor-{rows}.csv"

@@ -32,7 +32,7 @@ import asyncpg
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from bench.common import bench_vhost, fresh_database, machine, percentile, post_all, service
+from bench.common import bench_vhost, fresh_database, machine_line, percentile, post_all, service
 from event_ingest.adapters.certificates import public_key
 from event_ingest.sns import parse
 from tests.harness import sns
@@ -90,7 +90,7 @@ async def main() -> None:
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     amqp = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    print(f"machine: {machine()}", flush=True)
+    print(await machine_line(database_url=base), flush=True)
     async with bench_vhost(amqp, "inbound") as amqp_url, sns.cert_server() as certs:
         database_url = await fresh_database(base, BENCH_DB)
         offered = int(args.rate * args.seconds)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import bench_vhost, fresh_database, machine, post_all, service
+from bench.common import bench_vhost, fresh_database, machine_line, post_all, service
 from shared import db
 from tests.harness.histories import new_world, seed_world
 
@@ -141,7 +141,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         "DATABASE_URL": database_url, "AMQP_URL": amqp_url, "SES_WEBHOOK_SECRET": SECRET,
         "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"), "DB_POOL_MAX": os.environ.get("DB_POOL_MAX", "10"),
     }  # fmt: skip
-    print(f"machine: {machine()}; client, event-ingest, projector, PostgreSQL, RabbitMQ share it", flush=True)
+    print(await machine_line("client, event-ingest, projector, PostgreSQL, RabbitMQ share it"), flush=True)
     async with contextlib.AsyncExitStack() as services:
         ingest, _ = await services.enter_async_context(service("event_ingest", env, "EVENT_INGEST_PORT"))
         url = f"{ingest}/api/webhooks/ses-events"

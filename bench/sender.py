@@ -28,7 +28,7 @@ import uuid
 
 import asyncpg
 
-from bench.common import bench_vhost, fresh_database, machine, percentile, service
+from bench.common import bench_vhost, fresh_database, machine_line, percentile, service
 from shared import db
 from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, seed_campaign, seed_prospects
 from tests.harness.ses_stub import running_stub
@@ -123,7 +123,7 @@ async def main() -> None:
 
 
 async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
-    print(f"machine: {machine()}; SES stub in the bench process, zero latency", flush=True)
+    print(await machine_line("SES stub in the bench process, zero latency", base), flush=True)
     for load in args.loads:
         for rate in args.rates:
             r = await run(load, rate, int(rate * args.seconds) + 1, base, amqp_url)

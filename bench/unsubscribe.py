@@ -21,7 +21,7 @@ import time
 
 import aiohttp
 
-from bench.common import bench_vhost, fresh_database, machine, service
+from bench.common import bench_vhost, fresh_database, machine_line, service
 from shared import db
 from tests.harness.sending import seed_campaign, seed_prospects
 
@@ -102,7 +102,7 @@ async def main() -> None:
             "UNSUBSCRIBE_RATE_LIMIT_ENABLED": "false",
             "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"),
         }
-        print(f"machine: {machine()}; client, service, PostgreSQL and RabbitMQ share it", flush=True)
+        print(await machine_line("client, service, PostgreSQL and RabbitMQ share it"), flush=True)
         async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, _):
             report(
                 "one-click, as fast as it goes",
