@@ -9,6 +9,12 @@ Failure rules: a body that is not a known, valid event, or a handler raising
 PermanentError, goes straight to the dead-letter queue with the reason in its
 headers; any other exception is retried (the broker redelivers) until
 `max_attempts`, then dead-lettered the same way.
+
+With `batch_size` > 1 (the projector), tracked events are applied in batches: what
+arrives within `batch_wait` seconds, up to `batch_size`, in one transaction (each event
+in its own savepoint, with its tracking row), one batch at a time. A batch that fails
+is applied again one event at a time, so a poison event fails, is retried and
+dead-lettered alone, by the rules above.
 """
 
 from __future__ import annotations
@@ -71,6 +77,72 @@ async def forget_applied(conn: asyncpg.Connection, consumer: str) -> None:
     await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
 
 
+class Batcher:
+    """Applies tracked events a batch per transaction (see the module's note)."""
+
+    def __init__(self, pool: asyncpg.Pool, consumer: str, *, size: int, wait: float) -> None:
+        self._pool = pool
+        self._consumer = consumer
+        self._size = size
+        self._wait = wait
+        self._pending: list[tuple[Envelope, Handler, asyncio.Future[bool]]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._one_at_a_time = asyncio.Lock()  # batches in turn: no two lock the same rows
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def apply(self, event: Envelope, handler: Handler) -> bool:
+        """As apply_once: False when already applied; raises what applying it one by one raised."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, handler, future))
+        if len(self._pending) >= self._size:
+            self._flush()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self._wait, self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        batch, self._pending = self._pending, []
+        if batch:
+            task = asyncio.create_task(self._apply(batch))
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+
+    async def _apply(self, batch: list[tuple[Envelope, Handler, asyncio.Future[bool]]]) -> None:
+        async with self._one_at_a_time:
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    results = [await apply_once_on(conn, self._consumer, e, h) for e, h, _ in batch]
+            except Exception as exc:  # one by one: each event meets its own fate
+                if len(batch) > 1:
+                    log.info(
+                        "a batch failed; applying its events one by one", size=len(batch), error=repr(exc)
+                    )
+                for event, handler, future in batch:
+                    try:
+                        result = await apply_once(self._pool, self._consumer, event, handler)
+                    except Exception as one:
+                        _settle(future, exception=one)
+                    else:
+                        _settle(future, result=result)
+                return
+            for (_, _, future), result in zip(batch, results, strict=True):
+                _settle(future, result=result)
+
+
+def _settle(
+    future: asyncio.Future[bool], *, result: bool = False, exception: BaseException | None = None
+) -> None:
+    if future.done():  # its message's task was cancelled (the consumer stopping)
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
+
+
 def delivery_attempt(message: AbstractIncomingMessage) -> int:
     """1 for the first delivery. Quorum queues count redeliveries in x-delivery-count."""
     count = (message.headers or {}).get("x-delivery-count")
@@ -92,6 +164,8 @@ class Consumer:
         prefetch: int = 32,
         max_attempts: int = 5,
         retry_delay: float = 0.2,
+        batch_size: int = 1,
+        batch_wait: float = 0.005,
     ) -> None:
         self.queue = queue
         self._pool = pool
@@ -103,6 +177,9 @@ class Consumer:
         self._channel: AbstractChannel | None = None
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._batcher = (
+            Batcher(pool, queue.consumer, size=batch_size, wait=batch_wait) if batch_size > 1 else None
+        )
 
     async def start(self, connection: AbstractRobustConnection) -> None:
         self._channel = await connection.channel(publisher_confirms=True)
@@ -154,7 +231,10 @@ class Consumer:
                     applied = True
                 else:
                     assert handler is not None
-                    applied = await apply_once(self._pool, consumer, event, handler)
+                    if self._batcher is not None:
+                        applied = await self._batcher.apply(event, handler)
+                    else:
+                        applied = await apply_once(self._pool, consumer, event, handler)
             except PermanentError as exc:
                 log.error("event cannot be applied", error=str(exc))
                 EVENTS_CONSUMED.labels(consumer, event.type, "dead_lettered").inc()

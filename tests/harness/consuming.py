@@ -15,7 +15,9 @@ from shared.topology import PROJECTOR, declare_topology
 
 
 @asynccontextmanager
-async def consuming(amqp_url: str, pool: asyncpg.Pool, handler: Handler, *, max_attempts: int = 3):
+async def consuming(
+    amqp_url: str, pool: asyncpg.Pool, handler: Handler, *, max_attempts: int = 3, batch_size: int = 1
+):
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel()
     exchange = await declare_topology(channel)
@@ -25,6 +27,8 @@ async def consuming(amqp_url: str, pool: asyncpg.Pool, handler: Handler, *, max_
         handlers={CampaignRequested: handler},
         max_attempts=max_attempts,
         retry_delay=0.01,
+        batch_size=batch_size,
+        batch_wait=0.05,
     )
     await consumer.start(connection)
     try:

@@ -186,3 +186,52 @@ async def test_events_of_types_without_a_handler_are_acknowledged_and_ignored(ef
         await asyncio.sleep(0.2)
         assert (await queue.declare()).message_count == 0
     assert not await _processed(effects, resumed.event_id)
+
+
+async def test_a_batch_applies_its_events_in_one_transaction_each_once(effects, make_vhost):
+    amqp_url = await make_vhost()
+    events = [sample_event() for _ in range(16)]
+
+    async def record_transaction(event, conn):  # the top-level transaction's id, savepoints or not
+        await conn.execute(
+            "INSERT INTO effects (event_id, note) VALUES ($1, txid_current()::text)", event.event_id
+        )
+
+    async with consuming(amqp_url, effects, record_transaction, batch_size=16) as (exchange, _):
+        for event in [*events, events[0]]:  # a duplicate inside the batch
+            await publish_event(exchange, event)
+        await wait_until(lambda: _all_processed(effects, events))
+        await asyncio.sleep(0.3)  # the duplicate's copy consumed too
+    assert await effect_count(effects) == 16
+    transactions = await effects.fetchval("SELECT count(DISTINCT note) FROM effects")
+    assert transactions < 16, f"{transactions} transactions for 16 events: not batched"
+
+
+async def test_a_poison_event_in_a_batch_is_dead_lettered_alone(effects, make_vhost):
+    amqp_url = await make_vhost()
+    events = [sample_event() for _ in range(8)]
+    poison = events[3].event_id
+
+    async def refusing_one(event, conn):
+        if event.event_id == poison:
+            raise PermanentError("this one cannot be applied")
+        await record_effect(event, conn)
+
+    async with consuming(amqp_url, effects, refusing_one, batch_size=8) as (exchange, channel):
+        for event in events:
+            await publish_event(exchange, event)
+        dead = await next_dead_letter(channel)
+        await wait_until(lambda: _all_processed(effects, [e for e in events if e.event_id != poison]))
+        dlq = await channel.get_queue(PROJECTOR.dead_letter_name)
+        assert (await dlq.declare()).message_count == 0, "only the poison"
+    assert json.loads(dead.body)["event_id"] == str(poison)
+    assert dead.headers["x-outreach-dead-letter-reason"] == "permanent-error"
+    assert await effect_count(effects) == 7
+    assert not await _processed(effects, poison)
+
+
+async def _all_processed(pool, events) -> bool:
+    ids = [e.event_id for e in events]
+    return await pool.fetchval("SELECT count(*) FROM processed_events WHERE event_id = ANY($1)", ids) == len(
+        ids
+    )

@@ -74,6 +74,8 @@ async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:
         handlers=dict.fromkeys(CATALOG, handler),
         prefetch=settings.amqp_prefetch,
         max_attempts=settings.consumer_max_attempts,
+        batch_size=min(settings.projector_batch_size, max(1, settings.amqp_prefetch // 2)),
+        batch_wait=settings.projector_batch_wait_seconds,
     )
     await consumer.start(app[AMQP])
     yield
