@@ -40,6 +40,11 @@ def normalize_email(raw: str) -> str:
     return address
 
 
+def domain_of(address: str) -> str:
+    """The domain of an address: after its last @, lower-cased (SQL: shared.lifecycle.domains.DOMAIN_OF)."""
+    return address.rsplit("@", 1)[-1].lower()
+
+
 def email_hash(address: str, key: bytes) -> bytes:
     """HMAC-SHA256 of the lower-cased address under SUPPRESSION_HASH_KEY (SQL's
     outreach_email_hash(email, key)): a leaked suppression list cannot be reversed by

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.lifecycle.domains import DOMAIN_OF
+
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 # GDPR Article 6(1) (migration 0025's check).
 LAWFUL_BASES = (
@@ -318,7 +320,7 @@ class _Compiler:
             return v.strip().lower().rstrip(".")
 
         # Addresses are stored with the domain lower-cased, after the last @.
-        domain = f"substring({self.t}.email from '[^@]*$')"
+        domain = DOMAIN_OF.format(email=f"{self.t}.email")
         if op == "eq":
             return f"{domain} = {self.bind(one(value, where), '::text')}"
         return f"{domain} = ANY({self.bind(_list(value, where, one), '::text[]')})"

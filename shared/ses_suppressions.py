@@ -36,10 +36,6 @@ SELECT id, r FROM unnest($1::uuid[], $2::text[]) AS u (id, r)
 WHERE EXISTS (SELECT 1 FROM prospects p WHERE p.id = u.id)
 ON CONFLICT (prospect_id) DO NOTHING
 """
-COUNTS = """
-SELECT (SELECT count(*) FROM prospects WHERE status IN ('bounced', 'complained')) AS suppressed,
-       (SELECT count(*) FROM ses_suppression_pushes) AS pushed
-"""
 
 
 @dataclass(frozen=True)

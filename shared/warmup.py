@@ -4,7 +4,7 @@ the domain is warm. Day 1 is the day of the domain's first send (sending_domains
 migration 0028), days counted in WARMUP_TIMEZONE. A domain that sent before this table
 existed starts on the day of its first recorded send, so a domain with history is warm.
 
-The sender asks `Domain.allowance` before each send and waits (reason `warmup`) when the
+The sender asks `state` as a chunk starts, counts each send against the allowance, and waits (reason `warmup`) when the
 day's is used; the gateway shows the same figures. An admin may mark a domain warm, or
 start its ramp again.
 """
@@ -18,23 +18,26 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from shared.lifecycle.domains import DOMAIN_OF
 from shared.schedule import day_start
 
+# A campaign's From is stored as typed: its domain lower-cased here.
+SENDING_DOMAIN = f"lower({DOMAIN_OF})"
 # The domain's row, made on its first send, dated from its first recorded send (or today).
-ENSURE = """
+ENSURE = f"""
 INSERT INTO sending_domains (domain, first_send_on)
 SELECT $1, coalesce(least(min(es.claimed_at), $2::timestamptz), $2::timestamptz) AT TIME ZONE $3
 FROM email_sends es JOIN email_campaigns c ON c.id = es.campaign_id
-WHERE lower(substring(c.from_email from '[^@]*$')) = $1 AND es.outcome IN ('sent', 'unknown')
+WHERE {SENDING_DOMAIN.format(email="c.from_email")} = $1 AND es.outcome IN ('sent', 'unknown')
 ON CONFLICT (domain) DO NOTHING
 """
 ROW = "SELECT domain, first_send_on, warm_since, marked_by FROM sending_domains WHERE domain = $1"
 ROWS = "SELECT domain, first_send_on, warm_since, marked_by FROM sending_domains ORDER BY domain"
 # Sends from the domain's campaigns since $2 (the start of the day): claimed ones count,
 # they may be accepted. Read through the campaigns' index, not every send of the day.
-SENT_SINCE = """
+SENT_SINCE = f"""
 SELECT count(*) FROM email_sends es
-WHERE es.campaign_id IN (SELECT id FROM email_campaigns WHERE lower(substring(from_email from '[^@]*$')) = $1)
+WHERE es.campaign_id IN (SELECT id FROM email_campaigns WHERE {SENDING_DOMAIN.format(email="from_email")} = $1)
   AND es.outcome IN ('claimed', 'sent', 'unknown') AND es.claimed_at >= $2
 """
 MARK_WARM = """
@@ -158,8 +161,4 @@ async def mark_warm(
 async def restart(
     conn: asyncpg.Connection | asyncpg.Pool, ramp: Ramp, domain: str, now: datetime, actor: str
 ) -> None:
-    await conn.fetchval(RESTART, domain, ramp.today(now), actor)
-
-
-def campaign_domain(from_email: str) -> str:
-    return from_email.rsplit("@", 1)[-1].lower()
+    await conn.execute(RESTART, domain, ramp.today(now), actor)

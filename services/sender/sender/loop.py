@@ -23,6 +23,7 @@ from sender.quota import QuotaKeeper
 from sender.warmup import WarmupGuard
 from sender.work import MIN_WAIT, CampaignPlan, Clock, Item, WorkReader, plan_all
 from shared import eligibility
+from shared.addresses import domain_of
 from shared.compose import UNBUILDABLE, compose, reply_address
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
@@ -34,7 +35,6 @@ from shared.links import unsubscribe_url
 from shared.logging import get_logger
 from shared.rendering import Recipient, TemplateError, render
 from shared.sequence import FIRST_STEP, Step
-from shared.warmup import campaign_domain
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -91,7 +91,7 @@ class ChunkState:
 
     @property
     def sending_domain(self) -> str:
-        return campaign_domain(self.campaign["from_email"])
+        return domain_of(self.campaign["from_email"])
 
 
 class RateMeter:

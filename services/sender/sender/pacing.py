@@ -17,9 +17,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Generic, Protocol, TypeVar
 
-
-def domain_of(email: str) -> str:
-    return email.rsplit("@", 1)[-1].lower()
+from shared.addresses import domain_of
 
 
 class Paced(Protocol):

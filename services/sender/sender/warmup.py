@@ -34,23 +34,28 @@ class WarmupGuard:
         return state.remaining != 0
 
     def try_reserve(self, domain: str, now: datetime) -> bool:
-        today = self._domains.get(domain)
-        if self.ramp is None or today is None or today.allowance is None:
+        today = self._limited(domain)
+        if today is None:
             return True
-        if today.day != self.ramp.today(now) or today.counted >= today.allowance:
+        if self.used_today(domain, now) or today.day != self._day(now):
             return False  # a new day is read at the next chunk's start
         today.counted += 1
         return True
 
     def used_today(self, domain: str, now: datetime) -> bool:
         """Whether the domain's allowance for the day of `now` is used (not: a new day began)."""
-        today = self._domains.get(domain)
-        return (
-            self.ramp is not None and today is not None and today.allowance is not None
-            and today.day == self.ramp.today(now) and today.counted >= today.allowance
-        )  # fmt: skip
+        today = self._limited(domain)
+        return today is not None and today.day == self._day(now) and today.counted >= (today.allowance or 0)
 
     def unreserve(self, domain: str) -> None:
-        today = self._domains.get(domain)
-        if today is not None and today.allowance is not None:
+        if (today := self._limited(domain)) is not None:
             today.counted -= 1
+
+    def _limited(self, domain: str) -> _Today | None:
+        """The domain's figures when a warm-up limits it today (read by `begin`)."""
+        today = self._domains.get(domain)
+        return today if self.ramp is not None and today is not None and today.allowance is not None else None
+
+    def _day(self, now: datetime) -> date:
+        assert self.ramp is not None
+        return self.ramp.today(now)

@@ -38,6 +38,6 @@ async def change_sending(request: web.Request) -> web.Response:
         raise Invalid(RESET_WARNING, code="acknowledge_reset")
     reason = change.reason or ("re-enabled by an admin" if change.enabled else "disabled by an admin")
     turn = sending_switch.turn_on if change.enabled else sending_switch.turn_off
-    await turn(pool(request), reason, actor(request))  # already so: unchanged
-    switch = await sending_switch.read(pool(request))
+    # Already so: unchanged, and answered as it stands.
+    switch = await turn(pool(request), reason, actor(request)) or await sending_switch.read(pool(request))
     return model_response(_answer(switch, settings(request).ses_configuration_set))

@@ -11,6 +11,7 @@ from aiohttp import web
 from api_gateway.http.context import actor, pool, settings
 from api_gateway.schemas import Warmup, WarmupChange, WarmupDomain
 from shared import warmup
+from shared.addresses import domain_of
 from shared.errors import Invalid
 from shared.http import model_response
 from shared.requests import json_body
@@ -29,7 +30,7 @@ def _answer(state: warmup.DomainState) -> WarmupDomain:
 async def get_warmup(request: web.Request) -> web.Response:
     config = settings(request)
     ramp = config.ramp
-    configured = warmup.campaign_domain(config.ses_from_email)
+    configured = domain_of(config.ses_from_email)
     states = await warmup.states(pool(request), ramp, datetime.now(UTC), None, extra=[configured])
     return model_response(
         Warmup(
