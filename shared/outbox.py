@@ -30,6 +30,7 @@ from shared.broker import event_message
 from shared.event_store import OUTBOX_CHANNEL, mark_published, row_to_message
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+from shared.waiting import wait_until_set
 
 RELAY_LOCK_KEY = 0x6F757472_72656C79  # "outrrely"
 
@@ -141,7 +142,8 @@ class OutboxRelay:
             finally:
                 if listener is not None:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(listener.close(), timeout=2)
+                        async with asyncio.timeout(2):
+                            await listener.close()
 
     async def _drain_forever(self, listener: asyncpg.Connection) -> None:
         pending_delay = 0.02
@@ -155,6 +157,5 @@ class OutboxRelay:
                 pending_delay = min(pending_delay * 2, 1.0)
                 continue
             pending_delay = 0.02
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+            await wait_until_set(self._wake, self._poll_seconds)
         raise ConnectionError("outbox listener connection closed")

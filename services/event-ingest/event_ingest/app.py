@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
 
@@ -24,6 +23,7 @@ from shared.http import AMQP, DB_POOL, create_base_app
 from shared.lifecycle import inbound
 from shared.logging import get_logger
 from shared.topology import INBOUND
+from shared.waiting import wait_until_set
 
 SERVICE = "event-ingest"
 log = get_logger(__name__)
@@ -90,8 +90,7 @@ async def sweep_s3_copies(
 ) -> None:
     """Delete the S3 copy of each mail kept here (after its processing committed)."""
     while True:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(read.wait(), timeout=every)
+        await wait_until_set(read, every)
         read.clear()
         await asyncio.sleep(
             0.5

@@ -30,6 +30,7 @@ from shared.db import DATABASE_AWAY
 from shared.events import CampaignRequested, CampaignRequestedData, CampaignResumed, CampaignResumedData
 from shared.lifecycle import campaign as campaigns
 from shared.logging import get_logger
+from shared.waiting import wait_until_set
 
 log = get_logger(__name__)
 
@@ -136,8 +137,7 @@ async def watch(
                     delay = min(every, max(0.01, (earliest - clock.now()).total_seconds()))
             except (asyncpg.PostgresError, *DATABASE_AWAY) as exc:
                 log.warning("the sender's watch could not look; trying again", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), delay)
+            await wait_until_set(changed, delay)
             changed.clear()
     finally:
         await listener.close()
