@@ -11,17 +11,17 @@ headers; any other exception is retried (the broker redelivers) until
 `max_attempts`, then dead-lettered the same way.
 
 With `batch_size` > 1 (the projector), tracked events are applied in batches: what
-arrives within `batch_wait` seconds, up to `batch_size`, in one transaction (each event
-in its own savepoint, with its tracking row), one batch at a time. A batch that fails
-is applied again one event at a time, so a poison event fails, is retried and
-dead-lettered alone, by the rules above.
+arrives within `batch_wait` seconds, up to `batch_size`, in one transaction with their
+tracking rows (written by one statement), one batch at a time. There are no savepoints:
+a batch that fails is rolled back whole and applied again one event at a time, so a
+poison event fails, is retried and dead-lettered alone, by the rules above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +35,8 @@ from shared.metrics import EVENT_HANDLING_SECONDS, EVENTS_CONSUMED
 from shared.topology import DEAD_LETTER_EXCHANGE, ConsumerQueue
 
 Handler = Callable[[Any, asyncpg.Connection], Awaitable[None]]
+# A batch's events (not applied before, in order) in the batch's transaction.
+BatchHandler = Callable[[Sequence[Any], asyncpg.Connection], Awaitable[None]]
 # An untracked handler manages its own transactions and its own idempotency
 # (the sender: a chunk is many transactions, guarded by run/chunk tokens).
 UntrackedHandler = Callable[[Any], Awaitable[None]]
@@ -72,6 +74,44 @@ async def apply_once_on(conn: asyncpg.Connection, consumer: str, event: Envelope
         return True
 
 
+# The events of a batch not yet applied by the consumer (a copy twice in the batch: once).
+_TRACK_BATCH = """
+INSERT INTO processed_events (consumer, event_id) SELECT $1, unnest($2::uuid[])
+ON CONFLICT DO NOTHING RETURNING event_id
+"""
+
+
+async def apply_batch_on(
+    conn: asyncpg.Connection, consumer: str, events: Sequence[Envelope], handler: BatchHandler
+) -> list[bool]:
+    """apply_once for many events inside the caller's transaction: `handler` gets those not
+    applied yet, in order. Whether each was applied now; a failure leaves the transaction
+    failed (the caller rolls it back)."""
+    fresh = {
+        row["event_id"] for row in await conn.fetch(_TRACK_BATCH, consumer, [e.event_id for e in events])
+    }
+    applied, todo = [], []
+    for event in events:
+        first_time = event.event_id in fresh
+        if first_time:
+            fresh.discard(event.event_id)  # its copy later in the batch is a duplicate
+            todo.append(event)
+        applied.append(first_time)
+    if todo:
+        await handler(todo, conn)
+    return applied
+
+
+def one_by_one(handlers: Mapping[type[Envelope], Handler]) -> BatchHandler:
+    """A batch handler that runs each event's own handler in turn."""
+
+    async def handle(events: Sequence[Any], conn: asyncpg.Connection) -> None:
+        for event in events:
+            await handlers[type(event)](event, conn)
+
+    return handle
+
+
 async def forget_applied(conn: asyncpg.Connection, consumer: str) -> None:
     """Forget what `consumer` applied (a projection rebuild replays everything again)."""
     await conn.execute("DELETE FROM processed_events WHERE consumer = $1", consumer)
@@ -80,9 +120,12 @@ async def forget_applied(conn: asyncpg.Connection, consumer: str) -> None:
 class Batcher:
     """Applies tracked events a batch per transaction (see the module's note)."""
 
-    def __init__(self, pool: asyncpg.Pool, consumer: str, *, size: int, wait: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, consumer: str, handler: BatchHandler, *, size: int, wait: float
+    ) -> None:
         self._pool = pool
         self._consumer = consumer
+        self._handler = handler
         self._size = size
         self._wait = wait
         self._pending: list[tuple[Envelope, Handler, asyncio.Future[bool]]] = []
@@ -91,7 +134,8 @@ class Batcher:
         self._flushing: set[asyncio.Task[None]] = set()
 
     async def apply(self, event: Envelope, handler: Handler) -> bool:
-        """As apply_once: False when already applied; raises what applying it one by one raised."""
+        """As apply_once: False when already applied; raises what applying it alone (with
+        `handler`) raised."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._pending.append((event, handler, future))
         if len(self._pending) >= self._size:
@@ -114,7 +158,9 @@ class Batcher:
         async with self._one_at_a_time:
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    results = [await apply_once_on(conn, self._consumer, e, h) for e, h, _ in batch]
+                    results = await apply_batch_on(
+                        conn, self._consumer, [e for e, _, _ in batch], self._handler
+                    )
             except Exception as exc:  # one by one: each event meets its own fate
                 if len(batch) > 1:
                     log.info(
@@ -166,6 +212,7 @@ class Consumer:
         retry_delay: float = 0.2,
         batch_size: int = 1,
         batch_wait: float = 0.005,
+        batch_handler: BatchHandler | None = None,
     ) -> None:
         self.queue = queue
         self._pool = pool
@@ -178,7 +225,15 @@ class Consumer:
         self._consumer_tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._batcher = (
-            Batcher(pool, queue.consumer, size=batch_size, wait=batch_wait) if batch_size > 1 else None
+            Batcher(
+                pool,
+                queue.consumer,
+                batch_handler or one_by_one(self._handlers),
+                size=batch_size,
+                wait=batch_wait,
+            )
+            if batch_size > 1
+            else None
         )
 
     async def start(self, connection: AbstractRobustConnection) -> None:

@@ -102,16 +102,31 @@ ON CONFLICT (campaign_id, prospect_id) DO NOTHING
 RETURNING stopped_at
 """
 # Every campaign the prospect is in whose stop_on has the reason ($3: only this one, if set).
+# For events in order, each with its reasons in order: the first that a campaign's stop_on
+# lists is the one it stops for.
 STOP_WHERE_LISTENING = """
 INSERT INTO sequence_stops (campaign_id, prospect_id, reason, event_id)
-SELECT c.id, $1, $2, $4
-FROM email_campaigns c
-WHERE $2 = ANY(c.stop_on) AND ($3::uuid IS NULL OR c.id = $3)
-  AND EXISTS (SELECT 1 FROM email_sends s WHERE s.campaign_id = c.id AND s.prospect_id = $1)
-  AND EXISTS (SELECT 1 FROM prospects WHERE id = $1)
+SELECT c.id, u.prospect_id, u.reason, u.event_id
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[]) WITH ORDINALITY
+     AS u (prospect_id, reason, campaign_id, event_id, rank)
+JOIN email_campaigns c ON u.reason = ANY(c.stop_on) AND (u.campaign_id IS NULL OR c.id = u.campaign_id)
+WHERE EXISTS (SELECT 1 FROM email_sends s WHERE s.campaign_id = c.id AND s.prospect_id = u.prospect_id)
+  AND EXISTS (SELECT 1 FROM prospects WHERE id = u.prospect_id)
+ORDER BY u.rank
 ON CONFLICT (campaign_id, prospect_id) DO NOTHING
-RETURNING campaign_id
+RETURNING campaign_id, reason
 """
+
+
+@dataclass(frozen=True)
+class StopCause:
+    """An event that may end sequences: in the campaign it names (None: every campaign the
+    prospect is in) whose stop_on lists one of its reasons (the first listed counts)."""
+
+    prospect_id: uuid.UUID
+    campaign_id: uuid.UUID | None
+    reasons: tuple[StopReason, ...]
+    event_id: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -154,14 +169,16 @@ async def forget_stopped(conn: asyncpg.Connection | asyncpg.Pool, campaign_id: u
     await conn.execute(FORGET_STOPPED, campaign_id)
 
 
-async def stop_where_listening(
-    conn: asyncpg.Connection, prospect_id: uuid.UUID, reason: StopReason, *, campaign_id: uuid.UUID | None,
-    event_id: uuid.UUID,
-) -> list[uuid.UUID]:  # fmt: skip
-    """The projector's stop after an event: in the campaign it names (else in every campaign
-    the prospect is in) whose stop_on lists the reason. Returns the campaigns stopped."""
-    rows = await conn.fetch(STOP_WHERE_LISTENING, prospect_id, reason, campaign_id, event_id)
-    return [row["campaign_id"] for row in rows]
+async def stop_where_listening(conn: asyncpg.Connection, causes: Sequence[StopCause]) -> list[StopReason]:
+    """The projector's stops after events, in one statement; the reason of each stop made."""
+    if not causes:
+        return []
+    flat = [(cause, reason) for cause in causes for reason in cause.reasons]
+    rows = await conn.fetch(
+        STOP_WHERE_LISTENING, [c.prospect_id for c, _ in flat], [r for _, r in flat],
+        [c.campaign_id for c, _ in flat], [c.event_id for c, _ in flat],
+    )  # fmt: skip
+    return [row["reason"] for row in rows]
 
 
 async def stop_by_admin(

@@ -9,7 +9,7 @@ from functools import partial
 from aiohttp import web
 
 from projector import account_guard
-from projector.handlers import ProjectionOptions, project
+from projector.handlers import ProjectionOptions, project, project_batch
 from projector.mx_checker import MxChecker, resolver_for
 from projector.policy import ReputationLimits
 from projector.search_indexer import SearchIndexer
@@ -76,6 +76,7 @@ async def _consumer_ctx(app: web.Application) -> AsyncIterator[None]:
         max_attempts=settings.consumer_max_attempts,
         batch_size=min(settings.projector_batch_size, max(1, settings.amqp_prefetch // 2)),
         batch_wait=settings.projector_batch_wait_seconds,
+        batch_handler=partial(project_batch, options=options_of(settings)),
     )
     await consumer.start(app[AMQP])
     yield

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -18,7 +19,7 @@ import asyncpg
 from projector.adapters import store
 from projector.metrics import APPLIED, LAG, SEQUENCE_STOPS
 from projector.policy import ReputationLimits, SendChanges, changes_for, reputation_breach, stop_reasons
-from shared.events import Envelope, ProspectsImported, StopReason
+from shared.events import Envelope, ProspectsImported
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import prospect as prospects
 from shared.lifecycle import sequence
@@ -32,34 +33,47 @@ class ProjectionOptions:
 
 
 async def project(event: Envelope, conn: asyncpg.Connection, *, options: ProjectionOptions) -> None:
-    if isinstance(event, ProspectsImported) and options.side_effects:
-        # The search indexer (projector.search_indexer) takes it from here, in its own steps.
-        await store.queue_search_refresh(conn, event.event_id, event.data.written_since)
-    if options.side_effects and (stops := stop_reasons(event)) is not None:
-        await _stop_sequences(event, conn, *stops)
-    changes = changes_for(event)
-    if changes is not None:
-        counters: list[str] = []
-        if changes.send_id is not None:
-            counters = await store.apply_send_changes(conn, changes)
+    await project_batch([event], conn, options=options)
+
+
+async def project_batch(
+    events: Sequence[Envelope], conn: asyncpg.Connection, *, options: ProjectionOptions
+) -> None:
+    """Apply events in order, to the same read tables as one transaction each would give,
+    in a few statements for the whole batch (the sends' facts and counters, the stops).
+
+    The decisions come after the batch's counters: a reputation check sees the whole batch.
+    """
+    if options.side_effects:
+        for event in events:
+            if isinstance(event, ProspectsImported):
+                # The search indexer (projector.search_indexer) takes it from here, in its own steps.
+                await store.queue_search_refresh(conn, event.event_id, event.data.written_since)
+        # The first event a campaign's stop_on lists ends the prospect's sequence there: the
+        # sender's next claim for them finds the stop.
+        causes = [
+            sequence.StopCause(prospect_id, campaign_id, reasons, event.event_id)
+            for event in events
+            if (stops := stop_reasons(event)) is not None
+            for prospect_id, campaign_id, reasons in [stops]
+        ]
+        for reason in await sequence.stop_where_listening(conn, causes):
+            SEQUENCE_STOPS.labels(reason).inc()
+    changed = [(event, changes) for event in events if (changes := changes_for(event)) is not None]
+    counted = iter(
+        await store.apply_send_changes(
+            conn, [changes for _, changes in changed if changes.send_id is not None]
+        )
+    )
+    for event, changes in changed:
+        counters = next(counted) if changes.send_id is not None else []
         if options.side_effects:
             await _act(event, conn, changes, counters, options)
-    APPLIED.labels(event.type).inc()
-    LAG.set(max(0.0, time.time() - event.occurred_at.timestamp()))
-
-
-async def _stop_sequences(
-    event: Envelope, conn: asyncpg.Connection, prospect_id: uuid.UUID, campaign_id: uuid.UUID | None,
-    reasons: tuple[StopReason, ...],
-) -> None:  # fmt: skip
-    """The first event a campaign's stop_on lists ends the prospect's sequence there: the
-    sender's next claim for them finds the stop."""
-    for reason in reasons:
-        stopped = await sequence.stop_where_listening(
-            conn, prospect_id, reason, campaign_id=campaign_id, event_id=event.event_id
-        )
-        if stopped:
-            SEQUENCE_STOPS.labels(reason).inc(len(stopped))
+    now = time.time()
+    for event in events:
+        APPLIED.labels(event.type).inc()
+    if events:
+        LAG.set(max(0.0, now - events[-1].occurred_at.timestamp()))
 
 
 async def _act(

@@ -14,12 +14,14 @@ class ProjectorSettings(Settings):
     account_guard_min_sends: int = Field(default=500, ge=1)
     account_max_bounce_rate: float = Field(default=0.05, gt=0, le=1)
     account_max_complaint_rate: float = Field(default=0.001, gt=0, le=1)
-    # Events applied a batch per transaction (shared.consumer.Batcher): up to this many,
-    # those that arrive within PROJECTOR_BATCH_WAIT_SECONDS; 1 (the default until issue 20
-    # measures it on a quiet machine): one at a time, up to AMQP_PREFETCH at once. At most
-    # half of AMQP_PREFETCH, so one batch fills while the other applies.
-    projector_batch_size: int = Field(default=1, ge=1, le=500)
+    # Events applied a batch per transaction (shared.consumer.Batcher, projector.handlers.
+    # project_batch): up to this many, those that arrive within PROJECTOR_BATCH_WAIT_SECONDS,
+    # in a few statements per batch; 1: one event a transaction, up to AMQP_PREFETCH at once.
+    # At most half of AMQP_PREFETCH, so one batch fills while the other applies.
+    projector_batch_size: int = Field(default=64, ge=1, le=500)
     projector_batch_wait_seconds: float = Field(default=0.005, ge=0, le=1)
+    # Room for two batches in hand (the other services keep the shared default).
+    amqp_prefetch: int = Field(default=256, ge=1, le=1000)
     # How often the search indexer looks for imports to index (projector.search_indexer).
     search_index_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # The MX check of prospects' domains (projector.mx_checker): on by default.

@@ -12,13 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projector.handlers import ProjectionOptions, project
+from projector.handlers import ProjectionOptions, project, project_batch
 from projector.policy import ReputationLimits
 from projector.rebuild import rebuild
 from shared import db
-from shared.consumer import apply_once_on
+from shared.consumer import apply_batch_on, apply_once_on
 from shared.event_store import append
-from shared.events import ProspectStatusChanged, ProspectStatusChangedData
+from shared.events import ProspectStatusChanged, ProspectStatusChangedData, SesClick
 from tests.harness.histories import history, new_world, seed_world, snapshot
 
 pytestmark = pytest.mark.integration
@@ -36,18 +36,24 @@ async def projector_db(make_database) -> str:
     return await make_database()
 
 
-def test_any_order_and_any_duplicates_give_the_same_read_tables(projector_db):
+def test_any_order_any_duplicates_and_any_batches_give_the_same_read_tables(projector_db):
     world = new_world()
     events = history(world)
 
-    async def project_in(order: list[int]) -> dict:
+    async def project_in(order: list[int], batch_size: int = 1) -> dict:
         conn = await db.connect(projector_db)
         try:
             transaction = conn.transaction()
             await transaction.start()
             try:
                 await seed_world(conn, world)
-                await apply_all(conn, [events[i] for i in order])
+                ordered = [events[i] for i in order]
+                if batch_size == 1:
+                    await apply_all(conn, ordered)
+                else:  # as the projector's batches do: tracked by one statement, projected together
+                    handler = partial(project_batch, options=OPTIONS)
+                    for start in range(0, len(ordered), batch_size):
+                        await apply_batch_on(conn, "projector", ordered[start : start + batch_size], handler)
                 return await snapshot(conn)
             finally:
                 await transaction.rollback()
@@ -61,11 +67,12 @@ def test_any_order_and_any_duplicates_give_the_same_read_tables(projector_db):
         st.permutations(range(len(events))),
         st.lists(st.integers(0, len(events) - 1), max_size=8),
         st.randoms(),
+        st.integers(1, 8),
     )
-    def check(order, repeats, rng):
+    def check(order, repeats, rng, batch_size):
         shuffled = list(order) + list(repeats)
         rng.shuffle(shuffled)
-        assert asyncio.run(project_in(shuffled)) == reference
+        assert asyncio.run(project_in(shuffled, batch_size)) == reference
 
     check()
     # The reference itself is right, not just stable.
@@ -165,3 +172,33 @@ async def test_an_admins_opt_out_is_audited_like_the_recipients(projector_db):
         await apply_all(conn, [by_admin, by_admin, by_ses])
         rows = await conn.fetch("SELECT prospect_id, source, reason FROM unsubscribes")
     assert [tuple(r) for r in rows] == [(world.prospects[0], "admin", "asked by phone")]
+
+
+STOPS = "SELECT campaign_id, reason FROM sequence_stops WHERE prospect_id = $1 ORDER BY reason"
+
+
+async def test_a_click_stops_the_sequences_listening_for_a_click_or_an_open(projector_db):
+    world = new_world(3)
+    click = next(e for e in history(world) if isinstance(e, SesClick))  # the first prospect's
+    async with db.pool_context(projector_db) as pool, pool.acquire() as conn, conn.transaction():
+        await seed_world(conn, world)
+        other = await conn.fetchval(  # a second campaign the prospect had a send from
+            "INSERT INTO email_campaigns (name, subject, from_email, status, stop_on)"
+            " VALUES ('d', 's', 'a@example.com', 'sending', '{open}') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO email_sends (campaign_id, prospect_id, unsubscribe_token, outcome)"
+            " VALUES ($1, $2, $3, 'sent')", other, world.prospects[0], "token-of-the-other-send",
+        )  # fmt: skip
+        await conn.execute(
+            "UPDATE email_campaigns SET stop_on = '{reply,click,open}' WHERE id = $1", world.campaign_id
+        )
+        # A click names its campaign: only that one stops, for the click (its first listed reason).
+        await apply_all(conn, [click])
+        stops = await conn.fetch(STOPS, world.prospects[0])
+        assert [tuple(r) for r in stops] == [(world.campaign_id, "click")]
+        # Into the other campaign (listening for opens only) a click of its own stops it as an open.
+        own = SesClick.new(click.data.model_copy(update={"campaign_id": other, "eventbridge_id": "eb-other"}))
+        await apply_all(conn, [own])
+        stops = await conn.fetch(STOPS, world.prospects[0])
+        assert [tuple(r) for r in stops] == [(world.campaign_id, "click"), (other, "open")]

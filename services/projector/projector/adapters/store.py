@@ -8,9 +8,11 @@ status (raised by bounces and complaints) is shared.lifecycle.prospect's.
 
 from __future__ import annotations
 
+import collections
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
@@ -20,17 +22,53 @@ from shared.consumer import forget_applied
 FACT_COLUMNS = (*FACT_COUNTERS, "transient_bounce_at")
 _SELECT_FACTS = ", ".join(FACT_COLUMNS)
 
-ENSURE_SEND = """
+# The sends of a batch, created where this is their first event, locked in one order
+# (send_id) whichever batch asks, with what they hold: an upsert that changes nothing
+# where the row is there (the no-op update is what locks and returns it).
+LOCK_SENDS = f"""
 INSERT INTO send_status (send_id, campaign_id, prospect_id, ses_message_id, step)
-VALUES ($1, $2, $3, $4, (SELECT step FROM email_sends WHERE id = $1))
-ON CONFLICT (send_id) DO NOTHING
+SELECT u.send_id, u.campaign_id, u.prospect_id, u.ses_message_id, (SELECT step FROM email_sends WHERE id = u.send_id)
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[]) AS u (send_id, campaign_id, prospect_id, ses_message_id)
+ORDER BY u.send_id
+ON CONFLICT (send_id) DO UPDATE SET send_id = EXCLUDED.send_id
+RETURNING send_id, {_SELECT_FACTS}, campaign_id, bounce_type, step
 """
 
-# Stats rows start at zero; counters only ever add the facts that were new.
-BUMP_STATS = """
-INSERT INTO campaign_stats AS s (campaign_id) VALUES ($1)
-ON CONFLICT (campaign_id) DO NOTHING
+# Each send's facts as merged here; what the row has first (error, ids) it keeps.
+WRITE_SENDS = f"""
+UPDATE send_status s SET {", ".join(f"{column} = u.{column}" for column in FACT_COLUMNS)},
+    status = u.status, status_rank = u.status_rank, bounce_type = u.bounce_type,
+    error = COALESCE(s.error, u.error),
+    campaign_id = COALESCE(s.campaign_id, u.campaign_id), prospect_id = COALESCE(s.prospect_id, u.prospect_id),
+    ses_message_id = COALESCE(s.ses_message_id, u.ses_message_id),
+    first_event_at = LEAST(s.first_event_at, u.first_event_at), updated_at = now()
+FROM unnest($1::uuid[], {", ".join(f"${i + 2}::timestamptz[]" for i in range(len(FACT_COLUMNS)))},
+            ${len(FACT_COLUMNS) + 2}::text[], ${len(FACT_COLUMNS) + 3}::smallint[], ${len(FACT_COLUMNS) + 4}::text[],
+            ${len(FACT_COLUMNS) + 5}::text[], ${len(FACT_COLUMNS) + 6}::uuid[], ${len(FACT_COLUMNS) + 7}::uuid[],
+            ${len(FACT_COLUMNS) + 8}::text[], ${len(FACT_COLUMNS) + 9}::timestamptz[])
+     AS u (send_id, {_SELECT_FACTS}, status, status_rank, bounce_type, error, campaign_id, prospect_id,
+           ses_message_id, first_event_at)
+WHERE s.send_id = u.send_id
 """
+
+COUNTERS = tuple(FACT_COUNTERS.values())
+_ADDS = ", ".join(f"{name} = s.{name} + EXCLUDED.{name}" for name in COUNTERS)
+_COUNTER_ARRAYS = ", ".join(f"${i + 3}::bigint[]" for i in range(len(COUNTERS)))
+# What a batch adds to each campaign's counters and to each of its steps' (campaign order).
+ADD_COUNTERS = f"""
+WITH added AS (
+    SELECT * FROM unnest($1::uuid[], $2::smallint[], {_COUNTER_ARRAYS}) AS u (campaign_id, step, {", ".join(COUNTERS)})
+), campaign AS (
+    INSERT INTO campaign_stats AS s (campaign_id, {", ".join(COUNTERS)})
+    SELECT campaign_id, {", ".join(f"sum({name})" for name in COUNTERS)} FROM added GROUP BY campaign_id
+    ORDER BY campaign_id
+    ON CONFLICT (campaign_id) DO UPDATE SET {_ADDS}, updated_at = now()
+)
+INSERT INTO campaign_step_stats AS s (campaign_id, step, {", ".join(COUNTERS)})
+SELECT * FROM added ORDER BY campaign_id, step
+ON CONFLICT (campaign_id, step) DO UPDATE SET {_ADDS}, updated_at = now()
+"""
+
 
 # The audit row of an opt-out, once per event; references only what exists.
 AUDIT_UNSUBSCRIBE = """
@@ -44,57 +82,98 @@ ON CONFLICT (event_id) DO NOTHING
 """
 
 
-async def apply_send_changes(conn: asyncpg.Connection, changes: SendChanges) -> list[str]:
-    """Set the new facts of one send; returns the campaign counters they add to."""
-    await conn.execute(
-        ENSURE_SEND, changes.send_id, changes.campaign_id, changes.prospect_id, changes.ses_message_id
-    )
-    row = await conn.fetchrow(
-        f"SELECT {_SELECT_FACTS}, campaign_id, bounce_type, step FROM send_status WHERE send_id = $1 FOR UPDATE",
-        changes.send_id,
-    )
-    merged: dict[str, Any] = {column: row[column] for column in FACT_COLUMNS}
-    newly_set = [column for column in changes.facts if merged.get(column) is None]
-    for column, at in changes.facts.items():
-        merged[column] = at if merged[column] is None else min(merged[column], at)
-    status, rank = status_of(merged)
-    bounce_type = row["bounce_type"]
-    if changes.bounce_type == "Permanent" or bounce_type is None:
-        bounce_type = changes.bounce_type or bounce_type
-    assignments = ", ".join(f"{column} = ${i + 2}" for i, column in enumerate(FACT_COLUMNS))
-    n = len(FACT_COLUMNS) + 2
-    await conn.execute(
-        f"""
-        UPDATE send_status SET {assignments},
-            status = ${n}, status_rank = ${n + 1}, bounce_type = ${n + 2},
-            error = COALESCE(error, ${n + 3}),
-            campaign_id = COALESCE(campaign_id, ${n + 4}), prospect_id = COALESCE(prospect_id, ${n + 5}),
-            ses_message_id = COALESCE(ses_message_id, ${n + 6}),
-            first_event_at = LEAST(first_event_at, ${n + 7}), updated_at = now()
-        WHERE send_id = $1
-        """,
-        changes.send_id,
-        *(merged[column] for column in FACT_COLUMNS),
-        status, rank, bounce_type, changes.error, changes.campaign_id, changes.prospect_id,
-        changes.ses_message_id, min(changes.facts.values()) if changes.facts else None,
+@dataclass
+class _Send:
+    """One send's row as a batch's changes leave it."""
+
+    facts: dict[str, datetime | None]
+    campaign_id: uuid.UUID | None
+    bounce_type: str | None
+    step: int
+    # The first of each among the batch's changes (the row keeps its own where it has one).
+    error: str | None = None
+    prospect_id: uuid.UUID | None = None
+    ses_message_id: str | None = None
+    first_event_at: datetime | None = None
+
+    def change(self, changes: SendChanges) -> list[str]:
+        """Apply one change as its own transaction would; the counters it adds to."""
+        counters = [
+            FACT_COUNTERS[column]
+            for column in changes.facts
+            if self.facts.get(column) is None and column in FACT_COUNTERS
+        ]
+        for column, at in changes.facts.items():
+            held = self.facts[column]
+            self.facts[column] = at if held is None else min(held, at)
+        if changes.bounce_type == "Permanent" or self.bounce_type is None:
+            self.bounce_type = changes.bounce_type or self.bounce_type
+        self.campaign_id = self.campaign_id or changes.campaign_id
+        self.error = self.error or changes.error
+        self.prospect_id = self.prospect_id or changes.prospect_id
+        self.ses_message_id = self.ses_message_id or changes.ses_message_id
+        if changes.facts:
+            earliest = min(changes.facts.values())
+            self.first_event_at = (
+                earliest if self.first_event_at is None else min(self.first_event_at, earliest)
+            )
+        return counters
+
+
+async def apply_send_changes(conn: asyncpg.Connection, batch: Sequence[SendChanges]) -> list[list[str]]:
+    """Set the new facts of sends, change by change in order, as one transaction each would;
+    returns the campaign counters each change adds to.
+
+    Three statements however many changes: lock and read the sends, write them, add to the
+    campaigns' counters.
+    """
+    if not batch:
+        return []
+    first: dict[uuid.UUID, SendChanges] = {}
+    for changes in batch:
+        assert changes.send_id is not None
+        first.setdefault(changes.send_id, changes)
+    ids = list(first)
+    rows = await conn.fetch(
+        LOCK_SENDS, ids, [first[i].campaign_id for i in ids], [first[i].prospect_id for i in ids],
+        [first[i].ses_message_id for i in ids],
     )  # fmt: skip
-    counters = [FACT_COUNTERS[column] for column in newly_set if column in FACT_COUNTERS]
-    campaign_id = row["campaign_id"] or changes.campaign_id
-    if counters and campaign_id is not None:
-        await conn.execute(BUMP_STATS, campaign_id)
-        increments = ", ".join(f"{name} = {name} + 1" for name in counters)
-        await conn.execute(
-            f"UPDATE campaign_stats SET {increments}, updated_at = now() WHERE campaign_id = $1", campaign_id
+    sends = {
+        row["send_id"]: _Send(
+            {c: row[c] for c in FACT_COLUMNS}, row["campaign_id"], row["bounce_type"], row["step"] or 1
         )
-        # The same counters for the send's step (step 1 for sends from before sequences).
-        ones = ", ".join("1" for _ in counters)
-        adds = ", ".join(f"{name} = s.{name} + 1" for name in counters)
+        for row in rows
+    }
+    counted: list[list[str]] = []
+    added: dict[tuple[uuid.UUID, int], collections.Counter[str]] = collections.defaultdict(
+        collections.Counter
+    )
+    for changes in batch:
+        send = sends[changes.send_id]  # type: ignore[index]
+        campaign_id = send.campaign_id or changes.campaign_id  # the campaign before this change
+        counters = send.change(changes)
+        counted.append(counters)
+        if counters and campaign_id is not None:
+            added[(campaign_id, send.step)].update(counters)
+    await conn.execute(
+        WRITE_SENDS, ids,
+        *([sends[i].facts[c] for i in ids] for c in FACT_COLUMNS),
+        *zip(*(_status(sends[i]) for i in ids), strict=True),
+        [sends[i].error for i in ids], [sends[i].campaign_id for i in ids], [sends[i].prospect_id for i in ids],
+        [sends[i].ses_message_id for i in ids], [sends[i].first_event_at for i in ids],
+    )  # fmt: skip
+    if added:
+        keys = sorted(added)
         await conn.execute(
-            f"INSERT INTO campaign_step_stats AS s (campaign_id, step, {', '.join(counters)}) VALUES ($1, $2, {ones})"
-            f" ON CONFLICT (campaign_id, step) DO UPDATE SET {adds}, updated_at = now()",
-            campaign_id, row["step"] or 1,
+            ADD_COUNTERS, [k[0] for k in keys], [k[1] for k in keys],
+            *([added[k][name] for k in keys] for name in COUNTERS),
         )  # fmt: skip
-    return counters
+    return counted
+
+
+def _status(send: _Send) -> tuple[str | None, int | None, str | None]:
+    status, rank = status_of(send.facts)
+    return status, rank, send.bounce_type
 
 
 async def audit_unsubscribe(
