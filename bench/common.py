@@ -87,6 +87,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every process on the machine has used so far (all cores)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the process's peak resident set so far."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -180,29 +192,30 @@ async def post_all(
     accepted: Callable[[int, bytes], bool] = answered_200,
 ) -> list[float]:  # fmt: skip
     """POST each body over `workers` connections, as fast as they go or (`rate`) offered at
-    that many a second, open loop; the latency of each in ms. An answer `accepted` refuses
-    stops the benchmark."""
+    that many a second, open loop; the latency of each in ms, from the moment it was due
+    (offered at a rate, a request that waits for a free connection counts its wait). An
+    answer `accepted` refuses stops the benchmark."""
     latencies: list[float] = []
-    queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
 
     async def worker(http: aiohttp.ClientSession) -> None:
-        while (body := await queue.get()) is not None:
-            started = time.perf_counter()
+        while (item := await queue.get()) is not None:
+            due, body = item
+            started = due if rate is not None else time.perf_counter()
             async with http.post(url, data=body, headers=headers) as response:
                 answer = await response.read()
                 if not accepted(response.status, answer):
                     raise RuntimeError(f"the service answered {response.status}: {answer[:200]!r}")
             latencies.append((time.perf_counter() - started) * 1000)
 
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as http:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=workers)) as http:
         tasks = [asyncio.create_task(worker(http)) for _ in range(workers)]
         started = time.perf_counter()
         for i, body in enumerate(bodies):
-            if rate is not None:
-                delay = started + i / rate - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-            await queue.put(body)
+            due = started + i / rate if rate is not None else 0.0
+            if rate is not None and (delay := due - time.perf_counter()) > 0:
+                await asyncio.sleep(delay)
+            await queue.put((due, body))
         for _ in tasks:
             await queue.put(None)
         await asyncio.gather(*tasks)

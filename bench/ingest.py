@@ -29,7 +29,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import bench_vhost, fresh_database, machine_line, post_all, service
+from bench.common import (
+    bench_vhost,
+    cpu_seconds,
+    fresh_database,
+    machine_busy_seconds,
+    machine_line,
+    post_all,
+    service,
+)
 from shared import db
 from tests.harness.histories import new_world, seed_world
 
@@ -99,13 +107,19 @@ async def drain(database_url: str, since: float, timeout: float = 300) -> float:
     return time.perf_counter() - since
 
 
-async def burst(phase: str, url: str, bodies: list[bytes], rate: float | None = None) -> None:
-    started = time.perf_counter()
+async def burst(
+    phase: str, url: str, bodies: list[bytes], rate: float | None = None, pid: int | None = None
+) -> None:
+    """Post the bodies; print the rate, the latency, and (given the serving process) its CPU
+    per request and how busy the whole machine was."""
+    cpu, busy, started = cpu_seconds(pid) if pid else 0.0, machine_busy_seconds(), time.perf_counter()
     latencies = await post_all(url, bodies, headers=HEADERS, rate=rate)
     elapsed = time.perf_counter() - started
+    cost = f"; {(cpu_seconds(pid) - cpu) / len(bodies) * 1e6:,.0f} µs CPU a request" if pid else ""
     print(
         f"{phase}: {len(bodies):,} events in {elapsed:.1f} s = {len(bodies) / elapsed:,.0f} accepted/s; "
-        f"latency p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms",
+        f"latency p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms{cost}; "
+        f"machine {(machine_busy_seconds() - busy) / elapsed:.2f} of {os.cpu_count()} cores busy",
         flush=True,
     )
 
@@ -121,6 +135,9 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument(
         "--offered", type=float, default=2000, help="open-loop rate for 10 s (latency at load)"
+    )
+    parser.add_argument(
+        "--target", type=float, default=1000, help="the open-loop rate of the webhook's p99 target (for 10 s)"
     )
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
@@ -143,27 +160,53 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     }  # fmt: skip
     print(await machine_line("client, event-ingest, projector, PostgreSQL, RabbitMQ share it"), flush=True)
     async with contextlib.AsyncExitStack() as services:
-        ingest, _ = await services.enter_async_context(service("event_ingest", env, "EVENT_INGEST_PORT"))
+        ingest, ingest_pid = await services.enter_async_context(
+            service("event_ingest", env, "EVENT_INGEST_PORT")
+        )
         url = f"{ingest}/api/webhooks/ses-events"
         # The webhook alone (as where the projector runs on other machines: the broker keeps
         # the events for it), then with the projector on the same two cores.
-        await burst("burst, webhook alone", url, payloads(args.burst, worlds))
+        await burst("burst, webhook alone", url, payloads(args.burst, worlds), pid=ingest_pid)
         await published(database_url)  # the relay has sent the burst on: the next phase starts level
-        await burst(f"offered {args.offered:,.0f}/s, webhook alone", url,
-                    payloads(int(args.offered * 10), worlds), rate=args.offered)  # fmt: skip
+        for rate in (args.offered, args.target):
+            await burst(f"offered {rate:,.0f}/s, webhook alone", url,
+                        payloads(int(rate * 10), worlds), rate=rate, pid=ingest_pid)  # fmt: skip
+            await published(database_url)
+        # The reference, in the same run: a bare aiohttp handler that parses the JSON and answers.
+        async with service("bench.bare_http", {}, "BARE_HTTP_PORT") as (bare, bare_pid):
+            await burst(
+                "reference: burst, bare aiohttp handler",
+                f"{bare}/",
+                payloads(args.burst, worlds),
+                pid=bare_pid,
+            )
+            await burst(f"reference: offered {args.target:,.0f}/s, bare aiohttp handler", f"{bare}/",
+                        payloads(int(args.target * 10), worlds), rate=args.target, pid=bare_pid)  # fmt: skip
+        async with db.pool_context(database_url) as pool:
+            backlog = await pool.fetchval("SELECT count(*) FROM events")
         started = time.perf_counter()
-        projector, _ = await services.enter_async_context(service("projector", env, "PROJECTOR_PORT"))
+        projector, projector_pid = await services.enter_async_context(
+            service("projector", env, "PROJECTOR_PORT")
+        )
+        cpu, busy, ready = cpu_seconds(projector_pid), machine_busy_seconds(), time.perf_counter()
+        took = await drain(database_url, started)
+        per_event = (cpu_seconds(projector_pid) - cpu) / backlog * 1e6
+        cores = (machine_busy_seconds() - busy) / (time.perf_counter() - ready)
         print(
-            f"the projector, started then, applied that backlog in {await drain(database_url, started):.1f} s"
+            f"the projector, started then, applied that backlog of {backlog:,} events in {took:.1f} s = "
+            f"{backlog / took:,.0f} events/s (start-up included); {per_event:,.0f} µs CPU an event; machine {cores:.2f}"
+            f" of {os.cpu_count()} cores busy",
+            flush=True,
         )
         started = time.perf_counter()
-        await burst("burst, projector running", url, payloads(args.burst // 2, worlds))
+        await burst("burst, projector running", url, payloads(args.burst // 2, worlds), pid=ingest_pid)
         print(
             f"the projector applied all of it {await drain(database_url, started):.1f} s after the burst began"
         )
-        await burst(f"offered {args.offered:,.0f}/s, projector running", url,
-                    payloads(int(args.offered * 10), worlds), rate=args.offered)  # fmt: skip
-        await drain(database_url, time.perf_counter())
+        for rate in (args.offered, args.target):
+            await burst(f"offered {rate:,.0f}/s, projector running", url,
+                        payloads(int(rate * 10), worlds), rate=rate, pid=ingest_pid)  # fmt: skip
+            await drain(database_url, time.perf_counter())
         stop = asyncio.Event()
         sampler = asyncio.create_task(lag_samples(f"{projector}/metrics", stop))
         steady = payloads(int(args.rate * args.seconds), worlds)

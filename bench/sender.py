@@ -14,6 +14,10 @@ planned by the sender as it starts; threaded on step 1's Message-ID; each send a
 the prospect's sequence in the transaction that records it, and each chunk plans those
 advanced in the previous one). The ceiling's ratio follow-up / first is the cost of a
 sequence on the send path, measured in the same run.
+
+The reference, in the same run: a bare aiobotocore SendEmail loop (bench.bare_ses, its own
+process, as many calls in flight) against a fresh stub of the same kind; the ceiling is
+stated as a ratio to it. Last, the cadence at 80 % of the `first` ceiling.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import asyncio
 import itertools
 import os
 import statistics
+import sys
 import time
 import uuid
 
@@ -113,6 +118,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 50, 500])
     parser.add_argument("--ceiling-sends", type=int, default=20_000)
+    parser.add_argument("--cadence-seconds", type=float, default=30, help="the run at 80 % of the ceiling")
     parser.add_argument("--loads", nargs="+", choices=("first", "follow-up"), default=["first", "follow-up"])
     args = parser.parse_args()
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
@@ -146,6 +152,41 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         )
     if len(ceilings) == 2:
         print(f"ceiling ratio follow-up / first: {ceilings['follow-up'] / ceilings['first']:.2f}", flush=True)
+    bare = await bare_sdk_rate(args.ceiling_sends)
+    print(
+        f"reference: a bare aiobotocore SendEmail loop (one process, 64 in flight) against the same stub: "
+        f"{bare:,.0f} calls/s; sender ceiling / bare loop: "
+        + ", ".join(f"{load} {ceiling / bare:.2f}" for load, ceiling in ceilings.items()),
+        flush=True,
+    )
+    if "first" in ceilings:
+        rate = round(ceilings["first"] * 0.8)
+        r = await run("first", rate, int(rate * args.cadence_seconds) + 1, base, amqp_url)
+        print(
+            f"    first rate {rate}/s (80 % of its ceiling): achieved {r['achieved']:.1f}/s "
+            f"({(r['achieved'] - rate) / rate * 100:+.2f} %) over {r['seconds']:.1f} s; gap deviation "
+            f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms",
+            flush=True,
+        )
+
+
+async def bare_sdk_rate(count: int) -> float:
+    """Calls a second of bench.bare_ses (its own process, as the sender is) against a fresh stub."""
+    async with running_stub() as stub:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.bare_ses",
+            stub.endpoint_url,
+            "--count",
+            str(count),
+            "--concurrency",
+            "64",
+        )
+        if await process.wait() != 0:
+            raise RuntimeError(f"bench.bare_ses exited with {process.returncode}")
+        times = [r.at for r in stub.received]
+    return (len(times) - 1) / (times[-1] - times[0])
 
 
 if __name__ == "__main__":

@@ -5,9 +5,11 @@
 The service runs as its own process on a fresh database with one send (and
 token) per request; this process posts `List-Unsubscribe=One-Click` to each
 token once, over loopback: first as fast as --connections go, then offered at
---rate per second; it prints requests/s and latency percentiles of each, and
-checks that every request opted its prospect out, with its event.
-Every request is a first-time opt-out: a status change and an event.
+each of --rates per second for 10 s; it prints requests/s, latency percentiles
+(offered: from the moment each was due) and the service's CPU a request of each,
+and checks that every request opted its prospect out, with its event. Every
+request is a first-time opt-out: a status change and an event. The reference, in
+the same run: a bare aiohttp handler (bench.bare_http) that parses the form.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import time
 
 import aiohttp
 
-from bench.common import bench_vhost, fresh_database, machine_line, service
+from bench.common import bench_vhost, cpu_seconds, fresh_database, machine_busy_seconds, machine_line, service
 from shared import db
 from tests.harness.sending import seed_campaign, seed_prospects
 
@@ -45,17 +47,19 @@ async def seed(database_url: str, count: int) -> list[str]:
 
 
 async def hammer(
-    base: str, tokens: list[str], connections: int, rate: float | None = None
+    url: str, tokens: list[str], connections: int, rate: float | None = None
 ) -> tuple[float, list[float]]:
-    """POST each token once: as fast as `connections` go, or offered at `rate` per second."""
-    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    """POST each token once: as fast as `connections` go, or offered at `rate` per second (the
+    latency then counts from the moment each was due, a wait for a connection included)."""
+    queue: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
     latencies: list[float] = []
 
     async def worker(http: aiohttp.ClientSession) -> None:
-        while (token := await queue.get()) is not None:
-            started = time.perf_counter()
+        while (item := await queue.get()) is not None:
+            due, token = item
+            started = due if rate is not None else time.perf_counter()
             async with http.post(
-                f"{base}/api/unsubscribe", params={"token": token}, data={"List-Unsubscribe": "One-Click"}
+                url, params={"token": token}, data={"List-Unsubscribe": "One-Click"}
             ) as response:
                 await response.read()
                 if response.status != 200:
@@ -66,20 +70,27 @@ async def hammer(
         workers = [asyncio.create_task(worker(http)) for _ in range(connections)]
         started = time.perf_counter()
         for i, token in enumerate(tokens):
-            if rate is not None and (delay := started + i / rate - time.perf_counter()) > 0:
+            due = started + i / rate if rate is not None else 0.0
+            if rate is not None and (delay := due - time.perf_counter()) > 0:
                 await asyncio.sleep(delay)
-            queue.put_nowait(token)
+            queue.put_nowait((due, token))
         for _ in workers:
             queue.put_nowait(None)
         await asyncio.gather(*workers)
         return time.perf_counter() - started, latencies
 
 
-def report(phase: str, elapsed: float, latencies: list[float], connections: int) -> None:
+async def measured(
+    phase: str, pid: int, url: str, tokens: list[str], connections: int, rate: float | None = None
+) -> None:
+    """hammer, and print its figures with the serving process's CPU a request."""
+    cpu, busy = cpu_seconds(pid), machine_busy_seconds()
+    elapsed, latencies = await hammer(url, tokens, connections, rate)
     print(
         f"{phase}: {len(latencies):,} requests in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f}/s with "
         f"{connections} connections; latency p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {pct(latencies, 0.99):.1f} ms",
+        f"p99 {pct(latencies, 0.99):.1f} ms; {(cpu_seconds(pid) - cpu) / len(latencies) * 1e6:,.0f} µs CPU a "
+        f"request; machine {(machine_busy_seconds() - busy) / elapsed:.2f} of {os.cpu_count()} cores busy",
         flush=True,
     )
 
@@ -88,14 +99,16 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=1000, help="the offered rate of the second phase")
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[500, 1000], help="offered rates, 10 s each"
+    )
     args = parser.parse_args()
     base_url = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/outreach")
     amqp = os.environ.get("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     async with bench_vhost(amqp, "unsubscribe") as amqp_url:
         database_url = await fresh_database(base_url, "outreach_bench_unsubscribe")
-        tokens = await seed(database_url, args.requests * 2)
-        burst, steady = tokens[: args.requests], tokens[args.requests :]
+        offered = [int(rate * 10) for rate in args.rates]
+        tokens = await seed(database_url, args.requests + sum(offered))
         env = {
             "DATABASE_URL": database_url,
             "AMQP_URL": amqp_url,
@@ -103,15 +116,23 @@ async def main() -> None:
             "HTTP_WORKERS": os.environ.get("HTTP_WORKERS", "1"),
         }
         print(await machine_line("client, service, PostgreSQL and RabbitMQ share it"), flush=True)
-        async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, _):
-            report(
-                "one-click, as fast as it goes",
-                *await hammer(base, burst, args.connections),
-                args.connections,
+        async with service("unsubscribe", env, "UNSUBSCRIBE_PORT") as (base, pid):
+            url = f"{base}/api/unsubscribe"
+            await measured(
+                "one-click, as fast as it goes", pid, url, tokens[: args.requests], args.connections
             )
-            await asyncio.sleep(2)
-            elapsed, latencies = await hammer(base, steady, args.connections, rate=args.rate)
-            report(f"one-click, offered at {args.rate:,.0f}/s", elapsed, latencies, args.connections)
+            start = args.requests
+            for rate, count in zip(args.rates, offered, strict=True):
+                await asyncio.sleep(2)
+                await measured(f"one-click, offered at {rate:,.0f}/s", pid, url, tokens[start : start + count],
+                               args.connections, rate)  # fmt: skip
+                start += count
+        # The reference, in the same run: a bare aiohttp handler that parses the form and answers.
+        async with service("bench.bare_http", {}, "BARE_HTTP_PORT") as (bare, bare_pid):
+            await measured("reference: bare aiohttp handler, as fast as it goes", bare_pid, f"{bare}/",
+                           tokens[: args.requests], args.connections)  # fmt: skip
+            await measured(f"reference: bare aiohttp handler, offered at {args.rates[0]:,.0f}/s", bare_pid,
+                           f"{bare}/", tokens[: offered[0]], args.connections, args.rates[0])  # fmt: skip
         async with db.pool_context(database_url) as pool:  # every answer must have opted out for real
             opted_out = await pool.fetchval("SELECT count(*) FROM prospects WHERE status = 'unsubscribed'")
             events = await pool.fetchval("SELECT count(*) FROM events WHERE type = 'prospect.unsubscribed'")

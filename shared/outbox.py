@@ -36,18 +36,17 @@ RELAY_LOCK_KEY = 0x6F757472_72656C79  # "outrrely"
 
 log = get_logger(__name__)
 
+# The relay lock (an uncorrelated subquery: taken once) and the batch, in one statement:
+# no rows when another relay holds the lock (it will publish these too).
 _NEXT_BATCH = """
 SELECT position, event_id, type, version, occurred_at, correlation_id, causation_id, data,
        extract(epoch FROM now() - recorded_at) AS lag_seconds
 FROM events
-WHERE published_at IS NULL AND position <= $2
+WHERE (SELECT pg_try_advisory_xact_lock($3)) AND published_at IS NULL AND position <= $2
 ORDER BY position
 LIMIT $1
 FOR UPDATE SKIP LOCKED
 """
-
-# Anything still unpublished: the next batch, or events past the watermark.
-_ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM events WHERE published_at IS NULL)"
 
 
 def _succeeded(pair: tuple[asyncpg.Record, object]) -> bool:
@@ -75,20 +74,19 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_batch(self) -> tuple[int, bool]:
-        """Publish one batch. Returns (published, whether unpublished events remain).
+        """Publish one batch. Returns (published, whether more may be waiting).
 
         When the broker fails part-way, the confirmed prefix is still marked
         published (so a reconnect does not resend it) and the error is raised.
+        Five round trips a batch: the watermark, then begin, lock and read, mark, commit.
         """
         exchange = await self._exchange()
+        watermark = await self._watermark()
+        if watermark is None:
+            return 0, True  # an appender is slow to finish: look again shortly
         failure: BaseException | None = None
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_KEY):
-                return 0, False  # another relay is publishing; it will see these too
-            watermark = await self._watermark()
-            if watermark is None:
-                return 0, True  # an appender is slow to finish: look again shortly
-            rows = await conn.fetch(_NEXT_BATCH, self._batch_size, watermark)
+            rows = await conn.fetch(_NEXT_BATCH, self._batch_size, watermark, RELAY_LOCK_KEY)
             # One channel keeps publish order; the confirms are awaited together.
             results = await asyncio.gather(
                 *(self._publish(exchange, row) for row in rows), return_exceptions=True
@@ -100,19 +98,20 @@ class OutboxRelay:
             if confirmed:
                 await mark_published(conn, confirmed)
                 OUTBOX_LAG_SECONDS.observe(float(rows[len(confirmed) - 1]["lag_seconds"]))
-            pending = bool(await conn.fetchval(_ANY_PENDING))
         OUTBOX_PUBLISHED.inc(len(confirmed))
         if failure is not None:
             raise failure
-        return len(confirmed), pending
+        # A full batch: more may wait. Events past the watermark are announced by their
+        # appender's notification, which wakes the relay again.
+        return len(confirmed), len(rows) == self._batch_size
 
     async def _watermark(self) -> int | None:
-        """The highest settled position (None: an appender did not finish in time)."""
-        async with self._pool.acquire() as conn, conn.transaction():
-            try:
-                return int(await conn.fetchval("SELECT settled_watermark()"))
-            except asyncpg.LockNotAvailableError:
-                return None
+        """The highest settled position (None: an appender did not finish in time). One
+        statement on its own: the exclusive append lock it takes lasts only that long."""
+        try:
+            return int(await self._pool.fetchval("SELECT settled_watermark()"))
+        except asyncpg.LockNotAvailableError:
+            return None
 
     async def _publish(self, exchange: AbstractExchange, row: asyncpg.Record) -> None:
         envelope = row_to_message(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,8 +55,13 @@ class SendRef:
     prospect_id: uuid.UUID | None
 
     @property
+    def ids(self) -> tuple[uuid.UUID | None, uuid.UUID | None, uuid.UUID | None]:
+        # Not dataclasses.astuple: it deep-copies, a cost on every event the webhook takes.
+        return self.send_id, self.campaign_id, self.prospect_id
+
+    @property
     def complete(self) -> bool:
-        return None not in (self.send_id, self.campaign_id, self.prospect_id)
+        return None not in self.ids
 
 
 NO_SEND = SendRef(None, None, None)
@@ -77,9 +82,7 @@ def resolve_send(tagged: SendRef, by_message: KnownSend | None, by_tag: KnownSen
     for a send whose message id is not recorded yet (SES can be faster than the sender's
     record) and whose campaign and prospect they name too."""
     if by_message is not None:
-        agrees = all(
-            t is None or t == k for t, k in zip(astuple(tagged), astuple(by_message.ref), strict=True)
-        )
+        agrees = all(t is None or t == k for t, k in zip(tagged.ids, by_message.ref.ids, strict=True))
         return by_message.ref if agrees else NO_SEND
     if by_tag is not None and tagged.complete and by_tag.ref == tagged and by_tag.ses_message_id is None:
         return tagged
