@@ -120,6 +120,7 @@ bench: $(STAMP) ## the benchmarks in bench/ (they print their figures)
 	$(BIN)/python -m bench.sender
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.inbound
+	$(BIN)/python -m bench.unsubscribe
 
 lock: ## re-resolve the locks from pyproject.toml: development (everything), then the image's runtime set within it
 	uv pip compile pyproject.toml --extra dev -o requirements-dev.lock --python-version 3.11

@@ -8,6 +8,7 @@ nothing and order does not matter: the same set of events gives the same rows.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -138,7 +139,7 @@ def _ses(data: SesEventData, facts: dict[str, datetime], **extra: Any) -> SendCh
     )
 
 
-def status_of(facts: dict[str, object]) -> tuple[str | None, int | None]:
+def status_of(facts: Mapping[str, object]) -> tuple[str | None, int | None]:
     """The status and rank a send's facts add up to."""
     best: tuple[str | None, int | None] = (None, None)
     for rank, (column, status) in enumerate(STATUS_BY_RANK):

@@ -149,7 +149,7 @@ async def apply_send_changes(conn: asyncpg.Connection, batch: Sequence[SendChang
         collections.Counter
     )
     for changes in batch:
-        send = sends[changes.send_id]  # type: ignore[index]
+        send = sends[changes.send_id]
         campaign_id = send.campaign_id or changes.campaign_id  # the campaign before this change
         counters = send.change(changes)
         counted.append(counters)
