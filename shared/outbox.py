@@ -36,13 +36,11 @@ RELAY_LOCK_KEY = 0x6F757472_72656C79  # "outrrely"
 
 log = get_logger(__name__)
 
-# The relay lock (an uncorrelated subquery: taken once) and the batch, in one statement:
-# no rows when another relay holds the lock (it will publish these too).
 _NEXT_BATCH = """
 SELECT position, event_id, type, version, occurred_at, correlation_id, causation_id, data,
        extract(epoch FROM now() - recorded_at) AS lag_seconds
 FROM events
-WHERE (SELECT pg_try_advisory_xact_lock($3)) AND published_at IS NULL AND position <= $2
+WHERE published_at IS NULL AND position <= $2
 ORDER BY position
 LIMIT $1
 FOR UPDATE SKIP LOCKED
@@ -78,15 +76,19 @@ class OutboxRelay:
 
         When the broker fails part-way, the confirmed prefix is still marked
         published (so a reconnect does not resend it) and the error is raised.
-        Five round trips a batch: the watermark, then begin, lock and read, mark, commit.
+        Six round trips a batch: begin, the relay lock, the watermark, read, mark, commit.
+        The relay lock comes first, so that a relay standing by never takes the append
+        lock (the watermark's) from appenders.
         """
         exchange = await self._exchange()
-        watermark = await self._watermark()
-        if watermark is None:
-            return 0, True  # an appender is slow to finish: look again shortly
         failure: BaseException | None = None
         async with self._pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_NEXT_BATCH, self._batch_size, watermark, RELAY_LOCK_KEY)
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", RELAY_LOCK_KEY):
+                return 0, False  # another relay is publishing; it will see these too
+            watermark = await self._watermark()
+            if watermark is None:
+                return 0, True  # an appender is slow to finish: look again shortly
+            rows = await conn.fetch(_NEXT_BATCH, self._batch_size, watermark)
             # One channel keeps publish order; the confirms are awaited together.
             results = await asyncio.gather(
                 *(self._publish(exchange, row) for row in rows), return_exceptions=True
