@@ -99,6 +99,24 @@ def machine_busy_seconds() -> float:
     return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
 
 
+class Usage:
+    """The CPU a serving process and the whole machine use from now on."""
+
+    def __init__(self, pid: int | None) -> None:
+        self._pid = pid
+        self._cpu = cpu_seconds(pid) if pid else 0.0
+        self._busy = machine_busy_seconds()
+        self._started = time.perf_counter()
+
+    def line(self, count: int, what: str = "a request") -> str:
+        """'; N µs CPU <what> (the process's, over `count`); machine M of C cores busy'."""
+        busy = (machine_busy_seconds() - self._busy) / (time.perf_counter() - self._started)
+        cost = (
+            f"; {(cpu_seconds(self._pid) - self._cpu) / count * 1e6:,.0f} µs CPU {what}" if self._pid else ""
+        )
+        return f"{cost}; machine {busy:.2f} of {os.cpu_count()} cores busy"
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the process's peak resident set so far."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -30,11 +30,11 @@ from pathlib import Path
 import aiohttp
 
 from bench.common import (
+    Usage,
     bench_vhost,
-    cpu_seconds,
     fresh_database,
-    machine_busy_seconds,
     machine_line,
+    percentile,
     post_all,
     service,
 )
@@ -112,21 +112,15 @@ async def burst(
 ) -> None:
     """Post the bodies; print the rate, the latency, and (given the serving process) its CPU
     per request and how busy the whole machine was."""
-    cpu, busy, started = cpu_seconds(pid) if pid else 0.0, machine_busy_seconds(), time.perf_counter()
+    usage, started = Usage(pid), time.perf_counter()
     latencies = await post_all(url, bodies, headers=HEADERS, rate=rate)
     elapsed = time.perf_counter() - started
-    cost = f"; {(cpu_seconds(pid) - cpu) / len(bodies) * 1e6:,.0f} µs CPU a request" if pid else ""
     print(
         f"{phase}: {len(bodies):,} events in {elapsed:.1f} s = {len(bodies) / elapsed:,.0f} accepted/s; "
-        f"latency p50 {statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms{cost}; "
-        f"machine {(machine_busy_seconds() - busy) / elapsed:.2f} of {os.cpu_count()} cores busy",
+        f"latency p50 {statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms"
+        f"{usage.line(len(bodies))}",
         flush=True,
     )
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def main() -> None:
@@ -188,14 +182,11 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         projector, projector_pid = await services.enter_async_context(
             service("projector", env, "PROJECTOR_PORT")
         )
-        cpu, busy, ready = cpu_seconds(projector_pid), machine_busy_seconds(), time.perf_counter()
+        usage = Usage(projector_pid)
         took = await drain(database_url, started)
-        per_event = (cpu_seconds(projector_pid) - cpu) / backlog * 1e6
-        cores = (machine_busy_seconds() - busy) / (time.perf_counter() - ready)
         print(
             f"the projector, started then, applied that backlog of {backlog:,} events in {took:.1f} s = "
-            f"{backlog / took:,.0f} events/s (start-up included); {per_event:,.0f} µs CPU an event; machine {cores:.2f}"
-            f" of {os.cpu_count()} cores busy",
+            f"{backlog / took:,.0f} events/s (start-up included){usage.line(backlog, 'an event')}",
             flush=True,
         )
         started = time.perf_counter()
@@ -217,7 +208,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         lags = await sampler
         print(
             f"steady: {len(steady):,} events at {len(steady) / elapsed:,.0f}/s; latency p50 "
-            f"{statistics.median(latencies):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms; projection lag "
+            f"{statistics.median(latencies):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms; projection lag "
             f"p50 {statistics.median(lags):.2f} s, max {max(lags):.2f} s ({len(lags)} samples)",
             flush=True,
         )

@@ -23,14 +23,9 @@ import time
 
 import aiohttp
 
-from bench.common import bench_vhost, cpu_seconds, fresh_database, machine_busy_seconds, machine_line, service
+from bench.common import Usage, bench_vhost, fresh_database, machine_line, percentile, service
 from shared import db
 from tests.harness.sending import seed_campaign, seed_prospects
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def seed(database_url: str, count: int) -> list[str]:
@@ -84,13 +79,12 @@ async def measured(
     phase: str, pid: int, url: str, tokens: list[str], connections: int, rate: float | None = None
 ) -> None:
     """hammer, and print its figures with the serving process's CPU a request."""
-    cpu, busy = cpu_seconds(pid), machine_busy_seconds()
+    usage = Usage(pid)
     elapsed, latencies = await hammer(url, tokens, connections, rate)
     print(
         f"{phase}: {len(latencies):,} requests in {elapsed:.1f} s = {len(latencies) / elapsed:,.0f}/s with "
         f"{connections} connections; latency p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {pct(latencies, 0.99):.1f} ms; {(cpu_seconds(pid) - cpu) / len(latencies) * 1e6:,.0f} µs CPU a "
-        f"request; machine {(machine_busy_seconds() - busy) / elapsed:.2f} of {os.cpu_count()} cores busy",
+        f"p99 {percentile(latencies, 0.99):.1f} ms{usage.line(len(latencies))}",
         flush=True,
     )
 

@@ -87,6 +87,8 @@ async def apply_batch_on(
     """apply_once for many events inside the caller's transaction: `handler` gets those not
     applied yet, in order. Whether each was applied now; a failure leaves the transaction
     failed (the caller rolls it back)."""
+    if not events:
+        return []
     fresh = {
         row["event_id"] for row in await conn.fetch(_TRACK_BATCH, consumer, [e.event_id for e in events])
     }

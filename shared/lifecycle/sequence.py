@@ -101,9 +101,8 @@ WHERE EXISTS (SELECT 1 FROM prospects WHERE id = $2)
 ON CONFLICT (campaign_id, prospect_id) DO NOTHING
 RETURNING stopped_at
 """
-# Every campaign the prospect is in whose stop_on has the reason ($3: only this one, if set).
-# For events in order, each with its reasons in order: the first that a campaign's stop_on
-# lists is the one it stops for.
+# For events in order, each with its reasons in order: every campaign the prospect is in
+# (only the one the event names, if it names one) stops for the first reason its stop_on lists.
 STOP_WHERE_LISTENING = """
 INSERT INTO sequence_stops (campaign_id, prospect_id, reason, event_id)
 SELECT c.id, u.prospect_id, u.reason, u.event_id
