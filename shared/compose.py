@@ -13,7 +13,7 @@ from email.errors import MessageError
 from email.message import Message
 from typing import Any
 
-from shared.mime import build_message, to_bytes
+from shared.mime import build_message, new_boundary, wire_bytes
 from shared.rendering import CampaignTemplates, Recipient, RenderedContent, render
 
 # What compose() raises for a message that cannot be built (a header value with a break,
@@ -24,10 +24,17 @@ UNBUILDABLE: tuple[type[Exception], ...] = (ValueError, TypeError, MessageError)
 @dataclass(frozen=True)
 class Composed:
     content: RenderedContent
-    message: Message
+    wire: bytes
+    headers: Mapping[str, Any]  # shared.mime.message_headers' keywords
+    boundary: str
 
     def raw(self) -> bytes:
-        return to_bytes(self.message)
+        return self.wire
+
+    @property
+    def message(self) -> Message:
+        """The same message as the email package's objects (the preview lists its headers)."""
+        return build_message(self.content, boundary=self.boundary, **self.headers)
 
 
 @dataclass(frozen=True)
@@ -52,13 +59,15 @@ def compose(
 ) -> Composed:  # fmt: skip
     """`campaign` has from_email, from_name and reply_to (a campaign row); `reply_to`: the
     send's own (reply_address) instead of the campaign's.
-    Raises ValueError when a header value would carry a line break."""
+    Raises ValueError when a header value would carry a line break (UNBUILDABLE: when the
+    message cannot be built at all)."""
     content = render(templates, recipient, unsubscribe_url)
     if thread is not None and thread.subject is not None:
         content = replace(content, subject=thread.subject)
-    message = build_message(
-        content, from_email=campaign["from_email"], from_name=campaign["from_name"], to=recipient.email,
+    headers = dict(
+        from_email=campaign["from_email"], from_name=campaign["from_name"], to=recipient.email,
         reply_to=reply_to or campaign["reply_to"], unsubscribe_url=unsubscribe_url,
         thread=thread.headers if thread is not None else None,
     )  # fmt: skip
-    return Composed(content, message)
+    boundary = new_boundary()
+    return Composed(content, wire_bytes(content, boundary=boundary, **headers), headers, boundary)

@@ -15,12 +15,13 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 
-from shared.event_store import append, change_and_append
+from shared.event_store import append, append_those_changed, event_columns
 from shared.events import (
     CampaignRetryRequested,
     CampaignRetryRequestedData,
@@ -41,40 +42,34 @@ WHERE campaign_id = $1 AND outcome = 'claimed'
 RETURNING id, prospect_id, step_id
 """
 
-# The claim, committed before the SES call. It re-checks everything that may
-# have changed since the batch was read: the campaign still sending under our
-# lease (pause takes effect here), the prospect still active and unsuppressed
-# (an unsubscribe takes effect here), their sequence not stopped, and a follow-up
-# still the step planned for them under the campaign's current steps (an edit or a
-# removal takes effect here). The unique index makes it at most once per step.
+# The claims, committed before the SES call: each re-checks everything that may have
+# changed since its batch was read: the campaign still sending under the sender's lease
+# (pause takes effect here), the prospect still active and unsuppressed (an unsubscribe
+# takes effect here), their sequence not stopped, and a follow-up still the step planned
+# for them under the campaign's current steps (an edit or a removal takes effect here). The
+# unique index makes it at most once per step. Claims that arrive together go in one
+# statement (sender.commits); each row carries its own campaign, lease and clock.
 CLAIM = """
 INSERT INTO email_sends (id, campaign_id, prospect_id, prospect_seq, unsubscribe_token, step_id, step, claimed_at,
                          reply_token)
-SELECT $3, $1, p.id, p.seq, $4, $6, $7, COALESCE($9, now()), $10
-FROM prospects p
-WHERE p.id = $2 AND p.status = 'active'
+SELECT w.id, w.campaign_id, p.id, p.seq, w.token, w.step_id, w.step, COALESCE(w.at, now()), w.reply_token
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], $7::smallint[],
+            $8::timestamptz[], $9::text[])
+     AS w (id, campaign_id, prospect_id, token, lease, step_id, step, at, reply_token)
+JOIN prospects p ON p.id = w.prospect_id
+WHERE p.status = 'active'
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = p.email_hash)
-  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = $1 AND st.prospect_id = p.id)
+  AND NOT EXISTS (SELECT 1 FROM sequence_stops st WHERE st.campaign_id = w.campaign_id AND st.prospect_id = p.id)
   AND EXISTS (SELECT 1 FROM email_campaigns c
-              WHERE c.id = $1 AND c.status = 'sending' AND c.sender_lease = $5
-                AND ($6::uuid = $8::uuid OR EXISTS (SELECT 1 FROM sequence_progress sp
-                                         WHERE sp.campaign_id = $1 AND sp.prospect_id = p.id
-                                           AND sp.next_step_id = $6 AND sp.plan_version = c.plan_version)))
+              WHERE c.id = w.campaign_id AND c.status = 'sending' AND c.sender_lease = w.lease
+                AND (w.step_id = $10::uuid OR EXISTS (SELECT 1 FROM sequence_progress sp
+                                         WHERE sp.campaign_id = w.campaign_id AND sp.prospect_id = p.id
+                                           AND sp.next_step_id = w.step_id AND sp.plan_version = c.plan_version)))
 ON CONFLICT (campaign_id, prospect_id, step_id) WHERE campaign_id IS NOT NULL AND retried_at IS NULL DO NOTHING
 RETURNING id
 """
-
-# Only a claim still `claimed` takes an outcome: a claim another sender already
-# declared unknown stays unknown. The event rides in the same statement. A claim
-# whose prospect was erased while its message was in flight keeps its outcome,
-# with no event that would name the erased prospect again (RECORD_ERASED).
-_SET_OUTCOME = """
-UPDATE email_sends
-SET outcome = $2, ses_message_id = $3, error_code = $4, error_message = $5, attempted_at = now()
-WHERE id = $1 AND outcome = 'claimed'
-"""
-RECORD = _SET_OUTCOME + "AND prospect_id IS NOT NULL RETURNING id"
-RECORD_ERASED = _SET_OUTCOME + "AND prospect_id IS NULL"
+# A claim an earlier attempt may have committed (its answer lost): still ours if `claimed`.
+STILL_CLAIMED = "SELECT id FROM email_sends WHERE id = ANY($1::uuid[]) AND outcome = 'claimed'"
 
 
 @dataclass(frozen=True)
@@ -86,6 +81,36 @@ class Claim:
     step_id: uuid.UUID = FIRST_STEP
     step: int = 1
     reply_token: str | None = None
+
+
+# Only a claim still `claimed` takes an outcome: a claim another sender already
+# declared unknown stays unknown. Its SendAttempted event rides in the same statement, and
+# the prospect's place in the sequence (`advance`, where given) with it. A claim whose
+# prospect was erased while its message was in flight keeps its outcome, with no event
+# that would name the erased prospect again, and no sequence to advance. Outcomes that
+# arrive together go in one statement (sender.commits).
+_OUTCOMES = "$1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::uuid[]"
+_ADVANCES = "$14::uuid[], $15::uuid[], $16::uuid[], $17::uuid[], $18::timestamptz[], $19::text[], $20::text[]"
+RECORD = f"""
+WITH change AS (
+    UPDATE email_sends s
+    SET outcome = w.outcome, ses_message_id = w.message_id, error_code = w.code, error_message = w.message,
+        attempted_at = now()
+    FROM unnest({_OUTCOMES}) AS w (send_id, outcome, message_id, code, message, event_id)
+    WHERE s.id = w.send_id AND s.outcome = 'claimed'
+    RETURNING s.id, s.prospect_id, w.event_id
+),
+announced AS (SELECT id, event_id FROM change WHERE prospect_id IS NOT NULL),
+{append_those_changed(7, "announced", "event_id")},
+advanced AS ({
+    sequence.advance_rows(
+        "a",
+        f"FROM unnest({_ADVANCES}) AS a (send_id, {', '.join(sequence.ADVANCE_COLUMNS)}) "
+        "JOIN announced ON announced.id = a.send_id",
+    )
+})
+SELECT announced.id, (SELECT n FROM appended) AS appended FROM announced
+"""
 
 
 async def reconcile(
@@ -122,56 +147,76 @@ def new_claim(
     return Claim(uuid7(), campaign_id, prospect_id, token, step_id, step, reply_token)
 
 
-async def claim(
-    pool: asyncpg.Pool, wanted: Claim, lease: uuid.UUID, *, retrying: bool = False, at: datetime | None = None
-) -> Claim | None:
-    """Commit the claim; None when the campaign stopped or the prospect is no longer eligible.
+@dataclass(frozen=True)
+class Outcome:
+    """What SES answered for a claim, and the step it gave the prospect (`advance`, if any)."""
 
-    `retrying`: an earlier attempt failed without an answer (the database went away). If it
-    did commit, the claim is ours, still `claimed`, and SES was not called for it: it is taken
-    up again rather than left for the next sender to declare unknown. `at`: the sender's
-    clock (the daily limit counts first steps by it), else the database's."""
-    if retrying and await pool.fetchval(
-        "SELECT 1 FROM email_sends WHERE id = $1 AND outcome = 'claimed'", wanted.send_id
-    ):
-        return wanted
-    send_id = await pool.fetchval(
-        CLAIM, wanted.campaign_id, wanted.prospect_id, wanted.send_id, wanted.token, lease, wanted.step_id,
-        wanted.step, FIRST_STEP, at, wanted.reply_token,
+    claim: Claim
+    outcome: str
+    cause: Envelope
+    message_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    advance: sequence.Advance | None = None
+
+    def event(self) -> SendAttempted:
+        return SendAttempted.new(
+            SendAttemptedData(
+                send_id=self.claim.send_id, campaign_id=self.claim.campaign_id, prospect_id=self.claim.prospect_id,
+                outcome=self.outcome, ses_message_id=self.message_id, error_code=self.code,
+                error_message=self.message,
+            ),
+            cause=self.cause,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A claim to commit under the campaign's `lease`. `at`: the sender's clock (the daily
+    limit counts first steps by it), else the database's. `retrying`: an earlier attempt
+    failed without an answer (the database went away); if it did commit, the claim is ours,
+    still `claimed`, and SES was not called for it: it is taken up again rather than left
+    for the next sender to declare unknown."""
+
+    wanted: Claim
+    lease: uuid.UUID
+    at: datetime | None = None
+    retrying: bool = False
+
+
+async def claim_all(
+    pool: asyncpg.Pool | asyncpg.Connection, requests: Sequence[ClaimRequest]
+) -> list[Claim | None]:
+    """Commit the claims (one statement); for each, its claim, or None when the campaign
+    stopped or the prospect is no longer eligible."""
+    retried = [r.wanted.send_id for r in requests if r.retrying]
+    claimed = {row["id"] for row in await pool.fetch(STILL_CLAIMED, retried)} if retried else set()
+    fresh = [r for r in requests if r.wanted.send_id not in claimed]
+    if fresh:
+        columns = zip(*((w.send_id, w.campaign_id, w.prospect_id, w.token, r.lease, w.step_id, w.step, r.at,
+                         w.reply_token) for r in fresh for w in (r.wanted,)), strict=True)  # fmt: skip
+        claimed.update(row["id"] for row in await pool.fetch(CLAIM, *map(list, columns), FIRST_STEP))
+    return [r.wanted if r.wanted.send_id in claimed else None for r in requests]
+
+
+async def record_all(pool: asyncpg.Pool | asyncpg.Connection, outcomes: Sequence[Outcome]) -> list[bool]:
+    """The outcomes, their SendAttempted events and the prospects' places in their
+    sequences, in one statement: the event store's append lock is held for a statement,
+    never across round trips. For each: whether it was recorded with its event (False: the
+    claim was no longer `claimed`, or its prospect was erased meanwhile)."""
+    events = [o.event() for o in outcomes]
+    advancing = [o for o in outcomes if o.advance is not None]
+    rows = await pool.fetch(
+        RECORD,
+        [o.claim.send_id for o in outcomes], [o.outcome for o in outcomes], [o.message_id for o in outcomes],
+        [o.code for o in outcomes], [o.message for o in outcomes], [e.event_id for e in events],
+        *event_columns(events),
+        [o.claim.send_id for o in advancing],
+        *([list(column) for column in zip(*(o.advance.args() for o in advancing if o.advance), strict=True)]
+          or [[]] * len(sequence.ADVANCE_COLUMNS)),
     )  # fmt: skip
-    return wanted if send_id is not None else None
-
-
-async def record(
-    pool: asyncpg.Pool | asyncpg.Connection,
-    claim: Claim,
-    *,
-    outcome: str,
-    cause: Envelope,
-    message_id: str | None = None,
-    code: str | None = None,
-    message: str | None = None,
-    advance: sequence.Advance | None = None,
-) -> bool:
-    """The outcome, its SendAttempted event and (`advance`) the prospect's place in the
-    sequence, in one statement: the event store's append lock is held for a statement,
-    never across round trips."""
-    event = SendAttempted.new(
-        SendAttemptedData(
-            send_id=claim.send_id, campaign_id=claim.campaign_id, prospect_id=claim.prospect_id,
-            outcome=outcome, ses_message_id=message_id, error_code=code, error_message=message,
-        ),
-        cause=cause,
-    )  # fmt: skip
-    args: tuple[object, ...] = (claim.send_id, outcome, message_id, code, message)
-    after = ""
-    if advance is not None:
-        after = f", advanced AS ({sequence.advance_statement(len(args) + 1, 'FROM change')})"
-        args = (*args, *advance.args())
-    if await change_and_append(pool, RECORD, args, event, after=after) is not None:
-        return True
-    await pool.execute(RECORD_ERASED, *args[:5])
-    return False
+    recorded = {row["id"] for row in rows}
+    return [o.claim.send_id in recorded for o in outcomes]
 
 
 async def release(pool: asyncpg.Pool, claim: Claim) -> None:

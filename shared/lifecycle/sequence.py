@@ -47,6 +47,14 @@ def advance_statement(first: int = 1, source: str = "") -> str:
 ADVANCE = advance_statement()
 
 
+ADVANCE_COLUMNS = ("campaign_id", "prospect_id", "step_id", "sent_at", "message_id", "thread_subject")
+
+
+def advance_rows(alias: str, source: str) -> str:
+    """ADVANCE for each row of `source` (a FROM clause) whose `alias` has ADVANCE_COLUMNS (Advance's fields)."""
+    return _ADVANCE.format(*(f"{alias}.{column}" for column in ADVANCE_COLUMNS), source=source)
+
+
 @dataclass(frozen=True)
 class Advance:
     """A step the prospect had, for ADVANCE (with a send's outcome: shared.lifecycle.send.record)."""

@@ -27,6 +27,7 @@ from shared.addresses import domain_of
 from shared.compose import UNBUILDABLE, compose, reply_address
 from shared.db import DATABASE_AWAY
 from shared.events import CampaignChunkCompletedData, Envelope, PauseCode
+from shared.gathering import Gathering
 from shared.lifecycle import campaign as campaigns
 from shared.lifecycle import send as sends
 from shared.lifecycle import sending_switch, sequence
@@ -130,6 +131,10 @@ class ChunkRunner:
         self._eligible_logged: dict[uuid.UUID, float] = {}
         self._stopping = False
         self._background: set[asyncio.Task[None]] = set()
+        # Claims and outcomes that arrive together go in one statement each: a claim is
+        # still committed before its own SES call, and an outcome before the send counts.
+        self._claims = Gathering(sends.claim_all)
+        self._outcomes = Gathering(sends.record_all)
 
     def shutdown(self) -> None:
         """End the chunk in hand after the sends in flight; its continuation carries on later."""
@@ -515,8 +520,8 @@ class ChunkRunner:
         wanted = sends.new_claim(state.campaign_id, prospect_id, step.id, step.number)
         return await through_outages(
             "claiming",
-            lambda attempt: sends.claim(
-                self._pool, wanted, state.lease, retrying=attempt > 0, at=self.clock.now()
+            lambda attempt: self._claims.submit(
+                self._pool, sends.ClaimRequest(wanted, state.lease, self.clock.now(), retrying=attempt > 0)
             ),
         )
 
@@ -524,9 +529,10 @@ class ChunkRunner:
         self, state: ChunkState, claim: sends.Claim, outcome: str, *, subject: str = "", **detail: str | None
     ) -> None:
         """Record what SES answered, and the prospect's place in the sequence with it (one
-        statement). The answer is known, so a database that is briefly away is waited for
-        rather than leaving the send `unknown`; the statement is idempotent (only a claim
-        still `claimed` takes an outcome, and only then does the sequence advance)."""
+        statement, with the outcomes that arrive with it). The answer is known, so a database
+        that is briefly away is waited for rather than leaving the send `unknown`; the
+        statement is idempotent (only a claim still `claimed` takes an outcome, and only then
+        does the sequence advance)."""
 
         # A first step that failed reached nobody: no conversation to follow up.
         advance = None
@@ -536,12 +542,10 @@ class ChunkRunner:
                 state.campaign_id, claim.prospect_id, claim.step_id, self.clock.now(), message_id, subject
             )
 
-        async def record(_: int) -> bool:
-            return await sends.record(
-                self._pool, claim, outcome=outcome, cause=state.cause, advance=advance, **detail
-            )
-
-        if await through_outages("recording a send's outcome", record):
+        answer = sends.Outcome(claim, outcome, state.cause, advance=advance, **detail)
+        if await through_outages(
+            "recording a send's outcome", lambda _: self._outcomes.submit(self._pool, answer)
+        ):
             state.counts[outcome] += 1
             SENDS.labels(outcome).inc()
 

@@ -174,15 +174,15 @@ async def test_a_claim_whose_commit_answer_was_lost_is_taken_up_not_doubled(back
         "UPDATE email_campaigns SET status = 'sending', sender_lease = $2 WHERE id = $1", campaign_id, lease
     )
     committed = store.new_claim(campaign_id, first["id"])
-    assert await store.claim(pool, committed, lease) == committed  # committed; say the answer was lost
-    assert await store.claim(pool, committed, lease, retrying=True) == committed  # taken up
+    assert await store.claim_all(pool, [store.ClaimRequest(committed, lease)]) == [committed]  # answer lost
     lost = store.new_claim(campaign_id, second["id"])  # the first attempt never reached the database
-    assert await store.claim(pool, lost, lease, retrying=True) == lost
+    # Another sender's claim on the same prospect is never taken up: a fresh id conflicts.
+    other = store.new_claim(campaign_id, first["id"])
+    retries = [store.ClaimRequest(claim, lease, retrying=True) for claim in (committed, lost, other)]
+    assert await store.claim_all(pool, retries) == [committed, lost, None]  # one statement for the three
     rows = await pool.fetch(
         "SELECT id, outcome FROM email_sends WHERE campaign_id = $1 ORDER BY id", campaign_id
     )
     assert sorted((r["id"], r["outcome"]) for r in rows) == sorted(
         [(committed.send_id, "claimed"), (lost.send_id, "claimed")]
     )
-    # Another sender's claim on the same prospect is never taken up: a fresh id conflicts.
-    assert await store.claim(pool, store.new_claim(campaign_id, first["id"]), lease, retrying=True) is None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import asyncpg
 
@@ -15,6 +13,7 @@ from event_ingest.domain import KnownSend, SendRef, resolve_send
 from event_ingest.metrics import STORE_BATCH_SIZE
 from shared.event_store import append_those_changed, change_and_append, event_columns
 from shared.events import Envelope
+from shared.gathering import Gathering
 
 _RAW_COLUMNS = (
     "eventbridge_id, dedupe_key, detail_type, event_type, ses_message_id, event_id, matched, prospect_id, "
@@ -93,85 +92,17 @@ async def store_raw(conn: asyncpg.Connection | asyncpg.Pool, delivery: RawDelive
     return await change_and_append(conn, STORE_RAW, delivery.row(), delivery.event) is not None
 
 
-ItemT = TypeVar("ItemT")
-ResultT = TypeVar("ResultT")
-
-
-class Gathering(Generic[ItemT, ResultT]):
-    """Requests that arrive together are served by one database call. A caller waits for
-    its own answer; while one call runs, new arrivals gather for the next: no timer, so a
-    lone request goes at once, and under load the batches grow by themselves."""
-
-    def __init__(self, max_batch: int = 256) -> None:
-        self._max_batch = max_batch
-        self._waiting: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
-        self._running = False
-
-    async def _submit(self, pool: asyncpg.Pool, item: ItemT) -> ResultT:
-        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if not self._running:
-            self._running = True
-            asyncio.get_running_loop().create_task(self._run(pool))
-        return await future
-
-    async def _run(self, pool: asyncpg.Pool) -> None:
-        try:
-            while self._waiting:
-                batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-                await self._serve(pool, batch)
-        finally:
-            self._running = False
-
-    async def _serve(self, pool: asyncpg.Pool, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
-        raise NotImplementedError
-
-
 class GroupCommit(Gathering[RawDelivery, bool]):
     """Deliveries that arrive together are stored by one statement (one commit). A caller
     waits until its delivery is durably stored (or the statement failed). A repeat of a
     key already waiting shares the first one's fate."""
 
-    def __init__(self, max_batch: int = 256) -> None:
-        super().__init__(max_batch)
-        self.largest_batch = 0
-
     async def store(self, pool: asyncpg.Pool, delivery: RawDelivery) -> bool:
-        return await self._submit(pool, delivery)
+        return await self.submit(pool, delivery)
 
-    async def _serve(self, pool: asyncpg.Pool, batch: list[tuple[RawDelivery, asyncio.Future[bool]]]) -> None:
-        self.largest_batch = max(self.largest_batch, len(batch))
-        STORE_BATCH_SIZE.observe(len(batch))
-        try:
-            stored = await _store_batch(pool, [delivery for delivery, _ in batch])
-        except asyncpg.PostgresError as exc:
-            if len(batch) == 1:
-                _settle(batch, exc=exc)
-                return
-            # One bad delivery must not fail the others: each on its own.
-            for one in batch:
-                try:
-                    _settle([one], await _store_batch(pool, [one[0]]))
-                except Exception as exc:
-                    _settle([one], exc=exc)
-            return
-        except Exception as exc:  # the database is away: every caller answers 503
-            _settle(batch, exc=exc)
-            return
-        _settle(batch, stored)
-
-
-def _settle(
-    batch: Sequence[tuple[object, asyncio.Future[ResultT]]], results: list[ResultT] | None = None,
-    exc: BaseException | None = None,
-) -> None:  # fmt: skip
-    for i, (_, future) in enumerate(batch):
-        if future.done():
-            continue
-        if results is not None:
-            future.set_result(results[i])
-        else:
-            future.set_exception(exc or RuntimeError("the request was not served"))
+    async def _call(self, pool: asyncpg.Pool, deliveries: list[RawDelivery]) -> list[bool]:
+        STORE_BATCH_SIZE.observe(len(deliveries))
+        return await _store_batch(pool, deliveries)
 
 
 async def _store_batch(pool: asyncpg.Pool, deliveries: list[RawDelivery]) -> list[bool]:
@@ -208,7 +139,7 @@ class SendLookup(Gathering[tuple[SendRef, str], Match]):
     ids): a message's later events (delivery, open, click) need no query at all."""
 
     def __init__(self, max_batch: int = 256, remembered: int = 50_000) -> None:
-        super().__init__(max_batch)
+        super().__init__(max_batch=max_batch)
         self._remembered = remembered
         self._known: dict[str, KnownSend] = {}
 
@@ -216,29 +147,23 @@ class SendLookup(Gathering[tuple[SendRef, str], Match]):
         known = self._known.get(message_id)
         if known is not None:
             return _matched(tagged, known, None)
-        return await self._submit(pool, (tagged, message_id))
+        return await self.submit(pool, (tagged, message_id))
 
     def _remember(self, found: dict[str, KnownSend]) -> None:
         self._known.update(found)
         while len(self._known) > self._remembered:  # the oldest first (insertion order)
             del self._known[next(iter(self._known))]
 
-    async def _serve(
-        self, pool: asyncpg.Pool, batch: list[tuple[tuple[SendRef, str], asyncio.Future[Match]]]
-    ) -> None:
-        try:
-            rows = await pool.fetch(
-                FIND_SENDS, [m for (_, m), _ in batch], [t.send_id for (t, _), _ in batch if t.send_id]
-            )
-        except Exception as exc:  # the database is away: every caller answers 503
-            _settle(batch, exc=exc)
-            return
+    async def _call(self, pool: asyncpg.Pool, lookups: list[tuple[SendRef, str]]) -> list[Match]:
+        rows = await pool.fetch(
+            FIND_SENDS, [m for _, m in lookups], [t.send_id for t, _ in lookups if t.send_id]
+        )
         known = [KnownSend(SendRef(r["id"], r["campaign_id"], r["prospect_id"]), r["ses_message_id"], r["sent_at"])
                  for r in rows]  # fmt: skip
         by_message = {k.ses_message_id: k for k in known if k.ses_message_id}
         by_id = {k.ref.send_id: k for k in known}
         self._remember(by_message)
-        _settle(batch, [_matched(t, by_message.get(m), by_id.get(t.send_id)) for (t, m), _ in batch])
+        return [_matched(t, by_message.get(m), by_id.get(t.send_id)) for t, m in lookups]
 
 
 def _matched(tagged: SendRef, by_message: KnownSend | None, by_tag: KnownSend | None) -> Match:
