@@ -39,6 +39,7 @@ from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, see
 from tests.harness.ses_stub import running_stub
 
 BENCH_DB = "outreach_bench_sender"
+IN_FLIGHT = 64  # SEND_MAX_IN_FLIGHT of the ceiling and the 80 % run, and the bare loop's concurrency
 
 
 FOLLOW_UP = {"wait": "PT1M", "body_html": "<p>Any thoughts, {{ first_name }}?</p>"}
@@ -143,7 +144,7 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     ceilings = {}
     for load in args.loads:
         started = time.perf_counter()
-        r = await run(load, 100_000, args.ceiling_sends, base, amqp_url, SEND_MAX_IN_FLIGHT="64")
+        r = await run(load, 100_000, args.ceiling_sends, base, amqp_url, SEND_MAX_IN_FLIGHT=str(IN_FLIGHT))
         ceilings[load] = r["achieved"]
         print(
             f"{load:>9} ceiling (one process, rate unlimited): {r['achieved']:,.0f} sends/s over {r['sends']:,} "
@@ -161,7 +162,15 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
     )
     if "first" in ceilings:
         rate = round(ceilings["first"] * 0.8)
-        r = await run("first", rate, int(rate * args.cadence_seconds) + 1, base, amqp_url)
+        # As many in flight as the ceiling had: the same configuration, at 80 % of its rate.
+        r = await run(
+            "first",
+            rate,
+            int(rate * args.cadence_seconds) + 1,
+            base,
+            amqp_url,
+            SEND_MAX_IN_FLIGHT=str(IN_FLIGHT),
+        )
         print(
             f"    first rate {rate}/s (80 % of its ceiling): achieved {r['achieved']:.1f}/s "
             f"({(r['achieved'] - rate) / rate * 100:+.2f} %) over {r['seconds']:.1f} s; gap deviation "
@@ -181,7 +190,7 @@ async def bare_sdk_rate(count: int) -> float:
             "--count",
             str(count),
             "--concurrency",
-            "64",
+            str(IN_FLIGHT),
         )
         if await process.wait() != 0:
             raise RuntimeError(f"bench.bare_ses exited with {process.returncode}")

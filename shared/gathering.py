@@ -24,20 +24,21 @@ class Gathering(Generic[ItemT, ResultT]):
 
     def __init__(
         self, call: Callable[[asyncpg.Pool, list[ItemT]], Awaitable[Sequence[ResultT]]] | None = None,
-        max_batch: int = 256,
+        max_batch: int = 256, concurrency: int = 1,
     ) -> None:  # fmt: skip
         self._function = call
         self._max_batch = max_batch
+        self._concurrency = concurrency
         self._waiting: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
-        self._running = False
+        self._running = 0
         self.largest_batch = 0
 
     async def submit(self, pool: asyncpg.Pool, item: ItemT) -> ResultT:
         """The item's answer, served with whatever arrived with it."""
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if not self._running:
-            self._running = True
+        if self._running < self._concurrency:
+            self._running += 1
             asyncio.get_running_loop().create_task(self._run(pool))
         return await future
 
@@ -48,7 +49,7 @@ class Gathering(Generic[ItemT, ResultT]):
                 self.largest_batch = max(self.largest_batch, len(batch))
                 await self._serve(pool, batch)
         finally:
-            self._running = False
+            self._running -= 1
 
     async def _serve(self, pool: asyncpg.Pool, batch: list[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
         try:

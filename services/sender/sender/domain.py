@@ -100,9 +100,12 @@ def throttle_backoff(attempt: int, jitter: float) -> float:
 class Cadence:
     """A global send cadence: slot k is at start + k * interval, never bunched to catch up.
 
-    `next_slot(now)` returns when the next send may start and books it. After an
-    idle spell (no send wanted), the schedule restarts from now instead of
-    bursting to make up for lost slots.
+    `next_slot(now)` returns when the next send may start and books it. A send never
+    starts before its slot. One asked for less than an interval after its slot (a busy
+    event loop wakes a little late) keeps the schedule: it starts at once and the next
+    slot stays where it was, so small delays do not add up to a lower rate. Later than
+    that (an idle spell, a stall), the schedule restarts from now instead of bursting
+    to make up for lost slots: in any span of n intervals at most n + 2 sends start.
     """
 
     interval: float
@@ -110,10 +113,10 @@ class Cadence:
 
     def peek(self, now: float) -> float:
         """The slot `next_slot(now)` would book, not booked."""
-        return max(self._next, now)
+        return self._next if self._next > now - self.interval else now
 
     def next_slot(self, now: float) -> float:
-        slot = max(self._next, now)
+        slot = self.peek(now)
         self._next = slot + self.interval
         return slot
 

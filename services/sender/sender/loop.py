@@ -40,6 +40,7 @@ from shared.sequence import FIRST_STEP, Step
 log = get_logger(__name__)
 T = TypeVar("T")
 OUTAGE_ATTEMPTS = 20  # about 45 s of waiting in all
+COMMITS_IN_FLIGHT = 8  # claim statements at once, and as many outcome statements (SenderSettings.db_pool_max)
 KILL_SWITCH = "sending is disabled on the SES configuration set (the kill switch); an admin re-enables it"
 PROSPECT_FIELDS = (
     "SELECT email, first_name, last_name, company, title, attributes FROM prospects WHERE id = $1"
@@ -89,6 +90,10 @@ class ChunkState:
     max_seq: int = 0
     queue: PacedQueue[Item] = field(default_factory=lambda: PacedQueue(DomainPacer(None)))
     warmup_used: bool = False  # the sending domain's warm-up allowance ran out in this chunk
+    # The sends in flight: a batch's last sends finish while the next batch starts.
+    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+    sending: set[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=set)  # their items' keys
+    slots: asyncio.Semaphore | None = None
 
     @property
     def sending_domain(self) -> str:
@@ -133,8 +138,12 @@ class ChunkRunner:
         self._background: set[asyncio.Task[None]] = set()
         # Claims and outcomes that arrive together go in one statement each: a claim is
         # still committed before its own SES call, and an outcome before the send counts.
-        self._claims = Gathering(sends.claim_all)
-        self._outcomes = Gathering(sends.record_all)
+        # Several smaller statements at once, not one for every send in flight: that one
+        # moved all sends in lockstep (all claimed, then all called, then all recorded), the
+        # process idle while each statement ran (docs/benchmarks.md, issue 20).
+        batch = -(-config.max_in_flight // COMMITS_IN_FLIGHT)
+        self._claims = Gathering(sends.claim_all, max_batch=batch, concurrency=COMMITS_IN_FLIGHT)
+        self._outcomes = Gathering(sends.record_all, max_batch=batch, concurrency=COMMITS_IN_FLIGHT)
 
     def shutdown(self) -> None:
         """End the chunk in hand after the sends in flight; its continuation carries on later."""
@@ -270,6 +279,18 @@ class ChunkRunner:
         Items whose domain must wait (sender.pacing) are held while the others go on; the
         reads skip the held domains, and when only held items are left the chunk waits for
         the first to open, within its time."""
+        state.slots = asyncio.Semaphore(self._config.max_in_flight)
+        try:
+            await self._dispatch_batches(state, batch)
+        finally:
+            if state.in_flight:
+                await asyncio.gather(*state.in_flight, return_exceptions=True)
+        if state.failure is not None:
+            # The chunk fails and is redelivered: its retry reconciles whatever claim the
+            # failed send left, instead of a later chunk finding it by chance.
+            raise state.failure
+
+    async def _dispatch_batches(self, state: ChunkState, batch: list[Item]) -> None:
         loop = asyncio.get_running_loop()
         started = loop.time()
         deadline = started + self._config.chunk_max_seconds
@@ -281,7 +302,7 @@ class ChunkRunner:
             skip = queue.held_domains
             # Cursor form only: the final sweep behind the cursor is the next chunk's business.
             following = (
-                asyncio.create_task(self._read_batch(state, after, queue.keys(), skip))
+                asyncio.create_task(self._read_batch(state, after, queue.keys() | state.sending, skip))
                 if skip != found_nothing
                 else None
             )
@@ -314,10 +335,10 @@ class ChunkRunner:
         )
 
     async def _send_batch(self, state: ChunkState, deadline: float) -> None:
-        """Send what the chunk's queue lets go now, each at its slot of the cadence."""
+        """Start what the chunk's queue lets go now, each at its slot of the cadence."""
         loop = asyncio.get_running_loop()
-        slots = asyncio.Semaphore(self._config.max_in_flight)
-        tasks: set[asyncio.Task[None]] = set()
+        slots, tasks = state.slots, state.in_flight
+        assert slots is not None
         shut_out: list[Item] = []  # the window closed before their turn
         while True:
             await slots.acquire()
@@ -349,23 +370,19 @@ class ChunkRunner:
                 state.max_seq = max(state.max_seq, item.prospect["seq"])
             task = asyncio.create_task(self._send_one(state, item))
             tasks.add(task)
+            state.sending.add(item.key)
 
-            def done(finished: asyncio.Task[None]) -> None:
+            def done(finished: asyncio.Task[None], key: tuple[uuid.UUID, uuid.UUID] = item.key) -> None:
                 tasks.discard(finished)
+                state.sending.discard(key)
                 slots.release()
                 if not finished.cancelled() and (exc := finished.exception()) is not None:
                     state.failure = state.failure or exc
                     state.stop = state.stop or "a send failed unexpectedly"
 
             task.add_done_callback(done)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
         if shut_out:
             await state.reader.put_off(shut_out, self.clock.now())
-        if state.failure is not None:
-            # The chunk fails and is redelivered: its retry reconciles whatever claim the
-            # failed send left, instead of a later chunk finding it by chance.
-            raise state.failure
 
     async def _wait_for_slot(self, loop: asyncio.AbstractEventLoop, now: float | None = None) -> None:
         slot = self._cadence.next_slot(loop.time() if now is None else now)

@@ -8,6 +8,9 @@ from shared.settings import MessageIdentity, SesAccess, Settings, WarmupRamp
 
 class SenderSettings(Settings, SesAccess, MessageIdentity, WarmupRamp):
     sender_port: int = 8083
+    # Claims and outcomes are committed by up to 8 statements each at once (sender.loop),
+    # besides the batch reads, the watch and the outbox relay.
+    db_pool_max: int = Field(default=20, ge=4)
     send_rate_per_second: float = Field(default=5.0, gt=0, le=100_000)
     send_batch_size: int = Field(default=1000, ge=1, le=10_000)
     # Sends in a day past which every campaign pauses ("daily_cap"), until the next day
@@ -28,7 +31,7 @@ class SenderSettings(Settings, SesAccess, MessageIdentity, WarmupRamp):
     chunk_max_seconds: float = Field(default=300.0, gt=0)
     # At high rates a chunk takes further batches until it has run this long: the
     # hand-off to the next chunk (outbox, broker, about 25-80 ms) costs sends.
-    chunk_min_seconds: float = Field(default=5.0, ge=0)
+    chunk_min_seconds: float = Field(default=30.0, ge=0)
     ses_timeout_seconds: float = Field(default=15.0, gt=0)
     throttle_retries: int = Field(default=5, ge=0, le=20)
     # Ambiguous SES failures in a row (timeouts, 5xx) before the campaign pauses.
