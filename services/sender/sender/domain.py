@@ -96,16 +96,20 @@ def throttle_backoff(attempt: int, jitter: float) -> float:
     return min(0.2 * 2 ** (attempt - 1), 5.0) * (0.5 + jitter / 2)
 
 
+CATCH_UP_SECONDS = 0.01  # measured: 1 interval lost 12-28 % at 80 % of the ceiling, 10 ms 7-8 %
+
+
 @dataclass
 class Cadence:
     """A global send cadence: slot k is at start + k * interval, never bunched to catch up.
 
     `next_slot(now)` returns when the next send may start and books it. A send never
-    starts before its slot. One asked for less than an interval after its slot (a busy
-    event loop wakes a little late) keeps the schedule: it starts at once and the next
-    slot stays where it was, so small delays do not add up to a lower rate. Later than
-    that (an idle spell, a stall), the schedule restarts from now instead of bursting
-    to make up for lost slots: in any span of n intervals at most n + 2 sends start.
+    starts before its slot. One asked for at most CATCH_UP_SECONDS (or an interval, if
+    longer) after its slot keeps the schedule: a busy event loop wakes a little late, and
+    such delays must not add up to a lower rate. Later than that (an idle spell, a
+    stall), the schedule restarts from now instead of bursting to make up for lost
+    slots: any span of n intervals holds at most n + 1 + ceil(allowance / interval)
+    starts (at 500/s: 6 more than the rate's in a 10 ms burst, at most).
     """
 
     interval: float
@@ -113,7 +117,7 @@ class Cadence:
 
     def peek(self, now: float) -> float:
         """The slot `next_slot(now)` would book, not booked."""
-        return self._next if self._next > now - self.interval else now
+        return self._next if self._next > now - max(self.interval, CATCH_UP_SECONDS) else now
 
     def next_slot(self, now: float) -> float:
         slot = self.peek(now)
