@@ -31,6 +31,7 @@ class Gathering(Generic[ItemT, ResultT]):
         self._concurrency = concurrency
         self._waiting: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._running = 0
+        self._runs: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
         self.largest_batch = 0
 
     async def submit(self, pool: asyncpg.Pool, item: ItemT) -> ResultT:
@@ -39,7 +40,9 @@ class Gathering(Generic[ItemT, ResultT]):
         self._waiting.append((item, future))
         if self._running < self._concurrency:
             self._running += 1
-            asyncio.get_running_loop().create_task(self._run(pool))
+            run = asyncio.get_running_loop().create_task(self._run(pool))
+            self._runs.add(run)
+            run.add_done_callback(self._runs.discard)
         return await future
 
     async def _run(self, pool: asyncpg.Pool) -> None:
