@@ -39,12 +39,7 @@ ON CONFLICT (campaign_id, prospect_id) DO UPDATE SET
 """
 
 
-def advance_statement(first: int = 1, source: str = "") -> str:
-    """ADVANCE with its parameters from `$first`, for each row of `source` (a FROM clause)."""
-    return _ADVANCE.format(*(f"${first + i}" for i in range(6)), source=source)
-
-
-ADVANCE = advance_statement()
+ADVANCE = _ADVANCE.format(*(f"${n}" for n in range(1, 7)), source="")
 
 
 ADVANCE_COLUMNS = ("campaign_id", "prospect_id", "step_id", "sent_at", "message_id", "thread_subject")
@@ -57,7 +52,7 @@ def advance_rows(alias: str, source: str) -> str:
 
 @dataclass(frozen=True)
 class Advance:
-    """A step the prospect had, for ADVANCE (with a send's outcome: shared.lifecycle.send.record)."""
+    """A step the prospect had, for ADVANCE (with a send's outcome: shared.lifecycle.send.record_all)."""
 
     campaign_id: uuid.UUID
     prospect_id: uuid.UUID
