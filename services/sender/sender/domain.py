@@ -97,6 +97,11 @@ def throttle_backoff(attempt: int, jitter: float) -> float:
 
 
 CATCH_UP_SECONDS = 0.01  # measured: 1 interval lost 12-28 % at 80 % of the ceiling, 10 ms 7-8 %
+# Later than this, the dispatcher was idle (nothing to send), not held up: the schedule
+# restarts from now. Up to it, a busy event loop or a process waiting for a core (10-30 ms
+# at 80 % of the ceiling on two shared cores, measured) loses only what passed beyond the
+# allowance, not the whole delay: it lost 3-8 % of the rate that way (docs/benchmarks.md, issue 20).
+STALL_SECONDS = 0.1
 
 
 @dataclass
@@ -106,10 +111,11 @@ class Cadence:
     `next_slot(now)` returns when the next send may start and books it. A send never
     starts before its slot. One asked for at most CATCH_UP_SECONDS (or an interval, if
     longer) after its slot keeps the schedule: a busy event loop wakes a little late, and
-    such delays must not add up to a lower rate. Later than that (an idle spell, a
-    stall), the schedule restarts from now instead of bursting to make up for lost
-    slots: any span of n intervals holds at most n + 1 + ceil(allowance / interval)
-    starts (at 500/s: 6 more than the rate's in a 10 ms burst, at most).
+    such delays must not add up to a lower rate. Later than that but within STALL_SECONDS
+    (a stall), the schedule goes on from CATCH_UP_SECONDS ago: only the time beyond the
+    allowance is lost. Later still (an idle spell), it restarts from now. Never a burst to
+    make up for more: any span of n intervals holds at most n + 1 + ceil(allowance /
+    interval) starts (at 500/s: 6 more than the rate's in a 10 ms burst, at most).
     """
 
     interval: float
@@ -117,7 +123,12 @@ class Cadence:
 
     def peek(self, now: float) -> float:
         """The slot `next_slot(now)` would book, not booked."""
-        return self._next if self._next > now - max(self.interval, CATCH_UP_SECONDS) else now
+        allowance = max(self.interval, CATCH_UP_SECONDS)
+        if self._next > now - allowance:
+            return self._next
+        if self._next > now - STALL_SECONDS:
+            return now - allowance
+        return now
 
     def next_slot(self, now: float) -> float:
         slot = self.peek(now)
