@@ -100,7 +100,7 @@ CATCH_UP_SECONDS = 0.01  # measured: 1 interval lost 12-28 % at 80 % of the ceil
 # Later than this, the dispatcher was idle (nothing to send), not held up: the schedule
 # restarts from now. Up to it, a busy event loop or a process waiting for a core (10-30 ms
 # at 80 % of the ceiling on two shared cores, measured) loses only what passed beyond the
-# allowance, not the whole delay: it lost 3-8 % of the rate that way (docs/benchmarks.md, issue 20).
+# allowance, not the whole delay; restarting from now lost 3-9 % of the rate (docs/benchmarks.md, issue 20).
 STALL_SECONDS = 0.1
 
 
@@ -112,8 +112,8 @@ class Cadence:
     starts before its slot. One asked for at most CATCH_UP_SECONDS (or an interval, if
     longer) after its slot keeps the schedule: a busy event loop wakes a little late, and
     such delays must not add up to a lower rate. Later than that but within STALL_SECONDS
-    (a stall), the schedule goes on from CATCH_UP_SECONDS ago: only the time beyond the
-    allowance is lost. Later still (an idle spell), it restarts from now. Never a burst to
+    (a stall), the schedule goes on from the allowance ago: only the time beyond it is
+    lost. Later still (an idle spell), it restarts from now. Never a burst to
     make up for more: any span of n intervals holds at most n + 1 + ceil(allowance /
     interval) starts (at 500/s: 6 more than the rate's in a 10 ms burst, at most).
     """
