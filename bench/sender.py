@@ -17,7 +17,10 @@ sequence on the send path, measured in the same run.
 
 The reference, in the same run: a bare aiobotocore SendEmail loop (bench.bare_ses, its own
 process, as many calls in flight) against a fresh stub of the same kind; the ceiling is
-stated as a ratio to it. Last, the cadence at 80 % of the `first` ceiling.
+stated as a ratio to it, and so is the CPU each process spends on a send (its own CPU time
+between the 10th and the 90th percent of the sends, over the sends in between): a figure the
+neighbours of a shared machine disturb far less than a rate. Last, the cadence at 80 % of the
+`first` ceiling.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ import uuid
 
 import asyncpg
 
-from bench.common import bench_vhost, fresh_database, machine_line, percentile, service
+from bench.common import bench_vhost, cpu_seconds, fresh_database, machine_line, percentile, service
 from shared import db
 from tests.harness.sending import FROM_EMAIL, PUBLIC_BASE_URL, request_send, seed_campaign, seed_prospects
-from tests.harness.ses_stub import running_stub
+from tests.harness.ses_stub import SesStub, running_stub
 
 BENCH_DB = "outreach_bench_sender"
 IN_FLIGHT = 64  # SEND_MAX_IN_FLIGHT of the ceiling and the 80 % run, and the bare loop's concurrency
@@ -87,11 +90,10 @@ async def run(
             "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", **extra_env,
         }  # fmt: skip
         stub.account = None  # quota unknown: the configured rate rules
-        async with service("sender", env, "SENDER_PORT"):
+        async with service("sender", env, "SENDER_PORT") as (_, pid):
             await request_send(pool, campaign_id)
             async with asyncio.timeout(count / rate * 3 + 120):
-                while len(stub.received) < count:
-                    await asyncio.sleep(0.05)
+                cpu_ms = await cpu_per_call(pid, stub, count)
         times = [r.at for r in stub.received]
         if load == "follow-up":  # the load was what it says: one follow-up each, none of step 1
             steps = await pool.fetch(
@@ -111,7 +113,22 @@ async def run(
         "p99_ms": percentile(deviations, 0.99),
         "sends": len(times),
         "seconds": times[-1] - times[0],
+        "cpu_ms": cpu_ms,
     }
+
+
+async def cpu_per_call(pid: int, stub: SesStub, count: int) -> float:
+    """Milliseconds of the process's CPU a call the stub received, between the 10th and the
+    90th percent of `count` (start-up and the last chunk left out); returns once all arrived."""
+    marks = []
+    for mark in (count // 10, count * 9 // 10):
+        while len(stub.received) < mark:
+            await asyncio.sleep(0.02)
+        marks.append((cpu_seconds(pid), len(stub.received)))
+    while len(stub.received) < count:
+        await asyncio.sleep(0.02)
+    (cpu_from, from_n), (cpu_to, to_n) = marks
+    return (cpu_to - cpu_from) / max(to_n - from_n, 1) * 1000
 
 
 async def main() -> None:
@@ -141,23 +158,27 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
                 f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms",
                 flush=True,
             )
-    ceilings = {}
+    ceilings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for load in args.loads:
         started = time.perf_counter()
         r = await run(load, 100_000, args.ceiling_sends, base, amqp_url, SEND_MAX_IN_FLIGHT=str(IN_FLIGHT))
         ceilings[load] = r["achieved"]
+        cpu[load] = r["cpu_ms"]
         print(
             f"{load:>9} ceiling (one process, rate unlimited): {r['achieved']:,.0f} sends/s over {r['sends']:,} "
-            f"sends ({time.perf_counter() - started:.0f} s with set-up)",
+            f"sends ({time.perf_counter() - started:.0f} s with set-up); the sender's CPU {r['cpu_ms']:.2f} ms a send",
             flush=True,
         )
     if len(ceilings) == 2:
         print(f"ceiling ratio follow-up / first: {ceilings['follow-up'] / ceilings['first']:.2f}", flush=True)
-    bare = await bare_sdk_rate(args.ceiling_sends)
+    bare, bare_cpu = await bare_sdk_rate(args.ceiling_sends)
     print(
         f"reference: a bare aiobotocore SendEmail loop (one process, 64 in flight) against the same stub: "
-        f"{bare:,.0f} calls/s; sender ceiling / bare loop: "
-        + ", ".join(f"{load} {ceiling / bare:.2f}" for load, ceiling in ceilings.items()),
+        f"{bare:,.0f} calls/s, {bare_cpu:.2f} ms CPU a call; sender ceiling / bare loop: "
+        + ", ".join(f"{load} {ceiling / bare:.2f}" for load, ceiling in ceilings.items())
+        + "; bare loop's CPU a call / the sender's a send: "
+        + ", ".join(f"{load} {bare_cpu / ms:.2f}" for load, ms in cpu.items()),
         flush=True,
     )
     if "first" in ceilings:
@@ -179,8 +200,9 @@ async def measure(args: argparse.Namespace, base: str, amqp_url: str) -> None:
         )
 
 
-async def bare_sdk_rate(count: int) -> float:
-    """Calls a second of bench.bare_ses (its own process, as the sender is) against a fresh stub."""
+async def bare_sdk_rate(count: int) -> tuple[float, float]:
+    """Calls a second of bench.bare_ses (its own process, as the sender is) against a fresh stub,
+    and its CPU a call (ms)."""
     async with running_stub() as stub:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -192,10 +214,11 @@ async def bare_sdk_rate(count: int) -> float:
             "--concurrency",
             str(IN_FLIGHT),
         )
+        cpu_ms = await cpu_per_call(process.pid, stub, count)
         if await process.wait() != 0:
             raise RuntimeError(f"bench.bare_ses exited with {process.returncode}")
         times = [r.at for r in stub.received]
-    return (len(times) - 1) / (times[-1] - times[0])
+    return (len(times) - 1) / (times[-1] - times[0]), cpu_ms
 
 
 if __name__ == "__main__":

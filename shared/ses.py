@@ -20,6 +20,10 @@ CREDENTIAL_REFUSALS = frozenset({
 })  # fmt: skip
 
 
+CONNECT_TIMEOUT_SECONDS = 5
+READ_TIMEOUT_SECONDS = 15
+
+
 def client_config(max_pool_connections: int = 10) -> Config:
     # SendEmail has no idempotency token: an SDK retry after a lost answer could
     # send twice, so the SDK never retries and callers decide. Note: botocore's
@@ -28,8 +32,8 @@ def client_config(max_pool_connections: int = 10) -> Config:
     return Config(
         retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=max_pool_connections,
-        connect_timeout=5,
-        read_timeout=15,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        read_timeout=READ_TIMEOUT_SECONDS,
     )
 
 

@@ -10,7 +10,7 @@ import asyncpg
 from aiohttp import web
 
 from sender.adapters import store
-from sender.adapters.ses import SesGateway
+from sender.adapters.ses import SesGateway, ses_gateway
 from sender.domain import Cadence
 from sender.forwarding import INTERRUPTED_AFTER_SECONDS, ForwardRules, on_forward_requested
 from sender.handlers import on_campaign_requested, on_chunk_completed
@@ -28,7 +28,6 @@ from shared.events import CampaignChunkCompleted, CampaignRequested, CampaignRes
 from shared.http import AMQP, DB_POOL, create_base_app
 from shared.lifecycle import inbound
 from shared.logging import get_logger
-from shared.ses import ses_client
 from shared.topology import FORWARDER, SENDER
 
 SERVICE = "sender"
@@ -51,10 +50,10 @@ def create_app(settings: SenderSettings) -> web.Application:
 async def _sending_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SENDER_SETTINGS]
     log.info(settings.where_mail_goes())  # the one line that says whether mail is real
-    async with ses_client(settings, max_pool_connections=settings.send_max_in_flight + 4) as client:
-        ses = SesGateway(
-            client, configuration_set=settings.ses_configuration_set, timeout=settings.ses_timeout_seconds
-        )
+    async with ses_gateway(
+        settings, configuration_set=settings.ses_configuration_set, timeout=settings.ses_timeout_seconds,
+        max_connections=settings.send_max_in_flight + 4,
+    ) as ses:  # fmt: skip
         cadence = Cadence(1.0 / settings.send_rate_per_second)
         quota = QuotaKeeper(
             ses, app[DB_POOL], cadence, configured_rate=settings.send_rate_per_second,

@@ -18,14 +18,13 @@ from event_ingest.app import create_app as create_ingest
 from event_ingest.settings import EventIngestSettings
 from projector.app import create_app as create_projector
 from projector.settings import ProjectorSettings
-from sender.adapters.ses import SesGateway
+from sender.adapters.ses import ses_gateway
 from sender.app import RUNNER
 from sender.domain import Cadence
 from sender.forwarding import INTERRUPTED_AFTER_SECONDS, ForwardRules, on_forward_requested
 from sender.work import Clock
 from shared.events import ReplyForwardRequested, ReplyForwardRequestedData
 from shared.lifecycle import inbound
-from shared.ses import ses_client
 from shared.settings import SesAccess
 from tests.harness import sns
 from tests.harness.roles import as_service
@@ -141,10 +140,10 @@ async def test_a_reply_stops_the_sequence_is_counted_and_is_forwarded(
 
 
 @asynccontextmanager
-async def ses_client_for(emulator):
+async def gateway_for(emulator):
     settings = SesAccess(ses_mode="emulator", ses_endpoint_url=emulator.endpoint_url)
-    async with ses_client(settings) as client:
-        yield SesGateway(client, configuration_set=None, timeout=10)
+    async with ses_gateway(settings, configuration_set=None, timeout=10) as gateway:
+        yield gateway
 
 
 async def _two(emulator):
@@ -177,7 +176,7 @@ async def test_a_forward_goes_once_however_often_it_is_asked_and_an_interrupted_
         await pool.execute("INSERT INTO reply_forwards (inbound_id, forward_to) VALUES ($1, 'dana@example.com')",
                            inbound_id)  # fmt: skip
         ids.append(inbound_id)
-    async with ses_client_for(ses_emulator) as ses:
+    async with gateway_for(ses_emulator) as ses:
         asked = ReplyForwardRequested.new(ReplyForwardRequestedData(inbound_id=ids[0]))
         forward = partial(on_forward_requested, pool=pool, ses=ses, cadence=Cadence(0.01),
                           rules=ForwardRules(REPLY_DOMAIN))  # fmt: skip

@@ -1,4 +1,4 @@
-"""Each SES answer class, the quota, and the SDK's retries, through aiobotocore against the stub."""
+"""Each SES answer class, the quota, and no hidden retries, through the sender against the stub."""
 
 from __future__ import annotations
 
@@ -61,11 +61,11 @@ async def test_throttling_is_retried_for_the_same_recipient(backends):
     assert await outcomes(backends[2], campaign_id) == {"sent": 3}
 
 
-async def test_the_sdk_itself_never_retries(backends):
+async def test_a_5xx_is_never_retried_behind_the_senders_back(backends):
     async with running_stub() as stub:
         stub.fail_next(Fault("", 503))
         campaign_id, _, _ = await run_campaign(backends, stub, 1)
-    # One attempt for the 5xx (ambiguous: never retried), no hidden SDK retry.
+    # One attempt for the 5xx (ambiguous: never retried), no hidden retry by a library.
     assert stub.attempts == 1
     assert await outcomes(backends[2], campaign_id) == {"unknown": 1}
 

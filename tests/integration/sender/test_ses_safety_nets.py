@@ -12,7 +12,7 @@ import pytest
 from ops import suppressions
 from projector import account_guard
 from projector.policy import ReputationLimits
-from sender.adapters.ses import SesGateway
+from sender.adapters.ses import ses_gateway
 from sender.safety_nets import SafetyNets
 from shared.addresses import email_hash
 from shared.lifecycle import sending_switch
@@ -87,8 +87,8 @@ async def test_without_the_suppression_calls_pushing_stops_quietly(backends, ses
     (prospect,) = await seed_prospects(pool, 1)
     await pool.execute("UPDATE prospects SET status = 'bounced' WHERE id = $1", prospect["id"])
     settings = sender_settings(database_url, amqp_url, ses_emulator.endpoint_url)
-    async with ses_client(settings) as client:
-        nets = SafetyNets(pool, SesGateway(client, configuration_set=None, timeout=5))
+    async with ses_gateway(settings, configuration_set=None, timeout=5) as gateway:
+        nets = SafetyNets(pool, gateway)
         assert await nets.push_suppressions() == 0
         assert await nets.push_suppressions() == 0
     assert await pool.fetchval("SELECT count(*) FROM ses_suppression_pushes") == 0

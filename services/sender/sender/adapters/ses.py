@@ -1,23 +1,24 @@
-"""SES v2 through aiobotocore: one SendEmail per call, no SDK retries; GetAccount for quotas."""
+"""SES v2 for the sender: one SendEmail per call on the wire (ses_wire), never retried by a
+library; GetAccount, the suppression list and the sending switch through aiobotocore."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
+import aiohttp
+from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
+from sender.adapters.ses_wire import SendEmailWire, SesRefusal, send_email_body, send_email_wire
 from sender.domain import SesOutcome, Verdict, account_fault, classify_error, redact
 from sender.metrics import SES_CALL_SECONDS
 from shared.logging import get_logger
+from shared.ses import ses_client
+from shared.settings import SesAccess
 
 log = get_logger(__name__)
 QUOTA_UNAVAILABLE = {"NotFoundException", "AccessDeniedException", "404", "403", "UnknownOperationException"}
@@ -32,32 +33,27 @@ class QuotaReading:
 
 
 class SesGateway:
-    def __init__(self, client: Any, *, configuration_set: str | None, timeout: float) -> None:
+    def __init__(
+        self, client: Any, wire: SendEmailWire, *, configuration_set: str | None, timeout: float
+    ) -> None:
         self._client = client
+        self._wire = wire
         self._configuration_set = configuration_set
         self._timeout = timeout
 
     async def send_raw(self, raw: bytes, *, from_email: str, to: str, tags: dict[str, str]) -> SesOutcome:
-        request: dict[str, Any] = {
-            "FromEmailAddress": from_email,
-            "Destination": {"ToAddresses": [to]},
-            "Content": {"Raw": {"Data": raw}},
-            "EmailTags": [{"Name": name, "Value": value} for name, value in tags.items()],
-        }
-        if self._configuration_set:
-            request["ConfigurationSetName"] = self._configuration_set
+        body = send_email_body(
+            raw, from_email=from_email, to=to, tags=tags, configuration_set=self._configuration_set
+        )
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
-                response = await self._client.send_email(**request)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            code = str(error.get("Code", ""))
-            message = redact(str(error.get("Message", "")), limit=500)
+                message_id = await self._wire.send(body)
+        except SesRefusal as refusal:
+            message = redact(refusal.message, limit=500)
             return SesOutcome(
-                classify_error(code, status, message, from_email), code=code, message=message,
-                pause=account_fault(code, message, from_email),
+                classify_error(refusal.code, refusal.status, message, from_email), code=refusal.code,
+                message=message, pause=account_fault(refusal.code, message, from_email),
             )  # fmt: skip
         except (NoCredentialsError, PartialCredentialsError):
             # Nothing was sent: the deployment lacks AWS credentials. Every send would fail alike.
@@ -65,7 +61,7 @@ class SesGateway:
                 Verdict.PAUSE, code="NoCredentials", message="AWS credentials are missing",
                 pause=account_fault("NoCredentials", None),
             )  # fmt: skip
-        except (EndpointConnectionError, ConnectTimeoutError) as exc:
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # The connection was never made: SES cannot have received anything.
             return SesOutcome(Verdict.NOT_SENT, code=type(exc).__name__, message=redact(str(exc), 500))
         except Exception as exc:  # timeout, reset, anything mid-request: SES may have accepted
@@ -74,7 +70,7 @@ class SesGateway:
             )
         finally:
             SES_CALL_SECONDS.observe(time.perf_counter() - started)
-        return SesOutcome(Verdict.SENT, message_id=response["MessageId"])
+        return SesOutcome(Verdict.SENT, message_id=message_id)
 
     async def read_quota(self) -> QuotaReading | None:
         """The account's limits; None when GetAccount is unavailable (emulator, permissions)."""
@@ -121,3 +117,15 @@ class SesGateway:
         except Exception as exc:  # unreachable, timed out: told again at the next look
             return f"{type(exc).__name__}: {redact(str(exc), 200)}".rstrip(": ")
         return None
+
+
+@asynccontextmanager
+async def ses_gateway(
+    settings: SesAccess, *, configuration_set: str | None, timeout: float, max_connections: int = 10
+) -> AsyncIterator[SesGateway]:
+    """The gateway to the SES the settings name (an emulator's endpoint or real AWS)."""
+    async with (
+        ses_client(settings) as client,
+        send_email_wire(client, max_connections=max_connections) as wire,
+    ):
+        yield SesGateway(client, wire, configuration_set=configuration_set, timeout=timeout)
