@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiobotocore.session import get_session
+from aiobotocore.session import AioSession, get_session
 from botocore.config import Config
 
 from shared.settings import SesAccess
@@ -38,13 +38,13 @@ def client_config(max_pool_connections: int = 10) -> Config:
 
 
 @asynccontextmanager
-async def ses_client(settings: SesAccess, *, max_pool_connections: int = 10) -> AsyncIterator[Any]:
-    """An SES v2 client; SES_ENDPOINT_URL (an emulator) when set, else real AWS."""
-    session = get_session()
-    async with session.create_client(
+async def ses_client(settings: SesAccess, *, session: AioSession | None = None) -> AsyncIterator[Any]:
+    """An SES v2 client; SES_ENDPOINT_URL (an emulator) when set, else real AWS. Of `session`
+    when given (whose credentials it then shares), else of a session of its own."""
+    async with (session or get_session()).create_client(
         "sesv2",
         region_name=settings.aws_region,
         endpoint_url=str(settings.ses_endpoint_url) if settings.ses_endpoint_url else None,
-        config=client_config(max_pool_connections),
+        config=client_config(),
     ) as client:
         yield client

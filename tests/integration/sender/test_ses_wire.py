@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp import web
@@ -36,9 +38,19 @@ def signature_ses_would_expect(request: web.Request, body: bytes, credentials: C
     return signer.signature(signer.string_to_sign(arrived, canonical), arrived)
 
 
+@pytest.fixture(autouse=True)
+def static_credentials(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+
+
+@asynccontextmanager
 async def answering(
     status: int, body: bytes, headers: dict[str, str] | None = None, *, seen: list | None = None
-):
+) -> AsyncIterator[str]:
+    """An SES endpoint giving every SendEmail this answer; yields its URL."""
+
     async def send_email(request: web.Request) -> web.Response:
         if seen is not None:
             seen.append((request, await request.read()))
@@ -46,7 +58,8 @@ async def answering(
 
     app = web.Application()
     app.router.add_post("/v2/email/outbound-emails", send_email)
-    return serving(app)
+    async with serving(app) as endpoint:
+        yield endpoint
 
 
 def settings_for(endpoint: str) -> SesAccess:
@@ -60,14 +73,10 @@ async def send(endpoint: str, **gateway: object):
 
 @pytest.mark.parametrize("token", [None, TOKEN])
 async def test_the_request_is_signed_as_ses_checks_it(monkeypatch, token):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
     if token:
         monkeypatch.setenv("AWS_SESSION_TOKEN", token)
-    else:
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     seen: list = []
-    async with await answering(200, b'{"MessageId":"m-1"}', seen=seen) as endpoint:
+    async with answering(200, b'{"MessageId":"m-1"}', seen=seen) as endpoint:
         outcome = await send(endpoint)
     assert outcome.verdict is Verdict.SENT and outcome.message_id == "m-1"
     ((request, body),) = seen
@@ -107,19 +116,15 @@ async def test_the_request_is_signed_as_ses_checks_it(monkeypatch, token):
         (200, b"{}", None, Verdict.AMBIGUOUS, "ValueError"),
     ],
 )  # fmt: skip
-async def test_answers_are_read_as_the_sdk_reads_them(monkeypatch, status, body, headers, verdict, code):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-    async with await answering(status, body, headers) as endpoint:
+async def test_answers_are_read_as_the_sdk_reads_them(status, body, headers, verdict, code):
+    async with answering(status, body, headers) as endpoint:
         outcome = await send(endpoint)
     assert (outcome.verdict, outcome.code) == (verdict, code)
     if status == 502:
         assert "Bad Gateway" in (outcome.message or "")
 
 
-async def test_a_connection_never_made_is_not_sent(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+async def test_a_connection_never_made_is_not_sent():
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -127,10 +132,7 @@ async def test_a_connection_never_made_is_not_sent(monkeypatch):
     assert outcome.verdict is Verdict.NOT_SENT and outcome.code == "ClientConnectorError"
 
 
-async def test_a_connection_dropped_after_the_request_is_ambiguous(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
-
+async def test_a_connection_dropped_after_the_request_is_ambiguous():
     async def hang_up(request: web.Request) -> web.Response:
         await request.read()
         assert request.transport is not None

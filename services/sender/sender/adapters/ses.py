@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiobotocore.session import get_session
 from botocore.exceptions import ClientError, NoCredentialsError, PartialCredentialsError
 
 from sender.adapters.ses_wire import SendEmailWire, SesRefusal, send_email_body, send_email_wire
@@ -123,9 +124,10 @@ class SesGateway:
 async def ses_gateway(
     settings: SesAccess, *, configuration_set: str | None, timeout: float, max_connections: int = 10
 ) -> AsyncIterator[SesGateway]:
-    """The gateway to the SES the settings name (an emulator's endpoint or real AWS)."""
-    async with (
-        ses_client(settings) as client,
-        send_email_wire(client, max_connections=max_connections) as wire,
-    ):
-        yield SesGateway(client, wire, configuration_set=configuration_set, timeout=timeout)
+    """The gateway to the SES the settings name (an emulator's endpoint or real AWS). The SDK's
+    client and the wire share one session, so one credentials object, refreshed once."""
+    session = get_session()
+    async with ses_client(settings, session=session) as client:
+        credentials = await session.get_credentials()  # the client's: the session keeps them
+        async with send_email_wire(client, credentials, max_connections=max_connections) as wire:
+            yield SesGateway(client, wire, configuration_set=configuration_set, timeout=timeout)

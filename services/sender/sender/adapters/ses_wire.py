@@ -6,7 +6,7 @@ everything the sender spent on a send. This does only what SendEmail needs and r
 answer as botocore reads any REST-JSON one (`error_code`), so the verdicts stay the same;
 bench/sender.py measures both loops against the same stub (docs/benchmarks.md, issue 20).
 The endpoint and the signing name come from the aiobotocore client (its endpoint rules), the
-credentials from the same default chain, refreshed as the SDK refreshes them.
+credentials from its session: one object, refreshed as the SDK refreshes it.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
-from aiobotocore.session import get_session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import NoCredentialsError
@@ -50,7 +49,8 @@ class SesRefusal(Exception):
 
 def error_code(status: int, headers: Mapping[str, str], body: Mapping[str, Any]) -> str:
     """The error's code as botocore's REST-JSON parser reads it: the x-amzn-ErrorType header,
-    else the body's code or __type, else the HTTP status; without any namespace or suffix."""
+    else the body's code or __type, else the HTTP status; without any namespace or suffix.
+    `headers` as aiohttp gives them: their names case-insensitive."""
     code = headers.get("x-amzn-errortype") or body.get("code") or body.get("Code") or body.get("__type")
     code = str(code) if code else str(status)
     return code.split(":", 1)[0].rsplit("#", 1)[-1]
@@ -101,7 +101,7 @@ class SendEmailWire:
         async with self._http.post(self._url, data=body, headers=headers, proxy=self._proxy) as response:
             payload = await response.read()
             status = response.status
-            answer_headers = {name.lower(): value for name, value in response.headers.items()}
+            answer_headers = response.headers
         parsed = _json_object(payload)
         if status == 200 and isinstance(parsed.get("MessageId"), str):
             return str(parsed["MessageId"])
@@ -122,10 +122,12 @@ def _json_object(payload: bytes) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def send_email_wire(client: Any, *, max_connections: int) -> AsyncIterator[SendEmailWire]:
-    """The wire to where `client` (an aiobotocore SES v2 client) sends, with its credentials
-    chain, its timeouts, its CA bundle (AWS_CA_BUNDLE, else botocore's) and the proxy variables."""
-    credentials = await get_session().get_credentials()
+async def send_email_wire(
+    client: Any, credentials: RefreshableCredentials | None, *, max_connections: int
+) -> AsyncIterator[SendEmailWire]:
+    """The wire to where `client` (an aiobotocore SES v2 client) sends, signing with
+    `credentials` (its session's), with its timeouts, its CA bundle (AWS_CA_BUNDLE, else
+    botocore's) and the proxy variables."""
     endpoint_url = client.meta.endpoint_url
     tls = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE") or get_cert_path(True))
     connector = aiohttp.TCPConnector(limit=max_connections, ssl=tls)
